@@ -1,0 +1,98 @@
+package bucket
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+// Forever, passed as the maxWait of [Bucket.Take], puts no bound on the wait.
+const Forever = time.Duration(math.MaxInt64)
+
+// ErrUninitialized is returned by a bucket used before Init.
+var ErrUninitialized = errors.New("bucket: used before Init")
+
+// Bucket stores tokens and a [policy.State] and changes them atomically.
+//
+// Implementations must be safe for concurrent use and must never block
+// while holding a lock that another call needs. They honour the instant they
+// are given; they do not read a clock of their own.
+type Bucket interface {
+	// Init gives the bucket its starting state, with a full bucket, unless it
+	// already holds one (a shared bucket another process created keeps its
+	// state). Calling Init again is harmless.
+	Init(ctx context.Context, now time.Time, s policy.State) error
+
+	// Take reserves n tokens at now, n > 0 and at most the burst. The
+	// reservation's At is when they may be used: now if they are there,
+	// later if the bucket must refill first or a cooldown runs. When At would
+	// be more than maxWait after now, nothing is taken and the reservation
+	// is returned with OK false and At set, so the caller knows when
+	// capacity frees. Pass [Forever] for no bound.
+	Take(ctx context.Context, now time.Time, n float64, maxWait time.Duration) (Reservation, error)
+
+	// Confirm reports whether a reservation is still good at now: false
+	// when a congestion event (a new epoch) has happened since it was made,
+	// in which case its tokens are already forfeited and the caller must
+	// take again.
+	Confirm(ctx context.Context, now time.Time, r Reservation) (bool, error)
+
+	// Cancel gives back the tokens of a reservation that will not be used.
+	// Tokens whose time has come, and reservations of an older epoch, are
+	// not given back.
+	Cancel(ctx context.Context, now time.Time, r Reservation) error
+
+	// Apply runs one step of p on the stored state, atomically with the
+	// tokens: the bucket refills at the old rate up to now, then adopts
+	// policy.Sanitize(prev, p.Next(prev, o, now)). When the epoch changes,
+	// the bucket is drained, every pending reservation is forfeited, and the
+	// refill starts again at the end of the cooldown. It returns the states
+	// before and after.
+	Apply(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error)
+
+	// Peek returns the bucket's state and tokens at now, changing nothing.
+	Peek(ctx context.Context, now time.Time) (Status, error)
+}
+
+// Reservation is the answer of [Bucket.Take].
+type Reservation struct {
+	// OK reports whether the tokens were taken.
+	OK bool
+	// At is the instant the tokens may be used (OK) or would have been
+	// available (not OK).
+	At time.Time
+	// Tokens is the number of tokens asked for.
+	Tokens float64
+	// Epoch is the epoch the reservation was made in.
+	Epoch uint64
+}
+
+// Status is what [Bucket.Peek] sees.
+type Status struct {
+	// State is the adaptive state.
+	State policy.State
+	// Tokens is the number of tokens available now, within [0, Burst].
+	Tokens float64
+	// Reserved is the number of tokens reserved by waiters whose time has
+	// not come.
+	Reserved float64
+}
+
+// BurstError reports a request for more tokens than the bucket can ever hold,
+// or for a number of tokens that is not > 0.
+type BurstError struct {
+	// N is the number of tokens asked for.
+	N float64
+	// Burst is the bucket's capacity.
+	Burst float64
+}
+
+func (e *BurstError) Error() string {
+	if !(e.N > 0) || math.IsInf(e.N, 0) {
+		return "bucket: n = " + ftoa(e.N) + ": must be a finite number > 0"
+	}
+	return "bucket: n = " + ftoa(e.N) + " exceeds burst_size = " + ftoa(e.Burst)
+}

@@ -1,0 +1,159 @@
+package bucket
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+// Local is the in-memory token bucket of one process. Its zero value is an
+// empty bucket waiting for [Local.Init]; it must not be copied after first
+// use.
+//
+// Tokens are kept as the count at an instant, last, and refilled lazily
+// when the bucket is next used, as golang.org/x/time/rate does. Waiters
+// reserve ahead, so the count goes below zero while they wait; [Local.Peek]
+// reports that part as Reserved. During a cooldown, last is the cooldown's
+// end: no token accrues before it.
+type Local struct {
+	mu     sync.Mutex
+	init   bool
+	state  policy.State
+	tokens float64
+	last   time.Time
+}
+
+var _ Bucket = (*Local)(nil)
+
+// NewLocal returns an empty Local bucket; the Limiter initializes it.
+func NewLocal() *Local { return new(Local) }
+
+// Init sets the state and fills the bucket, unless Init was already called.
+func (b *Local) Init(_ context.Context, now time.Time, s policy.State) error {
+	if s.Rate <= 0 || math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) {
+		return &policy.Error{Field: "rate_limit_per_sec", Value: s.Rate, Reason: "must be a finite number > 0"}
+	}
+	if s.Burst < 1 || math.IsNaN(s.Burst) || math.IsInf(s.Burst, 0) {
+		return &policy.Error{Field: "burst_size", Value: s.Burst, Reason: "must be a finite number >= 1"}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.init {
+		return nil
+	}
+	b.init, b.state, b.tokens, b.last = true, s, s.Burst, now
+	if s.CooldownUntil.After(now) {
+		b.tokens, b.last = 0, s.CooldownUntil
+	}
+	return nil
+}
+
+// advance refills the bucket up to now. b.mu is held.
+func (b *Local) advance(now time.Time) {
+	if now.After(b.last) {
+		b.tokens = math.Min(b.state.Burst, b.tokens+b.state.Rate*now.Sub(b.last).Seconds())
+		b.last = now
+	}
+}
+
+// Take reserves n tokens; see [Bucket.Take].
+func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.Duration) (Reservation, error) {
+	b.mu.Lock()
+	if !b.init {
+		b.mu.Unlock()
+		return Reservation{}, ErrUninitialized
+	}
+	if !(n > 0) || n > b.state.Burst {
+		burst := b.state.Burst
+		b.mu.Unlock()
+		return Reservation{}, &BurstError{N: n, Burst: burst}
+	}
+	b.advance(now)
+	at := now
+	if b.last.After(now) { // cooldown
+		at = b.last
+	}
+	if need := n - b.tokens; need > 0 {
+		at = at.Add(policy.Seconds(need / b.state.Rate))
+	}
+	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
+	if at.Sub(now) <= maxWait {
+		b.tokens -= n
+		r.OK = true
+	}
+	b.mu.Unlock()
+	return r, nil
+}
+
+// Confirm reports whether r was made in the current epoch.
+func (b *Local) Confirm(_ context.Context, _ time.Time, r Reservation) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.init {
+		return false, ErrUninitialized
+	}
+	return r.OK && r.Epoch == b.state.Epoch, nil
+}
+
+// Cancel gives back r's tokens if their time has not come and no congestion
+// event has forfeited them.
+func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.init {
+		return ErrUninitialized
+	}
+	if !r.OK || r.Epoch != b.state.Epoch || !r.At.After(now) {
+		return nil
+	}
+	b.advance(now)
+	b.tokens = math.Min(b.state.Burst, b.tokens+r.Tokens)
+	return nil
+}
+
+// Apply runs one policy step; see [Bucket.Apply].
+func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock() // p.Next is caller code: never leave the lock held
+	if !b.init {
+		return prev, next, ErrUninitialized
+	}
+	b.advance(now)
+	prev = b.state
+	next = policy.Sanitize(prev, p.Next(prev, o, now))
+	if next.Epoch != prev.Epoch {
+		b.tokens = 0
+		if next.CooldownUntil.After(b.last) {
+			b.last = next.CooldownUntil
+		}
+	}
+	b.tokens = math.Min(b.tokens, next.Burst)
+	b.state = next
+	return prev, next, nil
+}
+
+// Peek returns the state and the tokens at now.
+func (b *Local) Peek(_ context.Context, now time.Time) (Status, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.init {
+		return Status{}, ErrUninitialized
+	}
+	tokens := b.tokens
+	if now.After(b.last) {
+		tokens = math.Min(b.state.Burst, tokens+b.state.Rate*now.Sub(b.last).Seconds())
+	}
+	st := Status{State: b.state}
+	if tokens >= 0 {
+		st.Tokens = tokens
+	} else {
+		st.Reserved = -tokens
+	}
+	return st, nil
+}
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

@@ -1,0 +1,51 @@
+package dynlimit_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// A worker asks for a permit, makes its call and reports what happened. A
+// throttle halves the rate and pauses the limiter for the upstream's
+// Retry-After; successes then bring the rate back up step by step.
+func Example() {
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	a := policy.DefaultAIMD() // 5 req/s, burst 5, +0.1 per success, x0.5 on a throttle
+	lim, err := dynlimit.New(dynlimit.WithPolicy(a), dynlimit.WithClock(fake))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	p, _ := lim.Wait(ctx)
+	p.Done(signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 2 * time.Second})
+	s := lim.Snapshot()
+	fmt.Printf("after a 429: rate %.1f/s, paused for %s\n", s.Rate, s.CooldownUntil.Sub(s.Time))
+
+	// Reserve says when the next permit is due without blocking; a worker
+	// would call Wait, which sleeps until then.
+	r, _ := lim.Reserve()
+	fmt.Println("next permit after", r.At().Sub(s.Time))
+	fake.Set(r.At())
+	p, _ = r.PermitAt(fake.Now())
+	p.Done(signal.Signal{})
+
+	for range 4 {
+		fake.Advance(time.Second)
+		p, _ := lim.Wait(ctx)
+		p.Done(signal.Signal{})
+	}
+	s = lim.Snapshot()
+	fmt.Printf("after 5 successes: rate %.1f/s; granted %d, throttled %d, decreases %d\n",
+		s.Rate, s.Counters.Granted, s.Counters.Throttled, s.Counters.Decreases)
+	// Output:
+	// after a 429: rate 2.5/s, paused for 2s
+	// next permit after 2.4s
+	// after 5 successes: rate 3.0/s; granted 6, throttled 1, decreases 1
+}

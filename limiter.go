@@ -1,0 +1,541 @@
+package dynlimit
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/dynlimit/dynlimit/bucket"
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// Limiter paces calls to one upstream. Make one with [New]; the zero value is
+// not usable. A Limiter is safe for concurrent use.
+type Limiter struct {
+	name      string
+	policy    policy.Policy
+	bucket    bucket.Bucket
+	clock     clock.Clock
+	maxWait   time.Duration // bucket.Forever when unbounded
+	sem       chan struct{} // in-flight slots; nil when uncapped
+	observers []Observer
+
+	// batch counts the plain successes reported through Done but not yet
+	// shown to the policy: the high 32 bits hold the low bits of the epoch
+	// they belong to, the low 32 bits their number. Done adds to it with one
+	// compare-and-swap, without the bucket's lock or the clock; the next
+	// permit request after flushEvery, any other outcome, and Snapshot hand
+	// the batch to the policy as one Outcome with a Count.
+	batch     atomic.Uint64
+	epoch     atomic.Uint64 // the newest epoch seen
+	lastFlush atomic.Int64  // UnixNano of the last flush
+
+	counters counters
+}
+
+// flushEvery bounds how long a success may wait in the batch when permits
+// keep being requested. Below about a thousand permits a second every
+// request flushes, so the policy sees each success before the next permit
+// is granted, as if there were no batching.
+const flushEvery = int64(time.Millisecond)
+
+// counters are kept apart from the read-mostly fields above so that the
+// atomic adds of busy goroutines do not invalidate the cache line the
+// configuration lives on.
+type counters struct {
+	_         [64]byte
+	granted   atomic.Uint64
+	rejected  atomic.Uint64
+	outcomes  [signal.NumKinds]atomic.Uint64
+	increases atomic.Uint64
+	decreases atomic.Uint64
+}
+
+// New returns a Limiter. With no options it runs [policy.DefaultAIMD] on a
+// [bucket.Local] with the real clock, no in-flight cap and no max wait.
+// An invalid option or policy parameter is an error that names it.
+func New(opts ...Option) (*Limiter, error) {
+	c := config{policy: policy.DefaultAIMD(), clock: clock.Real}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.policy.Validate(); err != nil {
+		return nil, err
+	}
+	if c.bucket == nil {
+		c.bucket = bucket.NewLocal()
+	}
+	l := &Limiter{
+		name:      c.name,
+		policy:    c.policy,
+		bucket:    c.bucket,
+		clock:     c.clock,
+		maxWait:   bucket.Forever,
+		observers: c.observers,
+	}
+	if c.maxWait > 0 {
+		l.maxWait = c.maxWait
+	}
+	if c.maxInFlight > 0 {
+		l.sem = make(chan struct{}, c.maxInFlight)
+	}
+	if err := l.bucket.Init(context.Background(), l.clock.Now(), l.policy.Initial()); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Name returns the limiter's name.
+func (l *Limiter) Name() string { return l.name }
+
+// Clock returns the limiter's clock.
+func (l *Limiter) Clock() clock.Clock { return l.clock }
+
+// Wait is shorthand for WaitN(ctx, 1).
+func (l *Limiter) Wait(ctx context.Context) (Permit, error) { return l.WaitN(ctx, 1) }
+
+// WaitN blocks until n tokens are available and no cooldown runs, then
+// returns a Permit for them. The caller must call the Permit's Done once the
+// call it paced has an outcome.
+//
+// When the wait would end after ctx's deadline or the limiter's max wait,
+// WaitN returns a [*WaitError] at once, saying when capacity frees, and
+// takes nothing. When ctx ends during the wait, WaitN returns ctx.Err() at
+// once and gives the reserved tokens back. A waiter overtaken by a
+// congestion event (a throttle reported by another caller) waits again under
+// the new rate and cooldown. n must be > 0 and at most the burst.
+func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
+	if n <= 0 {
+		return Permit{}, badN(n)
+	}
+	if err := ctx.Err(); err != nil {
+		return Permit{}, err
+	}
+	if l.sem != nil {
+		if err := l.acquireSlot(ctx); err != nil {
+			return Permit{}, err
+		}
+	}
+	now := l.clock.Now()
+	l.maybeFlush(now)
+	for {
+		bound, isDeadline := l.maxWait, false
+		if dl, ok := ctx.Deadline(); ok {
+			if d := dl.Sub(now); d < bound {
+				bound, isDeadline = max(d, 0), true
+			}
+		}
+		r, err := l.bucket.Take(ctx, now, float64(n), bound)
+		if err != nil {
+			l.releaseSlot()
+			return Permit{}, l.bucketError(now, err)
+		}
+		if !r.OK {
+			l.releaseSlot()
+			return Permit{}, l.reject(now, r, now.Add(bound), isDeadline)
+		}
+		if !r.At.After(now) {
+			return l.grant(now, r), nil
+		}
+		now, err = l.sleep(ctx, now, r)
+		if err != nil {
+			l.releaseSlot()
+			return Permit{}, err
+		}
+		ok, err := l.bucket.Confirm(ctx, now, r)
+		if err != nil {
+			l.releaseSlot()
+			return Permit{}, l.bucketError(now, err)
+		}
+		if ok {
+			return l.grant(now, r), nil
+		}
+		// A congestion event forfeited the reservation: take again, under
+		// the new rate and cooldown.
+	}
+}
+
+// sleep waits until r.At or until ctx ends, in which case it gives r back.
+func (l *Limiter) sleep(ctx context.Context, now time.Time, r bucket.Reservation) (time.Time, error) {
+	t := l.clock.NewTimer(r.At.Sub(now))
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return l.clock.Now(), nil
+	case <-ctx.Done():
+		// The tokens go back even though ctx has ended: a remote bucket
+		// needs a live context to hear about it.
+		_ = l.bucket.Cancel(context.WithoutCancel(ctx), l.clock.Now(), r)
+		return time.Time{}, ctx.Err()
+	}
+}
+
+func (l *Limiter) acquireSlot(ctx context.Context) error {
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	if l.maxWait == bucket.Forever {
+		select {
+		case l.sem <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	now := l.clock.Now()
+	t := l.clock.NewTimer(l.maxWait)
+	defer t.Stop()
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+		err := &WaitError{Now: now, Bound: now.Add(l.maxWait)}
+		l.counters.rejected.Add(1)
+		l.emit(Event{Kind: EventRejected, Time: l.clock.Now(), Tokens: 1, Err: err})
+		return err
+	}
+}
+
+func (l *Limiter) tryAcquireSlot() bool {
+	if l.sem == nil {
+		return true
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *Limiter) releaseSlot() {
+	if l.sem != nil {
+		select {
+		case <-l.sem:
+		default: // more Done calls than permits; do not block
+		}
+	}
+}
+
+func (l *Limiter) grant(now time.Time, r bucket.Reservation) Permit {
+	l.counters.granted.Add(1)
+	if r.Epoch > l.epoch.Load() {
+		l.observeEpoch(r.Epoch, now)
+	}
+	return Permit{l: l, issued: now, epoch: r.Epoch, tokens: r.Tokens}
+}
+
+// maybeFlush hands the batched successes to the policy if flushEvery has
+// passed since the last time (or the clock went back).
+func (l *Limiter) maybeFlush(now time.Time) {
+	if uint32(l.batch.Load()) == 0 {
+		return
+	}
+	t := now.UnixNano()
+	if last := l.lastFlush.Load(); t >= last && t-last < flushEvery {
+		return
+	}
+	l.flush(now)
+}
+
+// flush hands the batched successes to the policy as one outcome.
+func (l *Limiter) flush(now time.Time) {
+	l.lastFlush.Store(now.UnixNano())
+	for {
+		w := l.batch.Load()
+		k := uint32(w)
+		if k == 0 {
+			return
+		}
+		if l.batch.CompareAndSwap(w, w&^0xffffffff) {
+			l.applyBatch(now, widen(uint32(w>>32), l.epoch.Load()), k)
+			return
+		}
+	}
+}
+
+// observeEpoch makes e the batch's epoch if it is newer than the one the
+// limiter knew. Successes still batched under the old epoch are handed to
+// the policy as what they are: outcomes of permits of an older epoch.
+func (l *Limiter) observeEpoch(e uint64, now time.Time) {
+	for {
+		old := l.epoch.Load()
+		if e <= old {
+			return
+		}
+		if l.epoch.CompareAndSwap(old, e) {
+			break
+		}
+	}
+	for {
+		w := l.batch.Load()
+		we := widen(uint32(w>>32), e)
+		if we >= e {
+			return
+		}
+		if l.batch.CompareAndSwap(w, uint64(uint32(e))<<32) {
+			if k := uint32(w); k > 0 {
+				l.applyBatch(now, we, k)
+			}
+			return
+		}
+	}
+}
+
+// widen returns the largest epoch <= ref whose low 32 bits are low.
+func widen(low uint32, ref uint64) uint64 {
+	e := ref&^0xffffffff | uint64(low)
+	if e > ref && e >= 1<<32 {
+		e -= 1 << 32
+	}
+	return e
+}
+
+func (l *Limiter) applyBatch(now time.Time, epoch uint64, k uint32) {
+	l.counters.outcomes[signal.Success].Add(uint64(k))
+	o := policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}
+	l.apply(now, o)
+}
+
+func (l *Limiter) reject(now time.Time, r bucket.Reservation, bound time.Time, isDeadline bool) error {
+	err := &WaitError{Now: now, RetryAt: r.At, Bound: bound, Deadline: isDeadline}
+	l.counters.rejected.Add(1)
+	if l.observers != nil {
+		l.emit(Event{Kind: EventRejected, Time: now, Tokens: r.Tokens, Err: err})
+	}
+	return err
+}
+
+func (l *Limiter) bucketError(now time.Time, err error) error {
+	var be *bucket.BurstError
+	if !errors.As(err, &be) && l.observers != nil {
+		l.emit(Event{Kind: EventError, Time: now, Err: err})
+	}
+	return err
+}
+
+func (l *Limiter) emit(e Event) {
+	e.Limiter = l.name
+	for _, o := range l.observers {
+		o.Observe(e)
+	}
+}
+
+// Allow is shorthand for AllowN(time.Now(), 1) on the limiter's clock.
+func (l *Limiter) Allow() (Permit, bool) { return l.AllowN(l.clock.Now(), 1) }
+
+// AllowN returns a Permit for n tokens if they are available at now, no
+// cooldown runs and an in-flight slot is free; it never blocks. An invalid
+// n is never allowed.
+func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
+	if n <= 0 || !l.tryAcquireSlot() {
+		return Permit{}, false
+	}
+	l.maybeFlush(now)
+	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
+	if err != nil || !r.OK {
+		l.releaseSlot()
+		if err != nil {
+			_ = l.bucketError(now, err)
+		}
+		return Permit{}, false
+	}
+	return l.grant(now, r), true
+}
+
+// Reserve is shorthand for ReserveN(time.Now(), 1) on the limiter's clock.
+func (l *Limiter) Reserve() (Reservation, error) { return l.ReserveN(l.clock.Now(), 1) }
+
+// ReserveN reserves n tokens at now without blocking and says when they may
+// be used. The caller waits until then and turns the reservation into a
+// Permit with [Reservation.PermitAt], or gives it back with
+// [Reservation.CancelAt]. When the reservation would be due after the
+// limiter's max wait, ReserveN takes nothing and returns a [*WaitError].
+// The in-flight cap applies when the reservation becomes a permit.
+func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
+	if n <= 0 {
+		return Reservation{}, badN(n)
+	}
+	l.maybeFlush(now)
+	r, err := l.bucket.Take(context.Background(), now, float64(n), l.maxWait)
+	if err != nil {
+		return Reservation{}, l.bucketError(now, err)
+	}
+	if !r.OK {
+		return Reservation{}, l.reject(now, r, now.Add(l.maxWait), false)
+	}
+	return Reservation{l: l, r: r}, nil
+}
+
+// Reservation is tokens held for a caller until their time comes; see
+// [Limiter.ReserveN]. The zero Reservation holds nothing.
+type Reservation struct {
+	l *Limiter
+	r bucket.Reservation
+}
+
+// OK reports whether the reservation holds tokens.
+func (r Reservation) OK() bool { return r.l != nil }
+
+// At returns the instant the tokens may be used.
+func (r Reservation) At() time.Time { return r.r.At }
+
+// Epoch returns the epoch the reservation was made in.
+func (r Reservation) Epoch() uint64 { return r.r.Epoch }
+
+// DelayFrom returns how long after now the tokens may be used; 0 if they
+// already may.
+func (r Reservation) DelayFrom(now time.Time) time.Duration {
+	return max(r.r.At.Sub(now), 0)
+}
+
+// CancelAt gives the tokens back, if their time has not come and no
+// congestion event has forfeited them.
+func (r Reservation) CancelAt(now time.Time) {
+	if r.l != nil {
+		_ = r.l.bucket.Cancel(context.Background(), now, r.r)
+	}
+}
+
+// PermitAt turns the reservation into a Permit. It fails with [ErrEarly]
+// before [Reservation.At], with [ErrForfeited] when a congestion event has
+// happened since the reservation was made (reserve again), and with
+// [ErrInFlight] when the in-flight cap is reached (the reservation stays
+// good; try again when a permit is done).
+func (r Reservation) PermitAt(now time.Time) (Permit, error) {
+	l := r.l
+	if l == nil {
+		return Permit{}, ErrForfeited
+	}
+	if now.Before(r.r.At) {
+		return Permit{}, ErrEarly
+	}
+	ok, err := l.bucket.Confirm(context.Background(), now, r.r)
+	if err != nil {
+		return Permit{}, l.bucketError(now, err)
+	}
+	if !ok {
+		return Permit{}, ErrForfeited
+	}
+	if !l.tryAcquireSlot() {
+		return Permit{}, ErrInFlight
+	}
+	return l.grant(now, r.r), nil
+}
+
+// Permit is the right to make one call (of Tokens tokens). Report its
+// outcome with Done exactly once; the zero Permit's Done does nothing.
+type Permit struct {
+	l      *Limiter
+	issued time.Time
+	epoch  uint64
+	tokens float64
+}
+
+// Epoch returns the epoch the permit was issued in.
+func (p Permit) Epoch() uint64 { return p.epoch }
+
+// Issued returns the instant the permit was granted.
+func (p Permit) Issued() time.Time { return p.issued }
+
+// Tokens returns the number of tokens the permit took.
+func (p Permit) Tokens() float64 { return p.tokens }
+
+// Done reports the outcome of the call the permit paced; see
+// [Permit.DoneAt]. A plain success (no Retry-After, no quota hints) of a
+// one-token permit on a limiter without observers does not even read the
+// clock: it is counted in a batch the policy sees before the next permit.
+func (p Permit) Done(sig signal.Signal) {
+	l := p.l
+	if l == nil {
+		return
+	}
+	l.releaseSlot()
+	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
+		return
+	}
+	l.doneSlow(p, l.clock.Now(), sig)
+}
+
+// DoneAt reports the outcome of the call the permit paced, at now, and
+// releases its in-flight slot. The policy sees the outcome along with the
+// permit's epoch, so a throttle on a permit issued before the last decrease
+// does not decrease again. Done must be called once per permit: calling it
+// again counts the outcome twice.
+func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
+	l := p.l
+	if l == nil {
+		return
+	}
+	l.releaseSlot()
+	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
+		l.maybeFlush(now)
+		return
+	}
+	l.doneSlow(p, now, sig)
+}
+
+func (l *Limiter) batchable(p Permit, sig signal.Signal) bool {
+	return sig == (signal.Signal{}) && p.tokens == 1 && l.observers == nil
+}
+
+// addToBatch counts one success of a permit of the given epoch, if that is
+// the batch's epoch.
+func (l *Limiter) addToBatch(epoch uint64) bool {
+	for {
+		w := l.batch.Load()
+		if uint32(w>>32) != uint32(epoch) || uint32(w) == 0xffffffff {
+			return false
+		}
+		if l.batch.CompareAndSwap(w, w+1) {
+			return true
+		}
+	}
+}
+
+func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
+	// Batched successes happened before this outcome: the policy sees them
+	// first.
+	l.flush(now)
+	if int(sig.Kind) < signal.NumKinds {
+		l.counters.outcomes[sig.Kind].Add(1)
+	}
+	o := policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1}
+	next, ok := l.apply(now, o)
+	if ok && l.observers != nil {
+		l.emit(Event{Kind: EventOutcome, Time: now, Signal: sig, Epoch: p.epoch, Tokens: p.tokens, State: next})
+	}
+}
+
+// apply runs one policy step in the bucket and accounts for its effect.
+func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
+	prev, next, err := l.bucket.Apply(context.Background(), l.policy, o, now)
+	if err != nil {
+		_ = l.bucketError(now, err)
+		return next, false
+	}
+	if next.Rate > prev.Rate {
+		l.counters.increases.Add(1)
+	} else if next.Rate < prev.Rate {
+		l.counters.decreases.Add(1)
+	}
+	if next.Epoch > l.epoch.Load() {
+		l.observeEpoch(next.Epoch, now)
+	}
+	if l.observers != nil && (next.Rate != prev.Rate || !next.CooldownUntil.Equal(prev.CooldownUntil) || next.Epoch != prev.Epoch) {
+		l.emit(Event{Kind: EventRateChange, Time: now, Prev: prev, State: next})
+	}
+	return next, true
+}

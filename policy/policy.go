@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// State is the adaptive state of one limiter. Buckets store it next to their
+// tokens and change both atomically.
+type State struct {
+	// Rate is the number of tokens added per second. Always > 0 and finite.
+	Rate float64
+	// Burst is the bucket's capacity in tokens. Always >= 1 and finite.
+	Burst float64
+	// CooldownUntil is the instant before which no permit is granted; the
+	// zero time means no cooldown.
+	CooldownUntil time.Time
+	// Epoch counts congestion events: it grows by one each time the policy
+	// lowers Rate or moves CooldownUntil later.
+	Epoch uint64
+}
+
+// Outcome is what a policy learns from one permit.
+type Outcome struct {
+	// Signal is what the call taught.
+	Signal signal.Signal
+	// Epoch is the epoch the permit was issued in.
+	Epoch uint64
+	// Tokens is the number of tokens the permit took (for a batch, each
+	// permit's).
+	Tokens float64
+	// Count is the number of identical outcomes this one stands for: the
+	// limiter reports the successes of the current epoch in batches, off the
+	// hot path. 0 means 1.
+	Count uint64
+}
+
+// N returns the number of outcomes o stands for: Count, or 1 when Count is 0.
+func (o Outcome) N() uint64 {
+	if o.Count == 0 {
+		return 1
+	}
+	return o.Count
+}
+
+// Stale reports whether the permit was issued before the congestion event s
+// is in: a throttle on it is an echo of an event already reacted to.
+func (o Outcome) Stale(s State) bool { return o.Epoch < s.Epoch }
+
+// Policy decides the limiter's next state from its current state and one
+// outcome.
+//
+// Implementations must be pure and safe for concurrent use: Next is called
+// under a bucket's lock and may be called again for the same inputs (a shared
+// bucket retries on conflict). Next must bump Epoch whenever it lowers Rate or
+// moves CooldownUntil later; buckets enforce this. Next must treat an
+// Outcome whose Count is k as k identical outcomes reported one after the
+// other at the same instant.
+type Policy interface {
+	// Initial returns the state a new limiter starts in.
+	Initial() State
+	// Next returns the state after outcome o is reported at now.
+	Next(s State, o Outcome, now time.Time) State
+	// Validate reports the first invalid parameter, naming it and its value.
+	Validate() error
+}
+
+// Error reports an invalid policy parameter.
+type Error struct {
+	// Field is the parameter's JSON name, for example "decrease_factor".
+	Field string
+	// Value is the rejected value.
+	Value float64
+	// Reason says what a valid value looks like.
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("policy: %s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+// positive checks that v is a finite number > 0.
+func positive(field string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+		return &Error{Field: field, Value: v, Reason: "must be a finite number > 0"}
+	}
+	return nil
+}
+
+// Sanitize returns next with any field a buggy policy left out of range
+// replaced from prev: a non-positive or non-finite Rate, a Burst below 1, an
+// Epoch that went back, or a change that lowered Rate or moved the cooldown
+// later without bumping Epoch. Buckets call it after every Policy.Next so
+// that no policy can break their invariants.
+func Sanitize(prev, next State) State {
+	if math.IsNaN(next.Rate) || math.IsInf(next.Rate, 0) || next.Rate <= 0 {
+		next.Rate = prev.Rate
+	}
+	if math.IsNaN(next.Burst) || math.IsInf(next.Burst, 0) || next.Burst < 1 {
+		next.Burst = prev.Burst
+	}
+	if next.Epoch < prev.Epoch {
+		next.Epoch = prev.Epoch
+	}
+	if next.Epoch == prev.Epoch && (next.Rate < prev.Rate || next.CooldownUntil.After(prev.CooldownUntil)) {
+		next.Epoch++
+	}
+	return next
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// extendCooldown moves s's cooldown to now+d when that is later, bumping the
+// epoch, and returns s.
+func extendCooldown(s State, now time.Time, d time.Duration) State {
+	if d <= 0 {
+		return s
+	}
+	if until := now.Add(d); until.After(s.CooldownUntil) {
+		s.CooldownUntil = until
+		s.Epoch++
+	}
+	return s
+}
+
+// Seconds converts a number of seconds to a Duration, saturating instead of
+// overflowing: NaN and negative values give 0, values beyond the range of a
+// Duration give the largest Duration.
+func Seconds(sec float64) time.Duration {
+	switch {
+	case !(sec > 0):
+		return 0
+	case sec >= float64(math.MaxInt64)/float64(time.Second):
+		return math.MaxInt64
+	}
+	return time.Duration(sec * float64(time.Second))
+}

@@ -1,0 +1,88 @@
+package signal
+
+import (
+	"strconv"
+	"time"
+)
+
+// Kind says what a call's outcome means for the upstream's capacity. The
+// zero Kind is Success, so the zero Signal reports a plain success.
+type Kind uint8
+
+const (
+	// Success: the call went through. Evidence that the current rate is
+	// sustainable.
+	Success Kind = iota
+	// Throttled: the upstream refused the call because of a rate limit
+	// (HTTP 429, or a provider-specific equivalent). Policies slow down.
+	Throttled
+	// Overloaded: the upstream could not serve the call (HTTP 502, 503, 504,
+	// a transport error or a timeout). One is not evidence of a rate limit;
+	// a burst of them may be, which is a classifier's decision.
+	Overloaded
+	// Failed: the call failed for a reason that says nothing about capacity
+	// (HTTP 400, 401, 404...). Policies leave the rate alone.
+	Failed
+	// Canceled: the caller gave up before the upstream answered. No evidence
+	// either way; the permit is simply released.
+	Canceled
+)
+
+// NumKinds is the number of defined Kinds, for tables indexed by Kind.
+const NumKinds = int(Canceled) + 1
+
+var kindNames = [...]string{"success", "throttled", "overloaded", "failed", "canceled"}
+
+// String returns the lower-case name of k, as used in logs and metric
+// attributes.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Signal is what one call taught the limiter. The zero value is a success
+// with no hints.
+type Signal struct {
+	// Kind classifies the outcome.
+	Kind Kind
+	// RetryAfter is how long the upstream asked the caller to wait before
+	// the next call, already parsed from whatever form it was sent in. Zero
+	// means the upstream did not say. It is kept as sent: capping an absurd
+	// value is the job of whoever acts on it.
+	RetryAfter time.Duration
+	// Quota holds what the upstream said about its quota, if anything.
+	Quota Quota
+	// Status is the HTTP status code, for observers; 0 when there was no
+	// response.
+	Status int
+}
+
+// Quota is what an upstream reported about its quota window. A field that
+// the upstream did not report is zero, except Remaining, whose zero is
+// meaningful and which is valid only when HasRemaining is true.
+type Quota struct {
+	// Limit is the number of units the window allows; 0 when unknown.
+	Limit float64
+	// Remaining is the number of units left in the current window; valid
+	// only when HasRemaining is true.
+	Remaining float64
+	// HasRemaining reports whether Remaining was sent.
+	HasRemaining bool
+	// Reset is the time until the window frees; 0 when unknown.
+	Reset time.Duration
+	// Cost is the number of units this call consumed; 0 when unknown.
+	Cost float64
+}
+
+// Known reports whether q carries any hint at all.
+func (q Quota) Known() bool {
+	return q.Limit > 0 || q.HasRemaining || q.Reset > 0 || q.Cost > 0
+}
+
+// Exhausted reports whether the upstream said no unit is left in the
+// current window.
+func (q Quota) Exhausted() bool {
+	return q.HasRemaining && q.Remaining <= 0
+}
