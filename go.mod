@@ -3,6 +3,6 @@ module github.com/dynlimit/dynlimit
 go 1.26.0
 
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	golang.org/x/time v0.16.0
 )

@@ -11,16 +11,16 @@ import (
 type EventKind uint8
 
 const (
-	// EventOutcome: a permit came back through Done. Signal, Epoch and
+	// EventOutcome reports that a permit came back through Done. Signal, Epoch and
 	// Tokens describe it; State is the state after the policy saw it.
 	EventOutcome EventKind = iota
-	// EventRateChange: the policy changed the rate or the cooldown. Prev and
+	// EventRateChange reports that the policy changed the rate or the cooldown. Prev and
 	// State are the states before and after.
 	EventRateChange
-	// EventRejected: a wait was refused because it would pass the context's
+	// EventRejected reports that a wait was refused because it would pass the context's
 	// deadline or the max wait. Err is the [*WaitError].
 	EventRejected
-	// EventError: the bucket failed. Err says how.
+	// EventError reports that the bucket failed. Err says how.
 	EventError
 )
 

@@ -42,7 +42,9 @@ type Bucket interface {
 
 	// Cancel gives back the tokens of a reservation that will not be used.
 	// Tokens whose time has come, and reservations of an older epoch, are
-	// not given back.
+	// not given back; nor is the part of them that reservations taken later
+	// were scheduled behind, since those keep their instants and new takes
+	// beside them would exceed the burst.
 	Cancel(ctx context.Context, now time.Time, r Reservation) error
 
 	// Apply runs one step of p on the stored state, atomically with the

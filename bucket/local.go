@@ -17,14 +17,17 @@ import (
 // Tokens are kept as the count at an instant, last, and refilled lazily
 // when the bucket is next used, as golang.org/x/time/rate does. Waiters
 // reserve ahead, so the count goes below zero while they wait; [Local.Peek]
-// reports that part as Reserved. During a cooldown, last is the cooldown's
-// end: no token accrues before it.
+// reports that part as Reserved. A congestion event sets last to the
+// cooldown's end: no token accrues before it.
 type Local struct {
 	mu     sync.Mutex
 	init   bool
 	state  policy.State
 	tokens float64
 	last   time.Time
+	// tail is at or after the latest At handed out in the current epoch:
+	// Cancel must not give back what later reservations stand on.
+	tail time.Time
 }
 
 var _ Bucket = (*Local)(nil)
@@ -73,9 +76,11 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		return Reservation{}, &BurstError{N: n, Burst: burst}
 	}
 	b.advance(now)
+	// last can be a little after now when a concurrent caller read the clock
+	// later but took first: that is not a wait. Only a cooldown is.
 	at := now
-	if b.last.After(now) { // cooldown
-		at = b.last
+	if b.state.CooldownUntil.After(now) {
+		at = b.state.CooldownUntil
 	}
 	if need := n - b.tokens; need > 0 {
 		at = at.Add(policy.Seconds(need / b.state.Rate))
@@ -84,6 +89,9 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 	if at.Sub(now) <= maxWait {
 		b.tokens -= n
 		r.OK = true
+		if at.After(b.tail) {
+			b.tail = at
+		}
 	}
 	b.mu.Unlock()
 	return r, nil
@@ -110,8 +118,24 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 	if !r.OK || r.Epoch != b.state.Epoch || !r.At.After(now) {
 		return nil
 	}
+	// The reservations made after r were scheduled behind it and keep
+	// their instants. Giving all of r's tokens back as well would let new
+	// takes land beside them, beyond burst + rate × time: only the part of
+	// r no later reservation stands on comes back, as in
+	// golang.org/x/time/rate.
+	give := r.Tokens
+	if b.tail.After(r.At) {
+		give -= b.state.Rate * b.tail.Sub(r.At).Seconds()
+	}
+	if give <= 0 {
+		return nil
+	}
 	b.advance(now)
-	b.tokens = math.Min(b.state.Burst, b.tokens+r.Tokens)
+	b.tokens = math.Min(b.state.Burst, b.tokens+give)
+	if r.At.Equal(b.tail) {
+		// The reservation before r is due no later than r's tokens before r.
+		b.tail = r.At.Add(-policy.Seconds(r.Tokens / b.state.Rate))
+	}
 	return nil
 }
 
@@ -126,7 +150,7 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	prev = b.state
 	next = policy.Sanitize(prev, p.Next(prev, o, now))
 	if next.Epoch != prev.Epoch {
-		b.tokens = 0
+		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {
 			b.last = next.CooldownUntil
 		}

@@ -10,20 +10,20 @@ import (
 type Kind uint8
 
 const (
-	// Success: the call went through. Evidence that the current rate is
+	// Success means the call went through: evidence that the current rate is
 	// sustainable.
 	Success Kind = iota
-	// Throttled: the upstream refused the call because of a rate limit
+	// Throttled means the upstream refused the call because of a rate limit
 	// (HTTP 429, or a provider-specific equivalent). Policies slow down.
 	Throttled
-	// Overloaded: the upstream could not serve the call (HTTP 502, 503, 504,
+	// Overloaded means the upstream could not serve the call (HTTP 502, 503, 504,
 	// a transport error or a timeout). One is not evidence of a rate limit;
 	// a burst of them may be, which is a classifier's decision.
 	Overloaded
-	// Failed: the call failed for a reason that says nothing about capacity
+	// Failed means the call failed for a reason that says nothing about capacity
 	// (HTTP 400, 401, 404...). Policies leave the rate alone.
 	Failed
-	// Canceled: the caller gave up before the upstream answered. No evidence
+	// Canceled means the caller gave up before the upstream answered. No evidence
 	// either way; the permit is simply released.
 	Canceled
 )

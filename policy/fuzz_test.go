@@ -1,0 +1,203 @@
+package policy_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// originalJSON is a configuration file of the original design, verbatim.
+const originalJSON = `{"rate_limit_per_sec": 2.0, "burst_size": 2.0, "increase_factor": 0.1, "decrease_factor": 0.5, "min_rate": 0.1, "max_rate": 5.0, "cooldown_multiplier": 1.5}`
+
+var aimdFields = map[string]bool{
+	"rate_limit_per_sec":  true,
+	"burst_size":          true,
+	"increase_factor":     true,
+	"decrease_factor":     true,
+	"min_rate":            true,
+	"max_rate":            true,
+	"cooldown_multiplier": true,
+}
+
+func TestParseAIMD(t *testing.T) {
+	with := func(change func(*policy.AIMD)) policy.AIMD {
+		a := policy.DefaultAIMD()
+		change(&a)
+		return a
+	}
+
+	for _, tc := range []struct {
+		name string
+		json string
+		want policy.AIMD
+	}{
+		{"original format", originalJSON, original},
+		{"empty object gives the defaults", `{}`, policy.DefaultAIMD()},
+		{"surrounding white space", " \n\t{}\n", policy.DefaultAIMD()},
+		{"one field overrides only itself", `{"max_rate": 50}`,
+			with(func(a *policy.AIMD) { a.MaxRate = 50 })},
+		{"two fields", `{"rate_limit_per_sec": 1, "cooldown_multiplier": 0}`,
+			with(func(a *policy.AIMD) { a.Rate, a.CooldownMultiplier = 1, 0 })},
+		{"integers and exponents", `{"min_rate": 1e-2, "burst_size": 10}`,
+			with(func(a *policy.AIMD) { a.MinRate, a.Burst = 0.01, 10 })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := policy.ParseAIMD([]byte(tc.json))
+			if err != nil {
+				t.Fatalf("ParseAIMD(%s) error: %v", tc.json, err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("ParseAIMD(%s) mismatch (-want +got):\n%s", tc.json, d)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		json string
+		// mention is what the error must say for the user to find the
+		// problem.
+		mention string
+	}{
+		{"unknown field", `{"rate_limit_per_sec": 2, "rate": 3}`, `"rate"`},
+		{"misspelt field", `{"max_rates": 5}`, `"max_rates"`},
+		{"string for a number", `{"burst_size": "5"}`, "burst_size"},
+		{"bool for a number", `{"decrease_factor": true}`, "decrease_factor"},
+		{"number out of float64 range", `{"max_rate": 1e400}`, "max_rate"},
+		{"array instead of an object", `[]`, "array"},
+		{"second object", `{} {}`, "after"},
+		{"trailing garbage", `{"min_rate": 1}x`, "after"},
+		{"stray closing brace", `{"min_rate": 1}}`, "after"},
+		{"stray closing bracket", `{"min_rate": 1}]`, "after"},
+		{"truncated", `{"min_rate": 1`, "EOF"},
+		{"empty input", ``, "EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := policy.ParseAIMD([]byte(tc.json))
+			if err == nil {
+				t.Fatalf("ParseAIMD(%s) = nil error, want one mentioning %s", tc.json, tc.mention)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("ParseAIMD(%s) error = %q, want it to mention %s", tc.json, err, tc.mention)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name  string
+		json  string
+		field string
+		value float64
+	}{
+		{"decrease_factor 1.5", `{"decrease_factor": 1.5}`, "decrease_factor", 1.5},
+		{"negative rate", `{"rate_limit_per_sec": -2}`, "rate_limit_per_sec", -2},
+		{"min_rate above max_rate", `{"min_rate": 10, "max_rate": 5, "rate_limit_per_sec": 5}`, "min_rate", 10},
+		{"rate above the default max_rate", `{"rate_limit_per_sec": 500}`, "rate_limit_per_sec", 500},
+		{"burst below 1", `{"burst_size": 0.5}`, "burst_size", 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := policy.ParseAIMD([]byte(tc.json))
+			if err == nil {
+				t.Fatalf("ParseAIMD(%s) = nil error, want one for %s", tc.json, tc.field)
+			}
+			wantPolicyError(t, err, tc.field, tc.value)
+		})
+	}
+}
+
+func FuzzParseAIMD(f *testing.F) {
+	for _, seed := range []string{
+		originalJSON,
+		`{}`,
+		`{"max_rate": 50}`,
+		`{"rate_limit_per_sec": 1e-300, "min_rate": 1e-300, "cooldown_multiplier": 1e300}`,
+		`{"rate_limit_per_sec": 1e308, "max_rate": 1e308, "increase_factor": 1e308, "burst_size": 1e308}`,
+		`{"min_rate": 5e-324, "rate_limit_per_sec": 5e-324, "decrease_factor": 1e-300}`,
+		`{"decrease_factor": 0.999999999999}`,
+		`{"rate_limit_per_sec": 3, "min_rate": 3, "max_rate": 3}`,
+		`{"rate": 3}`,
+		`{"burst_size": "5"}`,
+		`{"decrease_factor": 1}`,
+		`{"min_rate": 10, "max_rate": 5}`,
+		`{"max_rate": 1e400}`,
+		`{"min_rate": -0}`,
+		`{} {}`,
+		`{}}`,
+		`{"min_rate": 1`,
+		`null`,
+		`[]`,
+		`"text"`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := policy.ParseAIMD(data)
+		if err != nil {
+			var pe *policy.Error
+			if errors.As(err, &pe) && !aimdFields[pe.Field] {
+				t.Fatalf("ParseAIMD(%q) error names %q, not a field of the format", data, pe.Field)
+			}
+			return
+		}
+		if err := a.Validate(); err != nil {
+			t.Fatalf("ParseAIMD(%q) = %+v, which Validate rejects: %v", data, a, err)
+		}
+
+		// What was accepted must survive being written back.
+		out, err := json.Marshal(a)
+		if err != nil {
+			t.Fatalf("json.Marshal(%+v): %v", a, err)
+		}
+		again, err := policy.ParseAIMD(out)
+		if err != nil {
+			t.Fatalf("ParseAIMD(%s) of a marshalled AIMD: %v", out, err)
+		}
+		if again != a {
+			t.Fatalf("round trip changed %+v to %+v", a, again)
+		}
+
+		// Whatever the parameters, the rate a limiter runs at stays in
+		// bounds: every kind, fresh and stale, batched, with and without
+		// Retry-After.
+		t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+		s := a.Initial()
+		now := t0
+		for i, o := range []policy.Outcome{
+			success(0, 1),
+			throttled(0, 0),
+			throttled(0, time.Hour),
+			success(1, math.MaxUint64),
+			overloaded(1, math.MaxInt64),
+			throttled(1, 0),
+			success(2, 1),
+			outcomeOf(signal.Failed, 2, time.Second),
+			outcomeOf(signal.Canceled, 2, 0),
+			success(2, 1000),
+		} {
+			if o.Epoch > s.Epoch {
+				o.Epoch = s.Epoch
+			}
+			next := policy.Sanitize(s, a.Next(s, o, now))
+			if math.IsNaN(next.Rate) || next.Rate < a.MinRate || next.Rate > a.MaxRate {
+				t.Fatalf("%+v: outcome %d (%+v) at %v took the rate from %v to %v, outside [%v, %v]",
+					a, i, o, now, s.Rate, next.Rate, a.MinRate, a.MaxRate)
+			}
+			s = next
+			// Jump past the cooldown, saturating if it is absurdly far,
+			// so that successes are counted.
+			if s.CooldownUntil.After(now) {
+				now = s.CooldownUntil
+			}
+		}
+	})
+}

@@ -1,0 +1,82 @@
+package signal_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+func TestKindString(t *testing.T) {
+	tests := []struct {
+		k    signal.Kind
+		want string
+	}{
+		{signal.Success, "success"},
+		{signal.Throttled, "throttled"},
+		{signal.Overloaded, "overloaded"},
+		{signal.Failed, "failed"},
+		{signal.Canceled, "canceled"},
+		{signal.Kind(signal.NumKinds), "kind(5)"},
+		{signal.Kind(255), "kind(255)"},
+	}
+	for _, tt := range tests {
+		if got := tt.k.String(); got != tt.want {
+			t.Errorf("Kind(%d).String() = %q, want %q", tt.k, got, tt.want)
+		}
+	}
+}
+
+func TestZeroSignalIsPlainSuccess(t *testing.T) {
+	var s signal.Signal
+	if s.Kind != signal.Success || s.RetryAfter != 0 || s.Quota.Known() || s.Status != 0 {
+		t.Fatalf("zero Signal = %+v, want a success with no hints", s)
+	}
+}
+
+func TestQuota(t *testing.T) {
+	tests := []struct {
+		name          string
+		q             signal.Quota
+		known, exhaus bool
+	}{
+		{"none", signal.Quota{}, false, false},
+		// A Remaining of 0 without HasRemaining is the zero value, not a hint.
+		{"remaining zero, not sent", signal.Quota{Remaining: 0}, false, false},
+		{"remaining zero, sent", signal.Quota{HasRemaining: true}, true, true},
+		{"remaining left", signal.Quota{Remaining: 3, HasRemaining: true}, true, false},
+		{"limit only", signal.Quota{Limit: 100}, true, false},
+		{"reset only", signal.Quota{Reset: time.Second}, true, false},
+		{"cost only", signal.Quota{Cost: 5}, true, false},
+		{"negative remaining counts as none left", signal.Quota{Remaining: -1, HasRemaining: true}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.q.Known(); got != tt.known {
+				t.Errorf("Known() = %v, want %v", got, tt.known)
+			}
+			if got := tt.q.Exhausted(); got != tt.exhaus {
+				t.Errorf("Exhausted() = %v, want %v", got, tt.exhaus)
+			}
+		})
+	}
+}
+
+func TestClassifierFunc(t *testing.T) {
+	errBoom := errors.New("boom")
+	var gotResp *http.Response
+	var gotErr error
+	c := signal.ClassifierFunc(func(resp *http.Response, err error) signal.Signal {
+		gotResp, gotErr = resp, err
+		return signal.Signal{Kind: signal.Overloaded}
+	})
+	resp := &http.Response{StatusCode: http.StatusServiceUnavailable}
+	if got := c.Classify(resp, errBoom); got.Kind != signal.Overloaded {
+		t.Errorf("Classify() kind = %v, want overloaded", got.Kind)
+	}
+	if gotResp != resp || !errors.Is(gotErr, errBoom) {
+		t.Errorf("the func saw (%v, %v), want the arguments passed to Classify", gotResp, gotErr)
+	}
+}
