@@ -119,18 +119,28 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	if l.sem != nil {
-		if err := l.acquireSlot(ctx); err != nil {
+	start := l.clock.Now()
+	now := start
+	if l.sem != nil && !l.tryAcquireSlot() {
+		if err := l.waitSlot(ctx, start, n); err != nil {
 			return Permit{}, err
 		}
+		now = l.clock.Now()
 	}
-	now := l.clock.Now()
 	l.maybeFlush(now)
 	for {
-		bound, isDeadline := l.maxWait, false
+		// The max wait bounds the whole call, as a deadline would: the
+		// time spent waiting for a slot, or for a reservation that a
+		// congestion event forfeited, counts against it.
+		bound, boundAt, isDeadline := l.maxWait, time.Time{}, false
+		if bound != bucket.Forever {
+			boundAt = start.Add(bound)
+			bound = min(max(boundAt.Sub(now), 0), l.maxWait)
+		}
 		if dl, ok := ctx.Deadline(); ok {
 			if d := dl.Sub(now); d < bound {
 				bound, isDeadline = max(d, 0), true
+				boundAt = now.Add(bound)
 			}
 		}
 		r, err := l.bucket.Take(ctx, now, float64(n), bound)
@@ -140,7 +150,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 		}
 		if !r.OK {
 			l.releaseSlot()
-			return Permit{}, l.reject(now, r, now.Add(bound), isDeadline)
+			return Permit{}, l.reject(now, start, r, boundAt, isDeadline)
 		}
 		if !r.At.After(now) {
 			return l.grant(now, r), nil
@@ -178,12 +188,9 @@ func (l *Limiter) sleep(ctx context.Context, now time.Time, r bucket.Reservation
 	}
 }
 
-func (l *Limiter) acquireSlot(ctx context.Context) error {
-	select {
-	case l.sem <- struct{}{}:
-		return nil
-	default:
-	}
+// waitSlot waits for an in-flight slot for a WaitN of n tokens asked for at
+// start, for no longer than the max wait.
+func (l *Limiter) waitSlot(ctx context.Context, start time.Time, n int) error {
 	if l.maxWait == bucket.Forever {
 		select {
 		case l.sem <- struct{}{}:
@@ -192,7 +199,6 @@ func (l *Limiter) acquireSlot(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	now := l.clock.Now()
 	t := l.clock.NewTimer(l.maxWait)
 	defer t.Stop()
 	select {
@@ -201,9 +207,11 @@ func (l *Limiter) acquireSlot(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C():
-		err := &WaitError{Now: now, Bound: now.Add(l.maxWait)}
+		err := &WaitError{Now: start, Bound: start.Add(l.maxWait)}
 		l.counters.rejected.Add(1)
-		l.emit(Event{Kind: EventRejected, Time: l.clock.Now(), Tokens: 1, Err: err})
+		if l.observers != nil {
+			l.emit(Event{Kind: EventRejected, Time: l.clock.Now(), Tokens: float64(n), Err: err})
+		}
 		return err
 	}
 }
@@ -309,8 +317,9 @@ func (l *Limiter) applyBatch(now time.Time, epoch uint64, k uint32) {
 	l.apply(now, o)
 }
 
-func (l *Limiter) reject(now time.Time, r bucket.Reservation, bound time.Time, isDeadline bool) error {
-	err := &WaitError{Now: now, RetryAt: r.At, Bound: bound, Deadline: isDeadline}
+// reject refuses, at now, a wait asked for at asked.
+func (l *Limiter) reject(now, asked time.Time, r bucket.Reservation, bound time.Time, isDeadline bool) error {
+	err := &WaitError{Now: asked, RetryAt: r.At, Bound: bound, Deadline: isDeadline}
 	l.counters.rejected.Add(1)
 	if l.observers != nil {
 		l.emit(Event{Kind: EventRejected, Time: now, Tokens: r.Tokens, Err: err})
@@ -374,7 +383,7 @@ func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
 		return Reservation{}, l.bucketError(now, err)
 	}
 	if !r.OK {
-		return Reservation{}, l.reject(now, r, now.Add(l.maxWait), false)
+		return Reservation{}, l.reject(now, now, r, now.Add(l.maxWait), false)
 	}
 	return Reservation{l: l, r: r}, nil
 }
@@ -487,8 +496,12 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 	l.doneSlow(p, now, sig)
 }
 
+// batchable reports whether the batch can stand for sig. Status is left
+// out: it is there for observers, and a limiter with observers does not
+// batch; a success that carries its 200 is as plain as one that does not.
 func (l *Limiter) batchable(p Permit, sig signal.Signal) bool {
-	return sig == (signal.Signal{}) && p.tokens == 1 && l.observers == nil
+	return sig.Kind == signal.Success && sig.RetryAfter == 0 && sig.Quota == (signal.Quota{}) &&
+		p.tokens == 1 && l.observers == nil
 }
 
 // addToBatch counts one success of a permit of the given epoch, if that is
