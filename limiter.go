@@ -49,7 +49,7 @@ type counters struct {
 	_         [64]byte
 	granted   atomic.Uint64
 	rejected  atomic.Uint64
-	outcomes  [signal.NumKinds]atomic.Uint64
+	outcomes  [signal.NumKinds + 1]atomic.Uint64 // by Kind; the last for Kinds this package does not know
 	increases atomic.Uint64
 	decreases atomic.Uint64
 }
@@ -418,7 +418,9 @@ func (r Reservation) CancelAt(now time.Time) {
 	}
 }
 
-// PermitAt turns the reservation into a Permit. It fails with [ErrEarly]
+// PermitAt turns the reservation into a Permit; call it once per
+// reservation, since a Reservation is a value and cannot tell that it was
+// already used. It fails with [ErrEarly]
 // before [Reservation.At], with [ErrForfeited] when a congestion event has
 // happened since the reservation was made (reserve again), and with
 // [ErrInFlight] when the in-flight cap is reached (the reservation stays
@@ -522,9 +524,9 @@ func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
 	// Batched successes happened before this outcome: the policy sees them
 	// first.
 	l.flush(now)
-	if int(sig.Kind) < signal.NumKinds {
-		l.counters.outcomes[sig.Kind].Add(1)
-	}
+	// A Kind from a newer signal package still ends a permit: count it,
+	// or the permit would stay in flight in every snapshot.
+	l.counters.outcomes[min(int(sig.Kind), signal.NumKinds)].Add(1)
 	o := policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1}
 	next, ok := l.apply(now, o)
 	if ok && l.observers != nil {

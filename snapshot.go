@@ -48,7 +48,9 @@ type Counters struct {
 	// Succeeded, Throttled, Overloaded, Failed and Canceled count the
 	// outcomes reported through Done, by Kind.
 	Succeeded, Throttled, Overloaded, Failed, Canceled uint64
-	// Increases and Decreases count the policy's rate changes.
+	// Increases and Decreases count the policy steps that raised or lowered
+	// the rate. A batch of successes handed to the policy at once (see
+	// [Permit.Done]) is one step.
 	Increases, Decreases uint64
 }
 
@@ -75,10 +77,14 @@ func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
 			Decreases:  l.counters.decreases.Load(),
 		},
 	}
-	c := s.Counters
+	// Every outcome ends a permit, whether Counters names its Kind or not.
 	// The counters are read one by one while permits come and go: clamp
 	// the difference rather than report a negative in-flight count.
-	s.InFlight = max(int64(c.Granted)-int64(c.Succeeded+c.Throttled+c.Overloaded+c.Failed+c.Canceled), 0)
+	var done uint64
+	for i := range l.counters.outcomes {
+		done += l.counters.outcomes[i].Load()
+	}
+	s.InFlight = max(int64(s.Counters.Granted)-int64(done), 0)
 	if l.sem != nil {
 		s.MaxInFlight = cap(l.sem)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/dynlimit/dynlimit/policy"
 )
 
-// Forever, passed as the maxWait of [Bucket.Take], puts no bound on the wait.
+// Forever is the maxWait of [Bucket.Take] that puts no bound on the wait.
 const Forever = time.Duration(math.MaxInt64)
 
 // ErrUninitialized is returned by a bucket used before Init.

@@ -83,7 +83,14 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		at = b.state.CooldownUntil
 	}
 	if need := n - b.tokens; need > 0 {
-		at = at.Add(policy.Seconds(need / b.state.Rate))
+		// Round up: a wait a nanosecond short would grant tokens that have
+		// not accrued yet.
+		sec := need / b.state.Rate
+		d := policy.Seconds(sec)
+		if float64(d) < sec*float64(time.Second) && d < Forever {
+			d++
+		}
+		at = at.Add(d)
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
 	if at.Sub(now) <= maxWait {
