@@ -83,14 +83,10 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		at = b.state.CooldownUntil
 	}
 	if need := n - b.tokens; need > 0 {
-		// Round up: a wait a nanosecond short would grant tokens that have
-		// not accrued yet.
-		sec := need / b.state.Rate
-		d := policy.Seconds(sec)
-		if float64(d) < sec*float64(time.Second) && d < Forever {
-			d++
-		}
-		at = at.Add(d)
+		// Truncated to the nanosecond, as x/time/rate does: rounding up
+		// would make a bucket refilled in steps refuse, by a nanosecond, the
+		// tokens that float arithmetic left a hair short.
+		at = at.Add(policy.Seconds(need / b.state.Rate))
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
 	if at.Sub(now) <= maxWait {
