@@ -23,6 +23,10 @@ type Limiter struct {
 	sem       chan struct{} // in-flight slots; nil when uncapped
 	observers []Observer
 
+	// The fields below are written on every permit: keep them off the cache
+	// line of the configuration above, which every call reads.
+	_ [64]byte
+
 	// batch counts the plain successes reported through Done but not yet
 	// shown to the policy: the high 32 bits hold the low bits of the epoch
 	// they belong to, the low 32 bits their number. Done adds to it with one
