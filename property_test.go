@@ -418,7 +418,8 @@ func (r *run) checkEvents() {
 			case e.State.Rate > e.Prev.Rate && (o.Signal.Kind != signal.Success || !fresh || o.Time.Before(e.Prev.CooldownUntil)):
 				r.t.Fatalf("rate %v → %v on a %v of epoch %d in epoch %d at %v, cooldown until %v",
 					e.Prev.Rate, e.State.Rate, o.Signal.Kind, o.Epoch, e.Prev.Epoch, o.Time, e.Prev.CooldownUntil)
-			case e.State.Epoch != e.Prev.Epoch && o.Signal.Kind != signal.Throttled && o.Signal.RetryAfter <= 0:
+			case e.State.Epoch != e.Prev.Epoch && o.Signal.Kind != signal.Throttled && o.Signal.RetryAfter <= 0 &&
+				!(o.Signal.Quota.Exhausted() && o.Signal.Quota.Reset > 0): // an exhausted quota pauses until its reset
 				r.t.Fatalf("epoch %d → %d on a %v without Retry-After", e.Prev.Epoch, e.State.Epoch, o.Signal.Kind)
 			}
 			if e.State != o.State {

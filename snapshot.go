@@ -14,8 +14,15 @@ type Snapshot struct {
 	Name string
 	// Time is the instant of the snapshot.
 	Time time.Time
-	// Rate is the current rate in tokens per second.
+	// Rate is the policy's current rate in tokens per second.
 	Rate float64
+	// QuotaRate is the rate at which the upstream's remaining quota is being
+	// spent until QuotaUntil (see policy.Pace); it is in force instead of
+	// Rate while it is lower and QuotaUntil has not passed. 0 when the
+	// upstream sent no quota hints.
+	QuotaRate float64
+	// QuotaUntil is when the upstream's quota window resets.
+	QuotaUntil time.Time
 	// Burst is the bucket's capacity.
 	Burst float64
 	// Tokens is the number of tokens available now, within [0, Burst].
@@ -95,5 +102,6 @@ func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
 	}
 	s.Rate, s.Burst, s.Tokens, s.Reserved = st.State.Rate, st.State.Burst, st.Tokens, st.Reserved
 	s.CooldownUntil, s.Epoch = st.State.CooldownUntil, st.State.Epoch
+	s.QuotaRate, s.QuotaUntil = st.State.QuotaRate, st.State.QuotaUntil
 	return s
 }

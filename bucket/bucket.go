@@ -49,10 +49,15 @@ type Bucket interface {
 
 	// Apply runs one step of p on the stored state, atomically with the
 	// tokens: the bucket refills at the old rate up to now, then adopts
-	// policy.Sanitize(prev, p.Next(prev, o, now)). When the epoch changes,
-	// the bucket is drained, every pending reservation is forfeited, and the
-	// refill starts again at the end of the cooldown. It returns the states
-	// before and after.
+	// policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now),
+	// o.Signal.Quota, now)). When the epoch changes, the bucket is drained,
+	// every pending reservation is forfeited, and the refill starts again at
+	// the end of the cooldown. When the new state is paced by the upstream's
+	// quota (State.Paced), the bucket keeps at most one token, so the quota
+	// is spent evenly. It returns the states before and after.
+	//
+	// Refills always run at State.RateAt: the quota's rate until its window
+	// resets, the policy's rate after.
 	Apply(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error)
 
 	// Peek returns the bucket's state and tokens at now, changing nothing.

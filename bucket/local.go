@@ -58,9 +58,20 @@ func (b *Local) Init(_ context.Context, now time.Time, s policy.State) error {
 // advance refills the bucket up to now. b.mu is held.
 func (b *Local) advance(now time.Time) {
 	if now.After(b.last) {
-		b.tokens = math.Min(b.state.Burst, b.tokens+b.state.Rate*now.Sub(b.last).Seconds())
+		b.tokens = b.refilled(now)
 		b.last = now
 	}
+}
+
+// refilled returns the tokens at now, which is after b.last: at the quota's
+// rate until its window resets, at the policy's after. b.mu is held.
+func (b *Local) refilled(now time.Time) float64 {
+	s, from, tokens := &b.state, b.last, b.tokens
+	if s.QuotaRate > 0 && s.Paced(from) && s.QuotaUntil.Before(now) {
+		tokens += s.QuotaRate * s.QuotaUntil.Sub(from).Seconds()
+		from = s.QuotaUntil
+	}
+	return math.Min(s.Burst, tokens+s.RateAt(from)*now.Sub(from).Seconds())
 }
 
 // Take reserves n tokens; see [Bucket.Take].
@@ -86,7 +97,7 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		// Truncated to the nanosecond, as x/time/rate does: rounding up
 		// would make a bucket refilled in steps refuse, by a nanosecond, the
 		// tokens that float arithmetic left a hair short.
-		at = at.Add(policy.Seconds(need / b.state.Rate))
+		at = at.Add(b.state.Accrual(need, at))
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
 	if at.Sub(now) <= maxWait {
@@ -128,7 +139,7 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 	// golang.org/x/time/rate.
 	give := r.Tokens
 	if b.tail.After(r.At) {
-		give -= b.state.Rate * b.tail.Sub(r.At).Seconds()
+		give -= b.state.RateAt(r.At) * b.tail.Sub(r.At).Seconds()
 	}
 	if give <= 0 {
 		return nil
@@ -137,7 +148,7 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 	b.tokens = math.Min(b.state.Burst, b.tokens+give)
 	if r.At.Equal(b.tail) {
 		// The reservation before r is due no later than r's tokens before r.
-		b.tail = r.At.Add(-policy.Seconds(r.Tokens / b.state.Rate))
+		b.tail = r.At.Add(-policy.Seconds(r.Tokens / b.state.RateAt(r.At)))
 	}
 	return nil
 }
@@ -151,7 +162,7 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	}
 	b.advance(now)
 	prev = b.state
-	next = policy.Sanitize(prev, p.Next(prev, o, now))
+	next = policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal.Quota, now))
 	if next.Epoch != prev.Epoch {
 		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {
@@ -159,6 +170,11 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 		}
 	}
 	b.tokens = math.Min(b.tokens, next.Burst)
+	if next.Paced(now) {
+		// Spend what the upstream has left evenly: no burst of saved
+		// tokens into a window that can no longer take it.
+		b.tokens = math.Min(b.tokens, 1)
+	}
 	b.state = next
 	return prev, next, nil
 }
@@ -172,7 +188,7 @@ func (b *Local) Peek(_ context.Context, now time.Time) (Status, error) {
 	}
 	tokens := b.tokens
 	if now.After(b.last) {
-		tokens = math.Min(b.state.Burst, tokens+b.state.Rate*now.Sub(b.last).Seconds())
+		tokens = b.refilled(now)
 	}
 	st := Status{State: b.state}
 	if tokens >= 0 {

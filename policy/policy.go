@@ -21,6 +21,72 @@ type State struct {
 	// Epoch counts congestion events: it grows by one each time the policy
 	// lowers Rate or moves CooldownUntil later.
 	Epoch uint64
+	// QuotaRate is the rate at which the upstream's remaining quota can be
+	// spent evenly until QuotaUntil, from its last quota hints (see [Pace]);
+	// 0 when it gave none. Policies pass it through unchanged.
+	QuotaRate float64
+	// QuotaUntil is when the upstream's quota window resets.
+	QuotaUntil time.Time
+}
+
+// Paced reports whether, at now, the upstream's quota hints hold the rate
+// below the policy's: QuotaRate is set, lower than Rate, and its window has
+// not reset.
+func (s State) Paced(now time.Time) bool {
+	return s.QuotaRate > 0 && s.QuotaRate < s.Rate && now.Before(s.QuotaUntil)
+}
+
+// RateAt returns the rate in force at now: the lower of Rate and the
+// quota's rate while the quota window runs.
+func (s State) RateAt(now time.Time) float64 {
+	if s.Paced(now) {
+		return s.QuotaRate
+	}
+	return s.Rate
+}
+
+// Accrual returns how long it takes, starting at from, to accrue need
+// tokens at the rates in force: the quota's rate until its window resets,
+// the policy's after.
+func (s State) Accrual(need float64, from time.Time) time.Duration {
+	if need <= 0 {
+		return 0
+	}
+	if s.Paced(from) {
+		left := s.QuotaUntil.Sub(from)
+		if during := s.QuotaRate * left.Seconds(); during < need {
+			return left + Seconds((need-during)/s.Rate)
+		}
+		return Seconds(need / s.QuotaRate)
+	}
+	return Seconds(need / s.Rate)
+}
+
+// Pace returns s with the upstream's quota hints q, reported at now, taken
+// into account, whatever the policy:
+//
+//   - no unit left (q.Exhausted) and a known reset: a cooldown until the
+//     reset, so nobody goes before it;
+//   - units left and a known reset: QuotaRate = Remaining / Reset until the
+//     reset, so the limiter spends what is left evenly instead of bursting
+//     into a throttle. The lower of QuotaRate and Rate is in force, so
+//     hints that show plenty never slow the policy down;
+//   - anything else: s unchanged.
+//
+// Buckets call it on every outcome, after the policy's step.
+func Pace(s State, q signal.Quota, now time.Time) State {
+	if !q.HasRemaining || q.Reset <= 0 {
+		return s
+	}
+	until := now.Add(q.Reset)
+	if q.Exhausted() {
+		s.CooldownUntil = later(s.CooldownUntil, until)
+		return s
+	}
+	if r := q.Remaining / q.Reset.Seconds(); r > 0 && !math.IsInf(r, 0) {
+		s.QuotaRate, s.QuotaUntil = r, until
+	}
+	return s
 }
 
 // Outcome is what a policy learns from one permit.
@@ -91,11 +157,15 @@ func positive(field string, v float64) error {
 }
 
 // Sanitize returns next with any field a buggy policy left out of range
-// replaced from prev: a non-positive or non-finite Rate, a Burst below 1, an
-// Epoch that went back, or a change that lowered Rate or moved the cooldown
-// later without bumping Epoch. Buckets call it after every Policy.Next so
-// that no policy can break their invariants.
+// replaced from prev: a non-positive or non-finite Rate, a Burst below 1, a
+// negative or non-finite QuotaRate, an Epoch that went back, or a change
+// that lowered Rate or moved the cooldown later without bumping Epoch.
+// Buckets call it after every Policy.Next (and [Pace]) so that no policy can
+// break their invariants.
 func Sanitize(prev, next State) State {
+	if math.IsNaN(next.QuotaRate) || math.IsInf(next.QuotaRate, 0) || next.QuotaRate < 0 {
+		next.QuotaRate, next.QuotaUntil = prev.QuotaRate, prev.QuotaUntil
+	}
 	if math.IsNaN(next.Rate) || math.IsInf(next.Rate, 0) || next.Rate <= 0 {
 		next.Rate = prev.Rate
 	}

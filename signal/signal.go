@@ -52,8 +52,12 @@ type Signal struct {
 	// means the upstream did not say. It is kept as sent: capping an absurd
 	// value is the job of whoever acts on it.
 	RetryAfter time.Duration
-	// Quota holds what the upstream said about its quota, if anything.
+	// Quota holds what the upstream said about its request quota, if
+	// anything. The limiter paces by it.
 	Quota Quota
+	// TokenQuota holds what an upstream that also counts tokens (LLM APIs)
+	// said about that quota, in tokens.
+	TokenQuota Quota
 	// Status is the HTTP status code, for observers; 0 when there was no
 	// response.
 	Status int

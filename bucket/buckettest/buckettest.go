@@ -82,6 +82,9 @@ func Run(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 		{"ApplyThrottleRetryAfter", testApplyThrottleRetryAfter},
 		{"ApplySuccess", testApplySuccess},
 		{"ApplySanitizes", testApplySanitizes},
+		{"QuotaPacesEvenly", testQuotaPacesEvenly},
+		{"QuotaExhaustedWaitsForReset", testQuotaExhausted},
+		{"QuotaPlentyChangesNothing", testQuotaPlenty},
 		{"PeekReportsReserved", testPeekReportsReserved},
 		{"PropertyFixed", testPropertyFixed},
 		{"PropertyAIMD", testPropertyAIMD},
@@ -479,6 +482,61 @@ func testApplySuccess(t *testing.T, newBucket func(*testing.T) bucket.Bucket) {
 	h.wantStatus(t2, 3, 0)
 	if !h.confirm(pending.At, pending) {
 		t.Errorf("an increase forfeited a pending reservation")
+	}
+}
+
+// steady keeps base's rate whatever happens, so that only the quota hints
+// move the pace.
+var steady = policy.Fixed{Rate: 4, Burst: 4}
+
+func withQuota(epoch uint64, remaining float64, reset time.Duration) policy.Outcome {
+	o := success(epoch)
+	o.Signal.Quota = signal.Quota{Limit: 100, Remaining: remaining, HasRemaining: true, Reset: reset}
+	return o
+}
+
+func testQuotaPacesEvenly(t *testing.T, newBucket func(*testing.T) bucket.Bucket) {
+	h := start(t, newBucket, base)
+	// 2 units left for 4 s: 0.5/s, far below the policy's 4/s.
+	t4 := t0.Add(4 * time.Second)
+	_, next := h.apply(steady, withQuota(0, 2, 4*time.Second), t0)
+	h.wantState("next", next, policy.State{Rate: 4, Burst: 4, QuotaRate: 0.5, QuotaUntil: t4})
+	// The full bucket keeps one token: no burst into the window.
+	h.wantStatus(t0, 1, 0)
+	h.mustTake(t0, 1, 0)
+	r := h.mustTake(t0, 1, bucket.Forever)
+	h.wantAt("second take in the window", r, t0.Add(2*time.Second))
+	// The third token accrues at 0.5/s from t0+2s: due at the reset.
+	r = h.mustTake(t0, 1, bucket.Forever)
+	h.wantAt("third take, at the reset", r, t4)
+	r = h.mustTake(t0, 1, bucket.Forever)
+	h.wantAt("fourth take, after the reset at the policy's rate", r, t4.Add(250*time.Millisecond))
+	// After the reset the policy's rate and burst are in force again.
+	h.wantStatus(t4.Add(750*time.Millisecond), 2, 0)
+	h.wantStatus(t4.Add(5*time.Second), 4, 0)
+}
+
+func testQuotaExhausted(t *testing.T, newBucket func(*testing.T) bucket.Bucket) {
+	h := start(t, newBucket, base)
+	t2 := t0.Add(2 * time.Second)
+	_, next := h.apply(steady, withQuota(0, 0, 2*time.Second), t0)
+	h.wantState("next", next, policy.State{Rate: 4, Burst: 4, CooldownUntil: t2, Epoch: 1})
+	h.wantStatus(t0, 0, 0)
+	h.rejectTake(t0.Add(time.Second), 1, 0)
+	r := h.mustTake(t0, 1, bucket.Forever)
+	h.wantNotBefore("take while the quota is exhausted", r, t2)
+	h.wantAt("take while the quota is exhausted", r, t2.Add(250*time.Millisecond))
+}
+
+func testQuotaPlenty(t *testing.T, newBucket func(*testing.T) bucket.Bucket) {
+	h := start(t, newBucket, base)
+	_, next := h.apply(steady, withQuota(0, 1000, 10*time.Second), t0)
+	if next.Paced(t0) {
+		t.Errorf("state %+v is paced by a quota of 100/s against a rate of 4/s", next)
+	}
+	h.wantStatus(t0, 4, 0)
+	for range 4 {
+		h.mustTake(t0, 1, 0)
 	}
 }
 

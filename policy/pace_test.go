@@ -1,0 +1,103 @@
+package policy_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+func TestPace(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := policy.State{Rate: 5, Burst: 5}
+	remaining := func(r float64, reset time.Duration) signal.Quota {
+		return signal.Quota{Limit: 100, Remaining: r, HasRemaining: true, Reset: reset}
+	}
+	tests := []struct {
+		name string
+		q    signal.Quota
+		want policy.State
+	}{
+		{"no hints", signal.Quota{}, base},
+		{"remaining without reset", signal.Quota{Remaining: 3, HasRemaining: true}, base},
+		{"reset without remaining", signal.Quota{Reset: time.Second}, base},
+		{"10 left for 10 s", remaining(10, 10*time.Second),
+			policy.State{Rate: 5, Burst: 5, QuotaRate: 1, QuotaUntil: t0.Add(10 * time.Second)}},
+		{"plenty left: recorded, not in force", remaining(1000, 10*time.Second),
+			policy.State{Rate: 5, Burst: 5, QuotaRate: 100, QuotaUntil: t0.Add(10 * time.Second)}},
+		{"none left: cooldown until the reset", remaining(0, 2*time.Second),
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(2 * time.Second)}},
+		{"negative left counts as none", remaining(-3, 2*time.Second),
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(2 * time.Second)}},
+		{"a reset of a nanosecond with units left", remaining(1e300, time.Nanosecond), base},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := policy.Pace(base, tt.q, t0); got != tt.want {
+				t.Errorf("Pace(%+v) = %+v, want %+v", tt.q, got, tt.want)
+			}
+		})
+	}
+
+	// An exhausted quota never shortens a longer cooldown.
+	long := base
+	long.CooldownUntil = t0.Add(time.Minute)
+	if got := policy.Pace(long, remaining(0, time.Second), t0); !got.CooldownUntil.Equal(long.CooldownUntil) {
+		t.Errorf("Pace moved a 1 min cooldown to %v", got.CooldownUntil.Sub(t0))
+	}
+	// Sanitize then bumps the epoch, as for any cooldown.
+	if got := policy.Sanitize(base, policy.Pace(base, remaining(0, time.Second), t0)); got.Epoch != 1 {
+		t.Errorf("epoch after an exhausted quota = %d, want 1", got.Epoch)
+	}
+}
+
+func TestRateAtAndAccrual(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t10 := t0.Add(10 * time.Second)
+	paced := policy.State{Rate: 5, Burst: 5, QuotaRate: 1, QuotaUntil: t10}
+	plenty := policy.State{Rate: 5, Burst: 5, QuotaRate: 50, QuotaUntil: t10}
+	tests := []struct {
+		name        string
+		s           policy.State
+		at          time.Time
+		need        float64
+		wantRate    float64
+		wantPaced   bool
+		wantAccrual time.Duration
+	}{
+		{"no quota", policy.State{Rate: 5, Burst: 5}, t0, 1, 5, false, 200 * time.Millisecond},
+		{"quota in force", paced, t0, 2, 1, true, 2 * time.Second},
+		{"quota higher than the policy", plenty, t0, 1, 5, false, 200 * time.Millisecond},
+		{"window over", paced, t10, 1, 5, false, 200 * time.Millisecond},
+		// 1 token by t10 at 1/s from t9, then the rest at 5/s.
+		{"accrual across the reset", paced, t10.Add(-time.Second), 2, 1, true, time.Second + 200*time.Millisecond},
+		{"nothing needed", paced, t0, 0, 1, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Paced(tt.at); got != tt.wantPaced {
+				t.Errorf("Paced = %v, want %v", got, tt.wantPaced)
+			}
+			if got := tt.s.RateAt(tt.at); got != tt.wantRate {
+				t.Errorf("RateAt = %v, want %v", got, tt.wantRate)
+			}
+			if got := tt.s.Accrual(tt.need, tt.at); got != tt.wantAccrual {
+				t.Errorf("Accrual(%v) = %v, want %v", tt.need, got, tt.wantAccrual)
+			}
+		})
+	}
+}
+
+func TestSanitizeQuotaRate(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := policy.State{Rate: 5, Burst: 5, QuotaRate: 2, QuotaUntil: t0}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -1} {
+		next := prev
+		next.QuotaRate, next.QuotaUntil = bad, t0.Add(time.Hour)
+		if got := policy.Sanitize(prev, next); got.QuotaRate != 2 || !got.QuotaUntil.Equal(t0) {
+			t.Errorf("Sanitize kept QuotaRate %v: got %+v", bad, got)
+		}
+	}
+}
