@@ -1,0 +1,186 @@
+package httpadapter
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dynlimit/dynlimit"
+)
+
+// DefaultTimeout is the default overall timeout of a [Client] request,
+// waits for permits and retries included: a limiter that can wait must never
+// wait forever.
+const DefaultTimeout = 30 * time.Second
+
+// Client sends requests to one API: paths are resolved against a base URL,
+// and every request goes through a [Transport] with an overall timeout. It
+// is the Go form of the original client.request("GET", "/v1/databases",
+// headers=..., timeout=...). SDKs that take an *http.Client use
+// [Client.HTTPClient].
+type Client struct {
+	base   *url.URL
+	http   *http.Client
+	header http.Header
+}
+
+// ClientOption configures a Client.
+type ClientOption interface {
+	applyClient(*clientConfig) error
+}
+
+type clientOptionFunc func(*clientConfig) error
+
+func (f clientOptionFunc) applyClient(c *clientConfig) error { return f(c) }
+
+type clientConfig struct {
+	timeout   time.Duration
+	base      http.RoundTripper
+	header    http.Header
+	transport []Option
+}
+
+// WithTimeout sets the overall timeout of each request, waits and retries
+// included. Default: [DefaultTimeout]. It must be > 0.
+func WithTimeout(d time.Duration) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) error {
+		if d <= 0 {
+			return &OptionError{Name: "WithTimeout", Value: d.String(), Reason: "must be > 0"}
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithBaseTransport sets the RoundTripper the Transport sends through.
+// Default: http.DefaultTransport.
+func WithBaseTransport(rt http.RoundTripper) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) error { c.base = rt; return nil })
+}
+
+// WithDefaultHeader adds a header sent with every request (an API version,
+// say). Per-request headers of the same name replace it.
+func WithDefaultHeader(name, value string) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) error {
+		if c.header == nil {
+			c.header = make(http.Header)
+		}
+		c.header.Add(name, value)
+		return nil
+	})
+}
+
+// WithTransportOptions passes options to the Client's [Transport].
+func WithTransportOptions(opts ...Option) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) error {
+		c.transport = append(c.transport, opts...)
+		return nil
+	})
+}
+
+// NewClient returns a Client for the API at baseURL (scheme and host, and
+// optionally a path prefix), paced by lim.
+func NewClient(baseURL string, lim *dynlimit.Limiter, opts ...ClientOption) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, &OptionError{Name: "baseURL", Value: "\"" + baseURL + "\"", Reason: "must be an absolute URL with a scheme and a host"}
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	cfg := clientConfig{timeout: DefaultTimeout}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyClient(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	t, err := NewTransport(cfg.base, lim, cfg.transport...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		base:   u,
+		http:   &http.Client{Transport: t, Timeout: cfg.timeout},
+		header: cfg.header,
+	}, nil
+}
+
+// HTTPClient returns the Client's *http.Client, paced and retried by its
+// Transport, with the overall timeout; for SDKs that take one.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
+// BaseURL returns the base URL paths are resolved against.
+func (c *Client) BaseURL() *url.URL { u := *c.base; return &u }
+
+// RequestOption sets something on one request made by [Client.Request].
+type RequestOption func(*http.Request) error
+
+// Header sets a request header.
+func Header(name, value string) RequestOption {
+	return func(r *http.Request) error { r.Header.Set(name, value); return nil }
+}
+
+// Query adds query parameters.
+func Query(v url.Values) RequestOption {
+	return func(r *http.Request) error {
+		q := r.URL.Query()
+		for k, vs := range v {
+			for _, x := range vs {
+				q.Add(k, x)
+			}
+		}
+		r.URL.RawQuery = q.Encode()
+		return nil
+	}
+}
+
+// Body sets an in-memory request body, which retries can replay, with its
+// content type.
+func Body(contentType string, body []byte) RequestOption {
+	return func(r *http.Request) error {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.ContentLength = int64(len(body))
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		return nil
+	}
+}
+
+// Request sends method path (resolved against the base URL) with the
+// given options, and returns the response. The request is bounded by ctx
+// and by the Client's timeout, whichever ends first. A path may carry a
+// query string.
+func (c *Client) Request(ctx context.Context, method, path string, opts ...RequestOption) (*http.Response, error) {
+	ref, err := url.Parse(strings.TrimPrefix(path, "/"))
+	if err != nil {
+		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: err.Error()}
+	}
+	if ref.IsAbs() || ref.Host != "" {
+		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: "must be relative to the base URL"}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.ResolveReference(ref).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range c.header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(req); err != nil {
+			return nil, err
+		}
+	}
+	return c.http.Do(req)
+}

@@ -1,0 +1,256 @@
+package httpadapter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// Transport is an http.RoundTripper that paces requests with a
+// dynlimit.Limiter and retries throttled or overloaded attempts when that is
+// safe. Make one with [NewTransport]; it is safe for concurrent use.
+//
+// For each attempt it waits for a permit with the request's context, sends
+// the request through the base transport, classifies the result and reports
+// it to the limiter. An attempt that comes back Throttled or Overloaded is
+// retried, up to the max retries, when:
+//
+//   - the body can be sent again: there is none, or the request has GetBody
+//     (http.NewRequest sets it for in-memory bodies); and
+//   - the method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or
+//     the request carries an Idempotency-Key header, or
+//     [WithRetryNonIdempotent] is set.
+//
+// Otherwise the response is returned as it is. Before a retry the Transport
+// waits for the upstream's Retry-After when it sent one, else for the
+// backoff; if that wait is longer than the max wait or would pass the
+// request's deadline, it gives up at once with an [*Error] that says when
+// the next attempt could go. Discarded responses are drained (up to the
+// drain limit) and closed so that their connections are reused. The caller's
+// request is never changed: retries send a clone.
+type Transport struct {
+	base http.RoundTripper
+	lim  *dynlimit.Limiter
+	cfg  config
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// NewTransport returns a Transport that sends through base (nil means
+// http.DefaultTransport), paced by lim. Options are validated: an invalid
+// one is an [*OptionError] naming it.
+func NewTransport(base http.RoundTripper, lim *dynlimit.Limiter, opts ...Option) (*Transport, error) {
+	if lim == nil {
+		return nil, &OptionError{Name: "lim", Value: "nil", Reason: "must be a *dynlimit.Limiter"}
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cfg := config{maxRetries: DefaultMaxRetries, maxWait: DefaultMaxWait, drainLimit: DefaultDrainLimit}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.classifier == nil {
+		cfg.classifier = signal.HTTP{Clock: lim.Clock()}
+	}
+	if cfg.newBackoff == nil {
+		clk := backoffClock{lim.Clock()}
+		cfg.newBackoff = func() backoff.BackOff {
+			b := backoff.NewExponentialBackOff()
+			b.MaxElapsedTime = 0
+			b.Clock = clk
+			b.Reset()
+			return b
+		}
+	}
+	return &Transport{base: base, lim: lim, cfg: cfg}, nil
+}
+
+// Limiter returns the limiter that paces the Transport.
+func (t *Transport) Limiter() *dynlimit.Limiter { return t.lim }
+
+// RoundTrip sends req, paced and retried as described on [Transport].
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	retryable := t.canRetry(req)
+	var (
+		bo         backoff.BackOff
+		lastStatus int
+		lastRA     time.Duration
+	)
+	for attempt := 1; ; attempt++ {
+		p, err := t.lim.Wait(ctx)
+		if err != nil {
+			var we *dynlimit.WaitError
+			if errors.As(err, &we) {
+				return nil, t.fail(req, ErrWaitTooLong, attempt-1, lastStatus, lastRA, we.RetryAt, err)
+			}
+			return nil, err
+		}
+
+		areq := req
+		if attempt > 1 {
+			areq = req.Clone(ctx)
+			if req.Body != nil && req.Body != http.NoBody {
+				if areq.Body, err = req.GetBody(); err != nil {
+					p.Done(signal.Signal{Kind: signal.Canceled})
+					return nil, err
+				}
+			}
+		}
+		var cancel context.CancelFunc
+		if t.cfg.attemptTimeout > 0 {
+			var actx context.Context
+			actx, cancel = context.WithTimeout(ctx, t.cfg.attemptTimeout)
+			areq = areq.WithContext(actx)
+		}
+
+		resp, err := t.base.RoundTrip(areq)
+		sig := t.cfg.classifier.Classify(resp, err)
+		if err != nil && ctx.Err() != nil {
+			sig.Kind = signal.Canceled // the caller gave up: no news of the upstream
+		}
+		p.Done(sig)
+		if cancel != nil {
+			if resp != nil && resp.Body != nil {
+				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			} else {
+				cancel()
+			}
+		}
+
+		if sig.Kind != signal.Throttled && sig.Kind != signal.Overloaded || !retryable {
+			return resp, err
+		}
+		lastStatus, lastRA = sig.Status, sig.RetryAfter
+		if attempt > t.cfg.maxRetries {
+			return t.exhausted(req, resp, err, attempt, sig)
+		}
+		wait := sig.RetryAfter
+		if wait <= 0 {
+			if bo == nil {
+				bo = t.cfg.newBackoff()
+			}
+			if wait = bo.NextBackOff(); wait == backoff.Stop {
+				return t.exhausted(req, resp, err, attempt, sig)
+			}
+		}
+		now := t.lim.Clock().Now()
+		retryAt := now.Add(wait)
+		if wait > t.cfg.maxWait {
+			t.discard(resp)
+			return nil, t.fail(req, ErrWaitTooLong, attempt, lastStatus, lastRA, retryAt,
+				errors.New("wait of "+wait.String()+" exceeds the max wait of "+t.cfg.maxWait.String()))
+		}
+		if dl, ok := ctx.Deadline(); ok && retryAt.After(dl) {
+			t.discard(resp)
+			return nil, t.fail(req, ErrWaitTooLong, attempt, lastStatus, lastRA, retryAt,
+				errors.New("wait of "+wait.String()+" would pass the request's deadline"))
+		}
+		t.discard(resp)
+		if err := sleep(ctx, t.lim.Clock(), wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// canRetry reports whether req may be sent more than once.
+func (t *Transport) canRetry(req *http.Request) bool {
+	if t.cfg.maxRetries == 0 {
+		return false
+	}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	if t.cfg.retryAll || req.Header.Get("Idempotency-Key") != "" {
+		return true
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// exhausted ends a request whose every attempt was throttled or overloaded.
+func (t *Transport) exhausted(req *http.Request, resp *http.Response, err error, attempts int, sig signal.Signal) (*http.Response, error) {
+	if t.cfg.returnLast {
+		return resp, err
+	}
+	t.discard(resp)
+	var retryAt time.Time
+	if sig.RetryAfter > 0 {
+		retryAt = t.lim.Clock().Now().Add(sig.RetryAfter)
+	}
+	return nil, t.fail(req, ErrRetriesExhausted, attempts, sig.Status, sig.RetryAfter, retryAt, err)
+}
+
+func (t *Transport) fail(req *http.Request, kind error, attempts, status int, ra time.Duration, retryAt time.Time, cause error) error {
+	return &Error{
+		Method: req.Method, URL: redactedURL(req), Attempts: attempts,
+		StatusCode: status, RetryAfter: ra, RetryAt: retryAt, Err: cause, sentinel: kind,
+	}
+}
+
+// discard drains and closes a response nobody will read, so that its
+// connection goes back to the pool.
+func (t *Transport) discard(resp *http.Response) {
+	if resp == nil || resp.Body == nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, t.cfg.drainLimit)
+	_ = resp.Body.Close()
+}
+
+// redactedURL returns req's URL without user info, query or fragment, which
+// may hold credentials.
+func redactedURL(req *http.Request) string {
+	if req.URL == nil {
+		return ""
+	}
+	u := *req.URL
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
+}
+
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
+	t := clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// cancelOnClose ends an attempt's context once the caller is done with the
+// response body, not before: the body is read under that context.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// backoffClock lets backoff measure elapsed time on the limiter's clock.
+type backoffClock struct{ c clock.Clock }
+
+func (b backoffClock) Now() time.Time { return b.c.Now() }
