@@ -2,6 +2,8 @@ package httpadapter
 
 import (
 	"errors"
+
+	"github.com/dynlimit/dynlimit"
 	"strconv"
 	"time"
 )
@@ -43,7 +45,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := "httpadapter: " + e.Method + " " + e.URL + ": "
-	if e.sentinel == ErrWaitTooLong {
+	if errors.Is(e.sentinel, ErrWaitTooLong) {
 		msg += "gave up waiting"
 	} else {
 		msg += "retries exhausted"
@@ -70,5 +72,9 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is the sentinel of e's kind.
-func (e *Error) Is(target error) bool { return target == e.sentinel }
+// Is reports whether target is the sentinel of e's kind; a wait too long
+// also matches dynlimit.ErrWaitTooLong.
+func (e *Error) Is(target error) bool {
+	//nolint:errorlint // sentinels are compared by identity
+	return target == e.sentinel || e.sentinel == ErrWaitTooLong && target == dynlimit.ErrWaitTooLong
+}
