@@ -1,0 +1,168 @@
+package simtest
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Result is what a run measured.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	Strategy string        `json:"strategy"`
+	Seed     uint64        `json:"seed"`
+	Duration time.Duration `json:"duration_ns"`
+	// Capacity is how many requests the upstream could have served.
+	Capacity float64 `json:"capacity"`
+	// Sent counts the requests that reached the upstream, retries included.
+	Sent uint64 `json:"sent"`
+	// Succeeded, Throttled and Overloaded count the responses by kind.
+	Succeeded  uint64 `json:"succeeded"`
+	Throttled  uint64 `json:"throttled"`
+	Overloaded uint64 `json:"overloaded"`
+	// Failed counts the callers' requests that failed: retries exhausted,
+	// or an open-loop queue full.
+	Failed uint64 `json:"failed"`
+	// Goodput is Succeeded / Capacity.
+	Goodput float64 `json:"goodput"`
+	// ThrottledShare is Throttled / Sent.
+	ThrottledShare float64 `json:"throttled_share"`
+	// LatencyP50 and LatencyP99 are the callers' latencies, waits
+	// included, of the requests that succeeded.
+	LatencyP50 time.Duration `json:"latency_p50_ns"`
+	LatencyP99 time.Duration `json:"latency_p99_ns"`
+	// Decreases is the number of rate decreases over all limiters.
+	Decreases uint64 `json:"decreases"`
+	// Fairness is Jain's index of the clients' successes (1 = equal).
+	Fairness float64 `json:"fairness"`
+	// OutageHits counts the requests that reached the upstream during an
+	// outage.
+	OutageHits uint64 `json:"outage_hits"`
+	// Drops describe how the clients reacted to each drop of the hidden
+	// limit, Raises to each raise, Outages to the end of each outage.
+	Drops   []Drop     `json:"drops,omitempty"`
+	Raises  []Raise    `json:"raises,omitempty"`
+	Outages []Recovery `json:"outages,omitempty"`
+	// Trace is sampled every second.
+	Trace []Sample `json:"trace,omitempty"`
+}
+
+// Sample is one second of a run.
+type Sample struct {
+	// T is the end of the second.
+	T time.Duration `json:"t_ns"`
+	// Limit is the hidden rate (requests per second) during it.
+	Limit float64 `json:"limit"`
+	// Rate is the clients' mean rate in force at T.
+	Rate float64 `json:"rate"`
+	// Succeeded and Throttled count the responses of the second.
+	Succeeded uint64 `json:"succeeded"`
+	Throttled uint64 `json:"throttled"`
+}
+
+// Drop is the reaction to a drop of the hidden limit at At.
+type Drop struct {
+	At time.Duration `json:"at_ns"`
+	// Settle is how long after At the last throttle came (before the next
+	// change); 0 when none came.
+	Settle time.Duration `json:"settle_ns"`
+	// Episodes counts the bursts of throttles after At, a burst ending
+	// after 5 s without a throttle.
+	Episodes int `json:"episodes"`
+}
+
+// Raise is the reaction to a raise of the hidden limit at At.
+type Raise struct {
+	At time.Duration `json:"at_ns"`
+	// To90 is how long after At the goodput over 5 s first reached 90 % of
+	// the new limit; -1 when it never did.
+	To90 time.Duration `json:"to90_ns"`
+}
+
+// Recovery is the reaction to the end of an outage at End.
+type Recovery struct {
+	End time.Duration `json:"end_ns"`
+	// To90 is how long after End the goodput over 5 s first reached 90 %
+	// of the limit; -1 when it never did.
+	To90 time.Duration `json:"to90_ns"`
+}
+
+// analyse derives the reactions to the profile's steps and the outages
+// from the trace.
+func (r *Result) analyse(sc Scenario) {
+	u := sc.Upstream
+	end := sc.Duration.D()
+	prev := rateAt(u, 0)
+	for i, st := range u.Profile {
+		if st.At.D() == 0 {
+			continue
+		}
+		next := end
+		if i+1 < len(u.Profile) {
+			next = u.Profile[i+1].At.D()
+		}
+		cur := rateAt(u, st.At.D())
+		switch {
+		case cur < prev:
+			r.Drops = append(r.Drops, r.drop(st.At.D(), next))
+		case cur > prev:
+			r.Raises = append(r.Raises, Raise{At: st.At.D(), To90: r.to90(st.At.D(), next, cur)})
+		}
+		prev = cur
+	}
+	for _, o := range u.Outages {
+		r.Outages = append(r.Outages, Recovery{End: o.To.D(), To90: r.to90(o.To.D(), end, rateAt(u, o.To.D()))})
+	}
+}
+
+func (r *Result) drop(at, next time.Duration) Drop {
+	d := Drop{At: at}
+	var last time.Duration = -1
+	for _, s := range r.Trace {
+		if s.T <= at || s.T > next || s.Throttled == 0 {
+			continue
+		}
+		if last < 0 || s.T-last > 5*time.Second {
+			d.Episodes++
+		}
+		last = s.T
+	}
+	if last >= 0 {
+		d.Settle = last - at
+	}
+	return d
+}
+
+// to90 returns how long after at the goodput over a 5 s window first
+// reached 90 % of limit, looking no further than until; -1 if never.
+func (r *Result) to90(at, until time.Duration, limit float64) time.Duration {
+	const window = 5
+	for i, s := range r.Trace {
+		if s.T-window*time.Second < at || s.T > until || i+1 < window {
+			continue
+		}
+		var sum uint64
+		for _, w := range r.Trace[i+1-window : i+1] {
+			sum += w.Succeeded
+		}
+		if float64(sum) >= 0.9*limit*window {
+			return s.T - at
+		}
+	}
+	return -1
+}
+
+// WriteSummary writes r as a short aligned table.
+func (r *Result) WriteSummary(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "%-14s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
+		r.Scenario, r.Strategy, 100*r.Goodput, 100*r.ThrottledShare, r.Failed,
+		round(r.LatencyP50), round(r.LatencyP99), r.Decreases, r.Fairness)
+	return err
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}

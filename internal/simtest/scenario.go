@@ -1,0 +1,256 @@
+package simtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Scenario is one simulated situation: an upstream, the clients that call
+// it, for how long, with which seed. It loads from JSON.
+type Scenario struct {
+	// Name identifies the scenario in results.
+	Name string `json:"name"`
+	// Description says what the scenario shows.
+	Description string `json:"description,omitempty"`
+	// Seed drives every random draw; the same seed gives the same result.
+	Seed uint64 `json:"seed"`
+	// Duration is the simulated time to run.
+	Duration Duration `json:"duration"`
+	// Upstream is the API being called.
+	Upstream Upstream `json:"upstream"`
+	// Clients are who call it.
+	Clients Clients `json:"clients"`
+}
+
+// Upstream models an API's hidden limit.
+type Upstream struct {
+	// Model is "token_bucket" (the default) or "fixed_window".
+	Model string `json:"model,omitempty"`
+	// Rate is the token bucket's hidden rate in requests per second.
+	Rate float64 `json:"rate,omitempty"`
+	// Burst is the token bucket's hidden capacity (default: Rate).
+	Burst float64 `json:"burst,omitempty"`
+	// Limit is the fixed window's number of requests per window.
+	Limit int `json:"limit,omitempty"`
+	// Window is the fixed window's length (default 1 min).
+	Window Duration `json:"window,omitempty"`
+	// Headers makes the upstream report its quota on every response:
+	// X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset
+	// (seconds until the window or the bucket frees).
+	Headers bool `json:"headers,omitempty"`
+	// RetryAfter is sent as Retry-After (whole seconds, rounded up) on a
+	// 429; 0 sends none.
+	RetryAfter Duration `json:"retry_after,omitempty"`
+	// Profile changes the hidden limit over time.
+	Profile []Step `json:"profile,omitempty"`
+	// Outages are spans during which every request gets a 503.
+	Outages []Span `json:"outages,omitempty"`
+	// Latency is how long the upstream takes to answer.
+	Latency Latency `json:"latency,omitempty"`
+	// Penalty, when set, is a penalty box: after a 429 the caller is
+	// blocked for Penalty, and each request during the block is refused
+	// and lengthens it by Penalty.
+	Penalty Duration `json:"penalty,omitempty"`
+}
+
+// Step sets the hidden limit from At on: Rate for a token bucket, Limit
+// for a fixed window.
+type Step struct {
+	At    Duration `json:"at"`
+	Rate  float64  `json:"rate,omitempty"`
+	Limit int      `json:"limit,omitempty"`
+}
+
+// Span is an interval of simulated time, [From, To).
+type Span struct {
+	From Duration `json:"from"`
+	To   Duration `json:"to"`
+}
+
+// Latency is Min plus an exponentially distributed part of mean Mean-Min.
+type Latency struct {
+	Min  Duration `json:"min,omitempty"`
+	Mean Duration `json:"mean,omitempty"`
+}
+
+// Clients describes the callers: Count independent clients, each with its
+// own limiter, either closed-loop (Workers each sending as soon as allowed)
+// or open-loop (Poisson Arrivals per second, queued up to Queue, served by
+// Workers).
+type Clients struct {
+	// Count is the number of independent clients sharing the upstream
+	// (default 1).
+	Count int `json:"count,omitempty"`
+	// Workers is the number of concurrent workers per client (default 8).
+	Workers int `json:"workers,omitempty"`
+	// Arrivals, when > 0, makes the clients open-loop: requests arrive at
+	// this mean rate per second per client.
+	Arrivals float64 `json:"arrivals,omitempty"`
+	// Queue bounds an open-loop client's queue of waiting requests (default
+	// 1000); an arrival that finds it full fails.
+	Queue int `json:"queue,omitempty"`
+	// MaxRetries is how many times a throttled or overloaded request is
+	// retried before it fails for the caller (default 3).
+	MaxRetries int `json:"max_retries,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes JSON as a Go duration
+// string ("1m30s") and also reads a number of seconds.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes d as a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
+		return fmt.Errorf("duration %s: want a string like \"1m30s\" or a number of seconds", b)
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// ParseScenario reads a scenario from JSON, strictly: unknown fields and
+// trailing data are errors. The result is validated and has its defaults
+// filled in.
+func ParseScenario(data []byte) (Scenario, error) {
+	var s Scenario
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Scenario{}, fmt.Errorf("simtest: scenario: %w", err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return Scenario{}, fmt.Errorf("simtest: scenario: data after the JSON object")
+	}
+	s = s.withDefaults()
+	if err := s.Validate(); err != nil {
+		return Scenario{}, err
+	}
+	return s, nil
+}
+
+func (s Scenario) withDefaults() Scenario {
+	u := &s.Upstream
+	if u.Model == "" {
+		u.Model = ModelTokenBucket
+	}
+	if u.Model == ModelTokenBucket && u.Burst == 0 {
+		u.Burst = u.Rate
+	}
+	if u.Model == ModelFixedWindow && u.Window == 0 {
+		u.Window = Duration(time.Minute)
+	}
+	c := &s.Clients
+	if c.Count == 0 {
+		c.Count = 1
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	if c.Queue == 0 {
+		c.Queue = 1000
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 3
+	}
+	return s
+}
+
+// The upstream models.
+const (
+	ModelTokenBucket = "token_bucket"
+	ModelFixedWindow = "fixed_window"
+)
+
+// Validate reports the first invalid field of s, naming it and its value.
+func (s Scenario) Validate() error {
+	bad := func(field string, v any, why string) error {
+		return fmt.Errorf("simtest: scenario %q: %s = %v: %s", s.Name, field, v, why)
+	}
+	finitePos := func(f float64) bool { return f > 0 && !math.IsInf(f, 0) }
+	if s.Duration <= 0 || s.Duration.D() > 1000*time.Hour {
+		return bad("duration", s.Duration.D(), "must be > 0 and at most 1000h")
+	}
+	u := s.Upstream
+	switch u.Model {
+	case ModelTokenBucket:
+		if !finitePos(u.Rate) {
+			return bad("upstream.rate", u.Rate, "must be a finite number > 0")
+		}
+		if !finitePos(u.Burst) || u.Burst < 1 {
+			return bad("upstream.burst", u.Burst, "must be a finite number >= 1")
+		}
+	case ModelFixedWindow:
+		if u.Limit <= 0 {
+			return bad("upstream.limit", u.Limit, "must be > 0")
+		}
+		if u.Window <= 0 {
+			return bad("upstream.window", u.Window.D(), "must be > 0")
+		}
+	default:
+		return bad("upstream.model", strconv.Quote(u.Model), `must be "token_bucket" or "fixed_window"`)
+	}
+	if u.RetryAfter < 0 {
+		return bad("upstream.retry_after", u.RetryAfter.D(), "must be >= 0")
+	}
+	if u.Penalty < 0 {
+		return bad("upstream.penalty", u.Penalty.D(), "must be >= 0")
+	}
+	if u.Latency.Min < 0 || u.Latency.Mean < u.Latency.Min {
+		return bad("upstream.latency", fmt.Sprintf("{min %v, mean %v}", u.Latency.Min.D(), u.Latency.Mean.D()), "want 0 <= min <= mean")
+	}
+	for i, st := range u.Profile {
+		f := fmt.Sprintf("upstream.profile[%d]", i)
+		if st.At < 0 || (i > 0 && st.At <= u.Profile[i-1].At) {
+			return bad(f+".at", st.At.D(), "steps must be at increasing instants >= 0")
+		}
+		if u.Model == ModelTokenBucket && !finitePos(st.Rate) {
+			return bad(f+".rate", st.Rate, "must be a finite number > 0")
+		}
+		if u.Model == ModelFixedWindow && st.Limit <= 0 {
+			return bad(f+".limit", st.Limit, "must be > 0")
+		}
+	}
+	for i, o := range u.Outages {
+		if o.From < 0 || o.To <= o.From {
+			return bad(fmt.Sprintf("upstream.outages[%d]", i), fmt.Sprintf("[%v, %v)", o.From.D(), o.To.D()), "want 0 <= from < to")
+		}
+	}
+	c := s.Clients
+	switch {
+	case c.Count < 1 || c.Count > 1000:
+		return bad("clients.count", c.Count, "must be within [1, 1000]")
+	case c.Workers < 1 || c.Workers > 10000:
+		return bad("clients.workers", c.Workers, "must be within [1, 10000]")
+	case c.Arrivals < 0 || math.IsNaN(c.Arrivals) || math.IsInf(c.Arrivals, 0):
+		return bad("clients.arrivals", c.Arrivals, "must be a finite number >= 0")
+	case c.Queue < 1:
+		return bad("clients.queue", c.Queue, "must be >= 1")
+	case c.MaxRetries < 0 || c.MaxRetries > 100:
+		return bad("clients.max_retries", c.MaxRetries, "must be within [0, 100]")
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+package simtest
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// Epoch is the instant simulated time starts at.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Run plays scenario sc with strategy st and returns what happened. The
+// same scenario, seed and strategy always give the same Result.
+func Run(sc Scenario, st Strategy) (*Result, error) {
+	sc = sc.withDefaults()
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := newEngine(sc, st)
+	if err != nil {
+		return nil, err
+	}
+	e.run()
+	return e.result(), nil
+}
+
+// Event kinds.
+const (
+	evReady    uint8 = iota // a worker asks for a permit
+	evPermit                // a worker's reservation is due
+	evResponse              // a worker's request is answered
+	evArrival               // an open-loop request arrives
+	evSample                // the per-second trace is sampled
+)
+
+type event struct {
+	at   time.Duration
+	seq  uint64
+	kind uint8
+	c, w int32
+}
+
+// queue is a binary min-heap of events by (at, seq): ties go in the order
+// they were scheduled, which keeps runs deterministic.
+type queue []event
+
+func (q queue) less(i, j int) bool {
+	return q[i].at < q[j].at || q[i].at == q[j].at && q[i].seq < q[j].seq
+}
+
+func (q *queue) push(e event) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *queue) pop() event {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, m) {
+			m = l
+		}
+		if r < len(h) && h.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
+}
+
+type worker struct {
+	res     dynlimit.Reservation
+	permit  dynlimit.Permit
+	reply   reply
+	attempt int
+	start   time.Duration // when the caller's request began
+}
+
+type client struct {
+	lim     *dynlimit.Limiter
+	workers []worker
+	parked  []int32         // waiting for an in-flight slot
+	idle    []int32         // open loop: free workers
+	waiting []time.Duration // open loop: arrival times of queued requests
+	stats   clientStats
+}
+
+type clientStats struct {
+	sent, succeeded, throttled, overloaded, failed uint64
+	outageHits                                     uint64
+}
+
+type engine struct {
+	sc  Scenario
+	st  Strategy
+	rng *rand.Rand
+	up  *upstream
+	clk *clock.Fake
+	cls signal.Classifier
+
+	q       queue
+	seq     uint64
+	now     time.Duration
+	clients []client
+
+	resp  http.Response
+	hdr   hdrs
+	lat   []time.Duration
+	trace []Sample
+	// per-second counters for the trace
+	secSucceeded, secThrottled uint64
+}
+
+func newEngine(sc Scenario, st Strategy) (*engine, error) {
+	rng := rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x9e3779b97f4a7c15))
+	e := &engine{
+		sc: sc, st: st, rng: rng,
+		up:  newUpstream(sc.Upstream, rand.New(rand.NewPCG(sc.Seed+1, sc.Seed^0x5851f42d4c957f2d))),
+		clk: clock.NewFake(Epoch),
+	}
+	e.cls = signal.HTTP{Clock: e.clk}
+	e.resp = http.Response{Header: make(http.Header, 8), Body: http.NoBody}
+	e.hdr = newHdrs(e.resp.Header)
+	e.clients = make([]client, sc.Clients.Count)
+	for i := range e.clients {
+		c := &e.clients[i]
+		if st.Policy != nil {
+			lim, err := dynlimit.New(
+				dynlimit.WithPolicy(st.Policy),
+				dynlimit.WithClock(e.clk),
+				dynlimit.WithMaxInFlight(st.MaxInFlight),
+			)
+			if err != nil {
+				return nil, err
+			}
+			c.lim = lim
+		}
+		c.workers = make([]worker, sc.Clients.Workers)
+		for w := range c.workers {
+			if sc.Clients.Arrivals > 0 {
+				c.idle = append(c.idle, int32(w))
+			} else {
+				e.schedule(0, evReady, i, w)
+			}
+		}
+		if sc.Clients.Arrivals > 0 {
+			e.schedule(e.interarrival(), evArrival, i, 0)
+		}
+	}
+	e.schedule(time.Second, evSample, 0, 0)
+	return e, nil
+}
+
+func (e *engine) schedule(at time.Duration, kind uint8, c, w int) {
+	e.seq++
+	e.q.push(event{at: at, seq: e.seq, kind: kind, c: int32(c), w: int32(w)})
+}
+
+func (e *engine) interarrival() time.Duration {
+	return time.Duration(e.rng.ExpFloat64() / e.sc.Clients.Arrivals * float64(time.Second))
+}
+
+func (e *engine) run() {
+	end := e.sc.Duration.D()
+	for len(e.q) > 0 {
+		ev := e.q.pop()
+		if ev.at >= end {
+			break
+		}
+		e.now = ev.at
+		switch ev.kind {
+		case evReady:
+			e.ready(int(ev.c), int(ev.w))
+		case evPermit:
+			e.permit(int(ev.c), int(ev.w))
+		case evResponse:
+			e.response(int(ev.c), int(ev.w))
+		case evArrival:
+			e.arrival(int(ev.c))
+		case evSample:
+			e.sample()
+		}
+	}
+	e.now = end
+}
+
+func (e *engine) at() time.Time { return Epoch.Add(e.now) }
+
+// ready: worker w of client c wants to send its request.
+func (e *engine) ready(c, w int) {
+	cl := &e.clients[c]
+	if cl.lim == nil {
+		e.send(c, w)
+		return
+	}
+	r, err := cl.lim.ReserveN(e.at(), 1)
+	if err != nil { // no max wait is set: only a broken bucket gets here
+		e.finish(c, w, false)
+		return
+	}
+	cl.workers[w].res = r
+	if d := r.DelayFrom(e.at()); d > 0 {
+		e.schedule(e.now+d, evPermit, c, w)
+		return
+	}
+	e.permit(c, w)
+}
+
+// permit: worker w's reservation is due.
+func (e *engine) permit(c, w int) {
+	cl := &e.clients[c]
+	wk := &cl.workers[w]
+	p, err := wk.res.PermitAt(e.at())
+	switch {
+	case err == nil:
+		wk.permit = p
+		e.send(c, w)
+	case errors.Is(err, dynlimit.ErrInFlight):
+		cl.parked = append(cl.parked, int32(w))
+	default: // forfeited by a congestion event: reserve again
+		e.ready(c, w)
+	}
+}
+
+func (e *engine) send(c, w int) {
+	cl := &e.clients[c]
+	wk := &cl.workers[w]
+	wk.reply = e.up.serve(e.now)
+	cl.stats.sent++
+	if wk.reply.status == http.StatusServiceUnavailable {
+		cl.stats.outageHits++
+	}
+	e.schedule(e.now+wk.reply.latency, evResponse, c, w)
+}
+
+func (e *engine) response(c, w int) {
+	cl := &e.clients[c]
+	wk := &cl.workers[w]
+	e.clk.Set(e.at())
+	e.hdr.set(&e.resp, wk.reply)
+	sig := e.cls.Classify(&e.resp, nil)
+	if cl.lim != nil {
+		wk.permit.DoneAt(e.at(), sig)
+		wk.permit = dynlimit.Permit{}
+		if n := len(cl.parked); n > 0 {
+			p := cl.parked[0]
+			cl.parked = cl.parked[1:]
+			e.schedule(e.now, evPermit, c, int(p))
+		}
+	}
+	switch sig.Kind {
+	case signal.Success:
+		cl.stats.succeeded++
+		e.secSucceeded++
+		e.lat = append(e.lat, e.now-wk.start)
+		e.finish(c, w, true)
+		return
+	case signal.Throttled:
+		cl.stats.throttled++
+		e.secThrottled++
+	case signal.Overloaded:
+		cl.stats.overloaded++
+	default:
+		e.finish(c, w, false)
+		return
+	}
+	if wk.attempt >= e.sc.Clients.MaxRetries {
+		e.finish(c, w, false)
+		return
+	}
+	wk.attempt++
+	wait := sig.RetryAfter
+	if wait <= 0 {
+		wait = e.backoff(wk.attempt)
+	}
+	e.schedule(e.now+wait, evReady, c, w)
+}
+
+func (e *engine) backoff(retry int) time.Duration {
+	st := e.st
+	d := float64(st.BackoffInitial) * math.Pow(max(st.BackoffMultiplier, 1), float64(retry-1))
+	d = min(d, float64(st.BackoffMax))
+	if st.BackoffJitter > 0 {
+		d *= 1 + st.BackoffJitter*(2*e.rng.Float64()-1)
+	}
+	return time.Duration(d)
+}
+
+// finish ends worker w's request and starts its next one.
+func (e *engine) finish(c, w int, ok bool) {
+	cl := &e.clients[c]
+	wk := &cl.workers[w]
+	if !ok {
+		cl.stats.failed++
+	}
+	wk.attempt = 0
+	if e.sc.Clients.Arrivals == 0 {
+		wk.start = e.now
+		e.schedule(e.now, evReady, c, w)
+		return
+	}
+	if len(cl.waiting) > 0 {
+		wk.start = cl.waiting[0]
+		cl.waiting = cl.waiting[1:]
+		e.schedule(e.now, evReady, c, w)
+		return
+	}
+	cl.idle = append(cl.idle, int32(w))
+}
+
+func (e *engine) arrival(c int) {
+	cl := &e.clients[c]
+	e.schedule(e.now+e.interarrival(), evArrival, c, 0)
+	if n := len(cl.idle); n > 0 {
+		w := int(cl.idle[n-1])
+		cl.idle = cl.idle[:n-1]
+		cl.workers[w].start = e.now
+		e.schedule(e.now, evReady, c, w)
+		return
+	}
+	if len(cl.waiting) >= e.sc.Clients.Queue {
+		cl.stats.failed++
+		return
+	}
+	cl.waiting = append(cl.waiting, e.now)
+}
+
+func (e *engine) sample() {
+	s := Sample{T: e.now, Limit: rateAt(e.sc.Upstream, e.now-time.Nanosecond),
+		Succeeded: e.secSucceeded, Throttled: e.secThrottled}
+	n := 0
+	for i := range e.clients {
+		if l := e.clients[i].lim; l != nil {
+			snap := l.SnapshotAt(e.at())
+			r := snap.Rate
+			if snap.QuotaRate > 0 && snap.QuotaRate < r && e.at().Before(snap.QuotaUntil) {
+				r = snap.QuotaRate
+			}
+			s.Rate += r
+			n++
+		}
+	}
+	if n > 0 {
+		s.Rate /= float64(n)
+	}
+	e.trace = append(e.trace, s)
+	e.secSucceeded, e.secThrottled = 0, 0
+	e.schedule(e.now+time.Second, evSample, 0, 0)
+}
+
+// percentile returns the p-th percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func (e *engine) result() *Result {
+	r := &Result{
+		Scenario: e.sc.Name, Strategy: e.st.Name, Seed: e.sc.Seed,
+		Duration: e.sc.Duration.D(),
+		Capacity: capacity(e.sc.Upstream, e.sc.Duration.D()),
+		Trace:    e.trace,
+	}
+	per := make([]float64, len(e.clients))
+	for i := range e.clients {
+		cl := &e.clients[i]
+		s := cl.stats
+		r.Sent += s.sent
+		r.Succeeded += s.succeeded
+		r.Throttled += s.throttled
+		r.Overloaded += s.overloaded
+		r.Failed += s.failed
+		r.OutageHits += s.outageHits
+		per[i] = float64(s.succeeded)
+		if cl.lim != nil {
+			r.Decreases += cl.lim.SnapshotAt(e.at()).Counters.Decreases
+		}
+	}
+	if r.Capacity > 0 {
+		r.Goodput = float64(r.Succeeded) / r.Capacity
+	}
+	if r.Sent > 0 {
+		r.ThrottledShare = float64(r.Throttled) / float64(r.Sent)
+	}
+	slices.Sort(e.lat)
+	r.LatencyP50, r.LatencyP99 = percentile(e.lat, 0.5), percentile(e.lat, 0.99)
+	r.Fairness = jain(per)
+	r.analyse(e.sc)
+	return r
+}
+
+// jain is Jain's fairness index of xs: 1 when all are equal, 1/n when one
+// takes everything.
+func jain(xs []float64) float64 {
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+		sq += x * x
+	}
+	if sq == 0 {
+		return 1
+	}
+	return sum * sum / (float64(len(xs)) * sq)
+}

@@ -1,0 +1,58 @@
+package simtest
+
+import (
+	"time"
+
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+// Strategy is how the simulated clients pace and retry: the thing being
+// measured. Its retries mirror httpadapter.Transport: a throttled or
+// overloaded request is retried after the upstream's Retry-After when it
+// sent one, else after an exponential backoff.
+type Strategy struct {
+	// Name identifies the strategy in results.
+	Name string `json:"name"`
+	// Policy paces each client's limiter. nil means no limiter at all: a
+	// request goes as soon as a worker is free.
+	Policy policy.Policy `json:"-"`
+	// MaxInFlight caps each client's limiter's in-flight permits; 0 = none.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// BackoffInitial, BackoffMultiplier, BackoffMax and BackoffJitter shape
+	// the wait before a retry when the upstream sent no Retry-After:
+	// BackoffInitial × BackoffMultiplier^(retry-1), capped at BackoffMax,
+	// then moved by up to ±BackoffJitter of itself.
+	BackoffInitial    time.Duration `json:"backoff_initial"`
+	BackoffMultiplier float64       `json:"backoff_multiplier"`
+	BackoffMax        time.Duration `json:"backoff_max"`
+	BackoffJitter     float64       `json:"backoff_jitter"`
+}
+
+// Dynlimit is the strategy of the library's defaults with policy p:
+// httpadapter.Transport's backoff (500 ms ×1.5, ±50 %, at most 60 s).
+func Dynlimit(name string, p policy.Policy) Strategy {
+	return Strategy{
+		Name: name, Policy: p,
+		BackoffInitial: 500 * time.Millisecond, BackoffMultiplier: 1.5, BackoffMax: time.Minute, BackoffJitter: 0.5,
+	}
+}
+
+// Default is the library's default: policy.DefaultAIMD() behind the
+// Transport's retries.
+func Default() Strategy { return Dynlimit("dynlimit", policy.DefaultAIMD()) }
+
+// FixedRate is the baseline of a plain token bucket at a known rate, what
+// golang.org/x/time/rate gives, behind the same retries.
+func FixedRate(name string, rate, burst float64) Strategy {
+	return Dynlimit(name, policy.Fixed{Rate: rate, Burst: max(burst, 1)})
+}
+
+// NaiveRetry is the baseline of no pacing and retries with exponential
+// backoff, what go-retryablehttp gives by default: 1 s doubling to at most
+// 30 s, honouring Retry-After.
+func NaiveRetry() Strategy {
+	return Strategy{
+		Name:           "naive-retry",
+		BackoffInitial: time.Second, BackoffMultiplier: 2, BackoffMax: 30 * time.Second,
+	}
+}

@@ -1,0 +1,208 @@
+package simtest
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// reply is what the upstream answers to one request.
+type reply struct {
+	status     int
+	retryAfter time.Duration // sent as Retry-After when > 0
+	// quota headers, when the upstream reports them
+	headers   bool
+	limit     int
+	remaining int
+	reset     time.Duration
+	latency   time.Duration
+}
+
+// upstream is the model of the API; times are offsets from the start.
+type upstream struct {
+	u   Upstream
+	rng *rand.Rand
+
+	// token bucket
+	rate, burst, tokens float64
+	last                time.Duration
+	// fixed window
+	limit       int
+	windowStart time.Duration
+	used        int
+	// profile
+	step int // index of the next profile step to apply
+	// penalty box
+	blockedUntil time.Duration
+}
+
+func newUpstream(u Upstream, rng *rand.Rand) *upstream {
+	up := &upstream{u: u, rng: rng, rate: u.Rate, burst: u.Burst, tokens: u.Burst, limit: u.Limit}
+	up.applyProfile(0)
+	return up
+}
+
+// applyProfile brings the hidden limit up to date with the profile at now.
+func (up *upstream) applyProfile(now time.Duration) {
+	for up.step < len(up.u.Profile) && up.u.Profile[up.step].At.D() <= now {
+		st := up.u.Profile[up.step]
+		if up.u.Model == ModelTokenBucket {
+			up.refill(st.At.D())
+			up.rate = st.Rate
+		} else {
+			up.limit = st.Limit
+		}
+		up.step++
+	}
+}
+
+func (up *upstream) refill(now time.Duration) {
+	if now > up.last {
+		up.tokens = math.Min(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
+		up.last = now
+	}
+}
+
+func (up *upstream) inOutage(now time.Duration) bool {
+	for _, o := range up.u.Outages {
+		if now >= o.From.D() && now < o.To.D() {
+			return true
+		}
+	}
+	return false
+}
+
+func (up *upstream) latency() time.Duration {
+	l := up.u.Latency
+	if l.Mean <= l.Min {
+		return l.Min.D()
+	}
+	return l.Min.D() + time.Duration(up.rng.ExpFloat64()*float64(l.Mean-l.Min))
+}
+
+// serve answers a request that reaches the upstream at now.
+func (up *upstream) serve(now time.Duration) reply {
+	up.applyProfile(now)
+	r := reply{status: 200, latency: up.latency()}
+	if up.inOutage(now) {
+		r.status = 503
+		return r
+	}
+	if up.u.Penalty > 0 && now < up.blockedUntil {
+		up.blockedUntil += up.u.Penalty.D()
+		r.status = 429
+		r.retryAfter = up.blockedUntil - now
+		up.quota(now, &r)
+		return r
+	}
+	ok := false
+	switch up.u.Model {
+	case ModelTokenBucket:
+		up.refill(now)
+		if up.tokens >= 1 {
+			up.tokens--
+			ok = true
+		}
+	case ModelFixedWindow:
+		w := up.u.Window.D()
+		if now-up.windowStart >= w {
+			up.windowStart += (now - up.windowStart) / w * w
+			up.used = 0
+		}
+		if up.used < up.limit {
+			up.used++
+			ok = true
+		}
+	}
+	if !ok {
+		r.status = 429
+		r.retryAfter = up.u.RetryAfter.D()
+		if up.u.Penalty > 0 {
+			up.blockedUntil = now + up.u.Penalty.D()
+			r.retryAfter = max(r.retryAfter, up.u.Penalty.D())
+		}
+	}
+	up.quota(now, &r)
+	return r
+}
+
+// quota fills the quota headers of r, if the upstream reports them.
+func (up *upstream) quota(now time.Duration, r *reply) {
+	if !up.u.Headers {
+		return
+	}
+	r.headers = true
+	switch up.u.Model {
+	case ModelTokenBucket:
+		r.limit = int(up.burst)
+		r.remaining = int(up.tokens)
+		// Until the bucket is full again.
+		r.reset = time.Duration((up.burst - up.tokens) / up.rate * float64(time.Second))
+	case ModelFixedWindow:
+		r.limit = up.limit
+		r.remaining = max(up.limit-up.used, 0)
+		r.reset = up.windowStart + up.u.Window.D() - now
+	}
+}
+
+// capacity returns how many requests the upstream could have served over
+// [0, d): the integral of its hidden rate, plus the initial burst of a
+// token bucket, or the limits of the windows that began in the span.
+func capacity(u Upstream, d time.Duration) float64 {
+	switch u.Model {
+	case ModelFixedWindow:
+		w := u.Window.D()
+		total := 0.0
+		for start := time.Duration(0); start < d; start += w {
+			total += float64(limitAt(u, start))
+		}
+		return total
+	default:
+		total, rate, from := u.Burst, u.Rate, time.Duration(0)
+		for _, st := range u.Profile {
+			at := min(st.At.D(), d)
+			total += rate * (at - from).Seconds()
+			rate, from = st.Rate, at
+		}
+		total += rate * (d - max(from, 0)).Seconds()
+		return total - outageLoss(u, d)
+	}
+}
+
+// outageLoss is the capacity a token bucket would have had during its
+// outages, which nobody could use.
+func outageLoss(u Upstream, d time.Duration) float64 {
+	loss := 0.0
+	for _, o := range u.Outages {
+		from, to := o.From.D(), min(o.To.D(), d)
+		for t := from; t < to; t += time.Second {
+			loss += rateAt(u, t) * min(time.Second, to-t).Seconds()
+		}
+	}
+	return loss
+}
+
+// rateAt is the hidden rate of a token bucket (or the per-second rate of a
+// fixed window) at t.
+func rateAt(u Upstream, t time.Duration) float64 {
+	if u.Model == ModelFixedWindow {
+		return float64(limitAt(u, t)) / u.Window.D().Seconds()
+	}
+	r := u.Rate
+	for _, st := range u.Profile {
+		if st.At.D() <= t {
+			r = st.Rate
+		}
+	}
+	return r
+}
+
+func limitAt(u Upstream, t time.Duration) int {
+	l := u.Limit
+	for _, st := range u.Profile {
+		if st.At.D() <= t {
+			l = st.Limit
+		}
+	}
+	return l
+}
