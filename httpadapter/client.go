@@ -160,13 +160,18 @@ func Body(contentType string, body []byte) RequestOption {
 // and by the Client's timeout, whichever ends first. A path may carry a
 // query string.
 func (c *Client) Request(ctx context.Context, method, path string, opts ...RequestOption) (*http.Response, error) {
-	ref, err := url.Parse(strings.TrimPrefix(path, "/"))
+	ref, err := url.Parse(path)
 	if err != nil {
 		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: err.Error()}
 	}
 	if ref.IsAbs() || ref.Host != "" {
 		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: "must be relative to the base URL"}
 	}
+	// The leading slash goes after parsing, not before: without it
+	// "/images:annotate" would parse as a URL of scheme "images", and
+	// "//host/x" as a path.
+	ref.Path = strings.TrimPrefix(ref.Path, "/")
+	ref.RawPath = strings.TrimPrefix(ref.RawPath, "/")
 	req, err := http.NewRequestWithContext(ctx, method, c.base.ResolveReference(ref).String(), nil)
 	if err != nil {
 		return nil, err

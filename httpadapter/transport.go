@@ -94,6 +94,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		p, err := t.lim.Wait(ctx)
 		if err != nil {
+			if attempt == 1 && req.Body != nil {
+				// A RoundTripper must close the body even when it fails,
+				// and the base transport, which would have, never got it.
+				_ = req.Body.Close()
+			}
 			var we *dynlimit.WaitError
 			if errors.As(err, &we) {
 				return nil, t.fail(req, ErrWaitTooLong, attempt-1, lastStatus, lastRA, we.RetryAt, err)
@@ -140,7 +145,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return t.exhausted(req, resp, err, attempt, sig)
 		}
 		wait := sig.RetryAfter
-		if wait <= 0 {
+		if wait <= 0 && !sig.HasRetryAfter {
 			if bo == nil {
 				bo = t.cfg.newBackoff()
 			}

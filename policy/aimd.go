@@ -137,7 +137,7 @@ func (a AIMD) Next(s State, o Outcome, now time.Time) State {
 		s.Rate = math.Max(s.Rate*a.DecreaseFactor, a.MinRate)
 		s.Epoch++
 		pause := o.Signal.RetryAfter
-		if pause <= 0 {
+		if pause <= 0 && !o.Signal.HasRetryAfter {
 			pause = Seconds(a.CooldownMultiplier / s.Rate)
 		}
 		s.CooldownUntil = later(s.CooldownUntil, now.Add(pause))

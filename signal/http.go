@@ -82,10 +82,11 @@ func (c HTTP) Classify(resp *http.Response, err error) Signal {
 	s := Signal{Kind: c.kind(resp.StatusCode), Status: resp.StatusCode}
 	now := c.now()
 	ra, hasRA := ParseRetryAfter(resp.Header, now)
-	s.RetryAfter = ra
+	s.RetryAfter, s.HasRetryAfter = ra, hasRA
 	s.Quota, s.TokenQuota = ParseQuota(resp.Header, now)
 	if s.Kind == Throttled && !hasRA {
 		s.RetryAfter = exhaustedReset(s.Quota, s.TokenQuota)
+		s.HasRetryAfter = s.RetryAfter > 0
 	}
 	return s
 }

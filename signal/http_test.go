@@ -150,13 +150,13 @@ func TestHTTPHints(t *testing.T) {
 			name:   "retry-after on a success",
 			status: 200,
 			h:      hdr("Retry-After", "2"),
-			want:   signal.Signal{Status: 200, RetryAfter: 2 * time.Second},
+			want:   signal.Signal{Status: 200, RetryAfter: 2 * time.Second, HasRetryAfter: true},
 		},
 		{
 			name:   "HTTP-date measured on the classifier's clock",
 			status: 503,
 			h:      hdr("Retry-After", t1.Format(http.TimeFormat)),
-			want:   signal.Signal{Kind: signal.Overloaded, Status: 503, RetryAfter: 90 * time.Second},
+			want:   signal.Signal{Kind: signal.Overloaded, Status: 503, RetryAfter: 90 * time.Second, HasRetryAfter: true},
 		},
 		{
 			name:   "tokens",
@@ -168,14 +168,14 @@ func TestHTTPHints(t *testing.T) {
 			name:   "throttled without retry-after: an exhausted quota's reset",
 			status: 429,
 			h:      hdr("RateLimit", `"default";r=0;t=30`),
-			want:   signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 30 * time.Second, Quota: quota(0, 0, 30*time.Second)},
+			want:   signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 30 * time.Second, HasRetryAfter: true, Quota: quota(0, 0, 30*time.Second)},
 		},
 		{
 			name:   "throttled: the longer of two exhausted resets",
 			status: 429,
 			h: hdr("X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "2s",
 				"X-RateLimit-Remaining-Tokens", "0", "X-RateLimit-Reset-Tokens", "6m0s"),
-			want: signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 6 * time.Minute,
+			want: signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 6 * time.Minute, HasRetryAfter: true,
 				Quota: quota(0, 0, 2*time.Second), TokenQuota: quota(0, 0, 6*time.Minute)},
 		},
 		{
@@ -188,13 +188,13 @@ func TestHTTPHints(t *testing.T) {
 			name:   "throttled: retry-after wins over the reset",
 			status: 429,
 			h:      hdr("Retry-After", "5", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "30"),
-			want:   signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 5 * time.Second, Quota: quota(0, 0, 30*time.Second)},
+			want:   signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 5 * time.Second, HasRetryAfter: true, Quota: quota(0, 0, 30*time.Second)},
 		},
 		{
 			name:   "throttled: an explicit retry-after of zero wins too",
 			status: 429,
 			h:      hdr("Retry-After", "0", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "30"),
-			want:   signal.Signal{Kind: signal.Throttled, Status: 429, Quota: quota(0, 0, 30*time.Second)},
+			want:   signal.Signal{Kind: signal.Throttled, Status: 429, HasRetryAfter: true, Quota: quota(0, 0, 30*time.Second)},
 		},
 		{
 			name:   "success with an exhausted quota: pacing is the limiter's job",

@@ -48,10 +48,14 @@ type Signal struct {
 	// Kind classifies the outcome.
 	Kind Kind
 	// RetryAfter is how long the upstream asked the caller to wait before
-	// the next call, already parsed from whatever form it was sent in. Zero
-	// means the upstream did not say. It is kept as sent: capping an absurd
-	// value is the job of whoever acts on it.
+	// the next call, already parsed from whatever form it was sent in. It
+	// is kept as sent: capping an absurd value is the job of whoever acts on
+	// it.
 	RetryAfter time.Duration
+	// HasRetryAfter reports that the upstream did send a Retry-After, so
+	// that a RetryAfter of 0 means "retry at once" rather than "not said". A
+	// RetryAfter > 0 counts as sent whatever this says.
+	HasRetryAfter bool
 	// Quota holds what the upstream said about its request quota, if
 	// anything. The limiter paces by it.
 	Quota Quota

@@ -294,7 +294,7 @@ func (e *engine) response(c, w int) {
 	}
 	wk.attempt++
 	wait := sig.RetryAfter
-	if wait <= 0 {
+	if wait <= 0 && !sig.HasRetryAfter {
 		wait = e.backoff(wk.attempt)
 	}
 	e.schedule(e.now+wait, evReady, c, w)
