@@ -14,20 +14,15 @@ import (
 // the same requests through httpadapter.Transport (never-empty limiter, the
 // default classifier), against one loopback server, in the same run. The
 // difference is the cost the adapter adds to a real (if fast) round trip.
+//
+// Each sub-benchmark gets its own server and connection pool, closed at its
+// end, so that neither inherits the other's idle connections or goroutines.
 func BenchmarkTransport(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
-
-	bare := func(b *testing.B) http.RoundTripper {
-		return &http.Transport{MaxIdleConnsPerHost: 64}
-	}
-	adapted := func(b *testing.B) http.RoundTripper {
+	bare := func(_ *testing.B, base *http.Transport) http.RoundTripper { return base }
+	adapted := func(b *testing.B, base *http.Transport) http.RoundTripper {
 		a := policy.DefaultAIMD()
 		a.Rate, a.MaxRate, a.Burst = hugeRate, 2*hugeRate, hugeBurst
-		rt, err := httpadapter.NewTransport(&http.Transport{MaxIdleConnsPerHost: 64}, newLimiter(b, a))
+		rt, err := httpadapter.NewTransport(base, newLimiter(b, a))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -35,10 +30,17 @@ func BenchmarkTransport(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name string
-		rt   func(*testing.B) http.RoundTripper
+		rt   func(*testing.B, *http.Transport) http.RoundTripper
 	}{{"net-http", bare}, {"dynlimit", adapted}} {
 		b.Run("impl="+c.name, func(b *testing.B) {
-			client := &http.Client{Transport: c.rt(b)}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				_, _ = io.WriteString(w, "ok")
+			}))
+			defer srv.Close()
+			base := &http.Transport{MaxIdleConnsPerHost: 64}
+			defer base.CloseIdleConnections()
+			client := &http.Client{Transport: c.rt(b, base)}
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

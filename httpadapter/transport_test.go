@@ -268,8 +268,8 @@ func TestRetryWaits(t *testing.T) {
 			want: []time.Duration{4*time.Second + time.Millisecond},
 		},
 		{
-			name: "Retry-After: 0 means at once, not the backoff",
-			opts: []httpadapter.Option{constant(700 * time.Millisecond)},
+			name:    "Retry-After: 0 means at once, not the backoff",
+			opts:    []httpadapter.Option{constant(700 * time.Millisecond)},
 			replies: []reply{status(429, "Retry-After", "0"), status(200)},
 			want:    []time.Duration{0},
 		},
