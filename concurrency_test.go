@@ -13,7 +13,6 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/clock"
-	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -66,7 +65,7 @@ func concurrentSignal(rng *rand.Rand, retryAfter bool) signal.Signal {
 // the deadlock and leak check.
 func TestConcurrentUse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := policy.DefaultAIMD()
+		a := classic()
 		a.Rate, a.Burst, a.MinRate, a.MaxRate = 200, 20, 20, 1000
 		l := newLimiter(t, dynlimit.WithPolicy(a), dynlimit.WithMaxInFlight(16), dynlimit.WithMaxWait(2*time.Second))
 		var c tally
@@ -138,7 +137,7 @@ func getPermit(t *testing.T, l *dynlimit.Limiter, rng *rand.Rand, c *tally) (dyn
 // The same on the machine's clock, without waits (they would sleep on the
 // wall clock): only the lock-free paths race, the success batch above all.
 func TestConcurrentAllowAndDoneRealClock(t *testing.T) {
-	a := policy.DefaultAIMD()
+	a := classic()
 	a.Rate, a.Burst, a.MinRate, a.MaxRate, a.CooldownMultiplier = 1e9, 1e6, 1e8, 1e10, 0
 	l := newLimiter(t, dynlimit.WithPolicy(a))
 	baseline := runtime.NumGoroutine()

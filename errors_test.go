@@ -83,7 +83,7 @@ func TestNewRejectsInvalidPolicyParameters(t *testing.T) {
 }
 
 func aimdWith(change func(*policy.AIMD)) policy.AIMD {
-	a := policy.DefaultAIMD()
+	a := classic()
 	change(&a)
 	return a
 }

@@ -12,11 +12,12 @@ import (
 )
 
 // A worker asks for a permit, makes its call and reports what happened. A
-// throttle halves the rate and pauses the limiter for the upstream's
-// Retry-After; successes then bring the rate back up step by step.
+// throttle lowers the rate (×0.7 by default) and pauses the limiter for the
+// upstream's Retry-After; successes then bring the rate back up, slowly near
+// the rate that was throttled.
 func Example() {
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	a := policy.DefaultAIMD() // 5 req/s, burst 5, +0.1 per success, x0.5 on a throttle
+	a := policy.DefaultAIMD() // 5 req/s, burst 5, +0.1 per success, x0.7 on a throttle
 	lim, err := dynlimit.New(dynlimit.WithPolicy(a), dynlimit.WithClock(fake))
 	if err != nil {
 		panic(err)
@@ -31,7 +32,7 @@ func Example() {
 	// Reserve says when the next permit is due without blocking; a worker
 	// would call Wait, which sleeps until then.
 	r, _ := lim.Reserve()
-	fmt.Println("next permit after", r.At().Sub(s.Time))
+	fmt.Println("next permit after", r.At().Sub(s.Time).Round(time.Millisecond))
 	fake.Set(r.At())
 	p, _ = r.PermitAt(fake.Now())
 	p.Done(signal.Signal{})
@@ -45,7 +46,7 @@ func Example() {
 	fmt.Printf("after 5 successes: rate %.1f/s; granted %d, throttled %d, decreases %d\n",
 		s.Rate, s.Counters.Granted, s.Counters.Throttled, s.Counters.Decreases)
 	// Output:
-	// after a 429: rate 2.5/s, paused for 2s
-	// next permit after 2.4s
-	// after 5 successes: rate 3.0/s; granted 6, throttled 1, decreases 1
+	// after a 429: rate 3.5/s, paused for 2s
+	// next permit after 2.286s
+	// after 5 successes: rate 3.9/s; granted 6, throttled 1, decreases 1
 }

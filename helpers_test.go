@@ -19,9 +19,18 @@ import (
 // in the tests, relative to it.
 var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 
+// classic is the original design's AIMD: ×0.5 on a throttle and no memory
+// of the ceiling. The mechanics tested here do not depend on the defaults;
+// their expected numbers are easiest to follow with these.
+func classic() policy.AIMD {
+	a := policy.DefaultAIMD()
+	a.DecreaseFactor, a.ProbeBand, a.ProbeFloor = 0.5, 0, 0
+	return a
+}
+
 func newLimiter(tb testing.TB, opts ...dynlimit.Option) *dynlimit.Limiter {
 	tb.Helper()
-	l, err := dynlimit.New(opts...)
+	l, err := dynlimit.New(append([]dynlimit.Option{dynlimit.WithPolicy(classic())}, opts...)...)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

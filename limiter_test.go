@@ -19,7 +19,7 @@ func TestOneCongestionEventOneDecrease(t *testing.T) {
 	// Fifty permits in flight: 49 that come back together, and a straggler.
 	const inFlight = 50
 	const echoes = inFlight - 1
-	a := policy.DefaultAIMD()
+	a := classic()
 	a.Rate, a.Burst = 8, inFlight
 	t1 := t0.Add(100 * time.Millisecond)
 
@@ -186,7 +186,7 @@ func TestOutcomesThatAreNotSuccessesDoNotRaiseTheRate(t *testing.T) {
 }
 
 func TestBatchedSuccessesEqualOneByOne(t *testing.T) {
-	a := policy.DefaultAIMD()
+	a := classic()
 	for _, n := range []int{1, 2, 5, 64, 1000} {
 		t.Run("n="+strconv.Itoa(n), func(t *testing.T) {
 			// The same permits, granted one a second so that the bucket

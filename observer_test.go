@@ -133,7 +133,7 @@ func TestEventKindString(t *testing.T) {
 // once per call to the upstream.
 func TestPermitCycleDoesNotAllocate(t *testing.T) {
 	huge := policy.Fixed{Rate: 1e12, Burst: 1e9}
-	aimd := policy.DefaultAIMD()
+	aimd := classic()
 	aimd.Rate, aimd.Burst, aimd.MaxRate = 1e12, 1e9, 2e12
 	ctx := context.Background()
 	tests := []struct {

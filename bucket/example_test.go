@@ -13,7 +13,7 @@ import (
 func ExampleLocal() {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := policy.DefaultAIMD() // 5 tokens/s; halve and pause on a throttle
+	p := policy.DefaultAIMD() // 5 tokens/s; ×0.7 and pause on a throttle
 	p.Burst = 1
 
 	b := bucket.NewLocal()
@@ -30,18 +30,18 @@ func ExampleLocal() {
 	// The upstream answers the first call with a 429.
 	throttled := policy.Outcome{Signal: signal.Signal{Kind: signal.Throttled, Status: 429}, Epoch: first.Epoch}
 	prev, next, _ := b.Apply(ctx, p, throttled, t0)
-	fmt.Println("rate:", prev.Rate, "->", next.Rate, "cooldown until", next.CooldownUntil.Sub(t0))
+	fmt.Println("rate:", prev.Rate, "->", next.Rate, "cooldown until", next.CooldownUntil.Sub(t0).Round(time.Millisecond))
 
 	// The second reservation was forfeited; taking again waits for the
 	// cooldown and then for a token at the new rate.
 	ok, _ := b.Confirm(ctx, second.At, second)
 	fmt.Println("second still good:", ok)
 	again, _ := b.Take(ctx, t0, 1, time.Second)
-	fmt.Println("again: ok", again.OK, "after", again.At.Sub(t0))
+	fmt.Println("again: ok", again.OK, "after", again.At.Sub(t0).Round(time.Millisecond))
 	// Output:
 	// first: ok true after 0s
 	// second: ok true after 200ms
-	// rate: 5 -> 2.5 cooldown until 600ms
+	// rate: 5 -> 3.5 cooldown until 429ms
 	// second still good: false
-	// again: ok true after 1s
+	// again: ok true after 714ms
 }

@@ -19,6 +19,11 @@ const (
 	// DefaultDrainLimit bounds how much of a discarded response's body is
 	// read so that its connection can be reused.
 	DefaultDrainLimit = 64 << 10
+	// DefaultBurstOverloads overloads within DefaultBurstWindow count as a
+	// throttle in the default classifier (see [WithClassifier]).
+	DefaultBurstOverloads = 5
+	// DefaultBurstWindow is the window of DefaultBurstOverloads.
+	DefaultBurstWindow = 10 * time.Second
 )
 
 // Option configures a Transport.
@@ -44,7 +49,10 @@ type config struct {
 // WithClassifier sets how responses and transport errors become signals.
 // Default: signal.HTTP with the limiter's clock (429 throttles; 500, 502,
 // 503, 504 and transport errors are overloads; Retry-After and rate-limit
-// headers read).
+// headers read), inside a signal.Burst that turns the fifth overload within
+// 10 s into a throttle, so that a failing upstream is not hammered at full
+// rate while a lone 500 changes nothing. The Burst keeps state: each
+// Transport made without this option has its own.
 func WithClassifier(c signal.Classifier) Option {
 	return optionFunc(func(cfg *config) error {
 		if c == nil {

@@ -64,7 +64,11 @@ func NewTransport(base http.RoundTripper, lim *dynlimit.Limiter, opts ...Option)
 		}
 	}
 	if cfg.classifier == nil {
-		cfg.classifier = signal.HTTP{Clock: lim.Clock()}
+		c, err := signal.NewBurst(signal.HTTP{Clock: lim.Clock()}, DefaultBurstOverloads, DefaultBurstWindow, lim.Clock())
+		if err != nil {
+			return nil, err
+		}
+		cfg.classifier = c
 	}
 	if cfg.newBackoff == nil {
 		clk := backoffClock{lim.Clock()}

@@ -13,6 +13,14 @@ import (
 
 // original is the configuration of the design this library replaces; it
 // must keep loading and behaving.
+// classic is the original design's AIMD, with no memory of the ceiling:
+// the mechanics tests below are written against its round numbers.
+func classic() policy.AIMD {
+	a := policy.DefaultAIMD()
+	a.DecreaseFactor, a.ProbeBand, a.ProbeFloor = 0.5, 0, 0
+	return a
+}
+
 var original = policy.AIMD{
 	Rate:               2,
 	Burst:              2,
@@ -51,7 +59,7 @@ func TestAIMDNext(t *testing.T) {
 	tCool := t0.Add(600 * time.Millisecond)
 	hour := t0.Add(time.Hour)
 
-	d := policy.DefaultAIMD()
+	d := classic()
 	noIncrease := d
 	noIncrease.IncreaseFactor = 0
 	noPause := d
@@ -152,7 +160,7 @@ func TestAIMDNext(t *testing.T) {
 // back 429, one after the other.
 func TestAIMDInFlight(t *testing.T) {
 	t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
-	d := policy.DefaultAIMD()
+	d := classic()
 
 	t.Run("without Retry-After", func(t *testing.T) {
 		s := d.Initial()

@@ -24,36 +24,21 @@ func ExampleAIMD() {
 	s = a.Next(s, policy.Outcome{Signal: throttled, Epoch: 0}, t0.Add(10*time.Millisecond))
 	fmt.Printf("echo: %.1f/s\n", s.Rate)
 
-	// Once the cooldown is over, permits of the new epoch succeed.
+	// Once the cooldown is over, permits of the new epoch succeed. The
+	// rate climbs back, more slowly as it nears the 5/s that was throttled
+	// (the ceiling), and keeps probing past it.
 	now := s.CooldownUntil
-	for range 3 {
-		s = a.Next(s, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}, now)
-		fmt.Printf("success: %.1f/s\n", s.Rate)
+	success := policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}
+	for _, n := range []uint64{1, 9, 40} {
+		success.Count = n
+		s = a.Next(s, success, now)
+		fmt.Printf("after %d more successes: %.2f/s (ceiling %.1f/s)\n", n, s.Rate, s.Ceiling)
 	}
 	// Output:
 	// start: 5.0/s
-	// throttled: 2.5/s, paused 600ms, epoch 1
-	// echo: 2.5/s
-	// success: 2.6/s
-	// success: 2.7/s
-	// success: 2.8/s
-}
-
-func ExampleParseAIMD() {
-	a, err := policy.ParseAIMD([]byte(`{"rate_limit_per_sec": 2, "max_rate": 10}`))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Printf("rate %v/s within [%v, %v], burst %v\n", a.Rate, a.MinRate, a.MaxRate, a.Burst)
-
-	_, err = policy.ParseAIMD([]byte(`{"decrease_factor": 1.5}`))
-	fmt.Println(err)
-
-	_, err = policy.ParseAIMD([]byte(`{"max_rps": 10}`))
-	fmt.Println(err)
-	// Output:
-	// rate 2/s within [0.1, 10], burst 5
-	// policy: decrease_factor = 1.5: must be in (0, 1)
-	// policy: decode AIMD parameters: json: unknown field "max_rps"
+	// throttled: 3.5/s, paused 428.571428ms, epoch 1
+	// echo: 3.5/s
+	// after 1 more successes: 3.60/s (ceiling 5.0/s)
+	// after 9 more successes: 4.12/s (ceiling 5.0/s)
+	// after 40 more successes: 4.66/s (ceiling 5.0/s)
 }

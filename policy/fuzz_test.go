@@ -39,7 +39,13 @@ func TestParseAIMD(t *testing.T) {
 		json string
 		want policy.AIMD
 	}{
-		{"original format", originalJSON, original},
+		// A file of the original format names none of the newer
+		// parameters: they keep their defaults.
+		{"original format", originalJSON, with(func(a *policy.AIMD) {
+			p := original
+			p.ProbeBand, p.ProbeFloor = a.ProbeBand, a.ProbeFloor
+			*a = p
+		})},
 		{"empty object gives the defaults", `{}`, policy.DefaultAIMD()},
 		{"surrounding white space", " \n\t{}\n", policy.DefaultAIMD()},
 		{"one field overrides only itself", `{"max_rate": 50}`,

@@ -27,6 +27,9 @@ type State struct {
 	QuotaRate float64
 	// QuotaUntil is when the upstream's quota window resets.
 	QuotaUntil time.Time
+	// Ceiling is the rate at which the last congestion event happened,
+	// for policies that remember where the limit was; 0 when unknown.
+	Ceiling float64
 }
 
 // Paced reports whether, at now, the upstream's quota hints hold the rate
@@ -165,6 +168,9 @@ func positive(field string, v float64) error {
 func Sanitize(prev, next State) State {
 	if math.IsNaN(next.QuotaRate) || math.IsInf(next.QuotaRate, 0) || next.QuotaRate < 0 {
 		next.QuotaRate, next.QuotaUntil = prev.QuotaRate, prev.QuotaUntil
+	}
+	if math.IsNaN(next.Ceiling) || math.IsInf(next.Ceiling, 0) || next.Ceiling < 0 {
+		next.Ceiling = prev.Ceiling
 	}
 	if math.IsNaN(next.Rate) || math.IsInf(next.Rate, 0) || next.Rate <= 0 {
 		next.Rate = prev.Rate

@@ -63,11 +63,12 @@ type Sample struct {
 // Drop is the reaction to a drop of the hidden limit at At.
 type Drop struct {
 	At time.Duration `json:"at_ns"`
-	// Settle is how long after At the last throttle came (before the next
-	// change); 0 when none came.
+	// Settle is the time to stop throttling: from At to the last throttle
+	// before the rate settled on the new limit (stayed at or below 1.25
+	// times it for 30 s). 0 when no throttle came.
 	Settle time.Duration `json:"settle_ns"`
-	// Episodes counts the bursts of throttles after At, a burst ending
-	// after 5 s without a throttle.
+	// Episodes counts the bursts of throttles before the rate settled, a
+	// burst ending after 5 s without a throttle.
 	Episodes int `json:"episodes"`
 }
 
@@ -115,21 +116,50 @@ func (r *Result) analyse(sc Scenario) {
 	}
 }
 
+// settled is how long the rate must stay at or below 1.25 times a dropped
+// limit for the limiter to count as settled on it.
+const settled = 30 * time.Second
+
+// drop measures the reaction to a drop of the limit at at: the limiter has
+// settled once its rate stays at or below 1.25 times the new limit for 30 s
+// (a limiter that keeps probing just above the limit is settled; one that
+// keeps bouncing back far above it is not). Episodes counts the bursts of
+// throttles before that instant, Settle the time from the drop to the end of
+// the last of them.
 func (r *Result) drop(at, next time.Duration) Drop {
 	d := Drop{At: at}
-	var last time.Duration = -1
+	var settleAt time.Duration = -1
+	var runStart time.Duration = -1
 	for _, s := range r.Trace {
-		if s.T <= at || s.T > next || s.Throttled == 0 {
+		if s.T <= at || s.T > next {
 			continue
 		}
-		if last < 0 || s.T-last > 5*time.Second {
+		if s.Rate > 1.25*s.Limit {
+			runStart = -1
+			continue
+		}
+		if runStart < 0 {
+			runStart = s.T - time.Second
+		}
+		if s.T-runStart >= settled {
+			settleAt = runStart
+			break
+		}
+	}
+	if settleAt < 0 {
+		settleAt = next
+	}
+	last := at
+	for _, s := range r.Trace {
+		if s.T <= at || s.T-time.Second >= settleAt || s.Throttled == 0 {
+			continue
+		}
+		if d.Episodes == 0 || s.T-last > 5*time.Second {
 			d.Episodes++
 		}
 		last = s.T
 	}
-	if last >= 0 {
-		d.Settle = last - at
-	}
+	d.Settle = last - at
 	return d
 }
 

@@ -49,6 +49,9 @@ type Upstream struct {
 	Profile []Step `json:"profile,omitempty"`
 	// Outages are spans during which every request gets a 503.
 	Outages []Span `json:"outages,omitempty"`
+	// Throttles are spans during which every request gets a 429 (with
+	// RetryAfter), whatever the limit says.
+	Throttles []Span `json:"throttles,omitempty"`
 	// Latency is how long the upstream takes to answer.
 	Latency Latency `json:"latency,omitempty"`
 	// Penalty, when set, is a penalty box: after a 429 the caller is
@@ -237,6 +240,11 @@ func (s Scenario) Validate() error {
 	for i, o := range u.Outages {
 		if o.From < 0 || o.To <= o.From {
 			return bad(fmt.Sprintf("upstream.outages[%d]", i), fmt.Sprintf("[%v, %v)", o.From.D(), o.To.D()), "want 0 <= from < to")
+		}
+	}
+	for i, o := range u.Throttles {
+		if o.From < 0 || o.To <= o.From {
+			return bad(fmt.Sprintf("upstream.throttles[%d]", i), fmt.Sprintf("[%v, %v)", o.From.D(), o.To.D()), "want 0 <= from < to")
 		}
 	}
 	c := s.Clients

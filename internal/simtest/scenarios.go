@@ -59,10 +59,11 @@ func Scenarios() []Scenario {
 		},
 		{
 			Name:        "S6-in-flight",
-			Description: "50 requests in flight all get 429",
+			Description: "every request in flight during the first 2 s gets 429 (50 of them for a limiter with a burst of 50), answered after 1 s",
 			Seed:        6, Duration: d(30 * time.Second),
 			Upstream: with(steady, func(u *Upstream) {
-				u.Rate, u.Burst = 1, 1
+				u.Rate, u.Burst = 50, 50
+				u.Throttles = []Span{{From: 0, To: d(2 * time.Second)}}
 				u.Latency = Latency{Min: d(time.Second), Mean: d(time.Second)}
 			}),
 			Clients: Clients{Workers: 50},

@@ -143,6 +143,9 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 		clk: clock.NewFake(Epoch),
 	}
 	e.cls = signal.HTTP{Clock: e.clk}
+	if st.Classifier != nil {
+		e.cls = st.Classifier(e.clk)
+	}
 	e.resp = http.Response{Header: make(http.Header, 8), Body: http.NoBody}
 	e.hdr = newHdrs(e.resp.Header)
 	e.clients = make([]client, sc.Clients.Count)

@@ -3,6 +3,9 @@ package simtest
 import (
 	"time"
 
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/signal"
+
 	"github.com/dynlimit/dynlimit/policy"
 )
 
@@ -26,15 +29,28 @@ type Strategy struct {
 	BackoffMultiplier float64       `json:"backoff_multiplier"`
 	BackoffMax        time.Duration `json:"backoff_max"`
 	BackoffJitter     float64       `json:"backoff_jitter"`
+	// Classifier makes the classifier each client uses, on the simulation's
+	// clock; nil means signal.HTTP.
+	Classifier func(clock.Clock) signal.Classifier `json:"-"`
 }
 
 // Dynlimit is the strategy of the library's defaults with policy p:
-// httpadapter.Transport's backoff (500 ms ×1.5, ±50 %, at most 60 s).
+// httpadapter.Transport's classifier (signal.HTTP in a signal.Burst of 5
+// overloads in 10 s) and backoff (500 ms ×1.5, ±50 %, at most 60 s).
 func Dynlimit(name string, p policy.Policy) Strategy {
 	return Strategy{
 		Name: name, Policy: p,
 		BackoffInitial: 500 * time.Millisecond, BackoffMultiplier: 1.5, BackoffMax: time.Minute, BackoffJitter: 0.5,
+		Classifier: defaultClassifier,
 	}
+}
+
+func defaultClassifier(c clock.Clock) signal.Classifier {
+	b, err := signal.NewBurst(signal.HTTP{Clock: c}, 5, 10*time.Second, c)
+	if err != nil { // not with these arguments; plain HTTP is the safe fallback
+		return signal.HTTP{Clock: c}
+	}
+	return b
 }
 
 // Default is the library's default: policy.DefaultAIMD() behind the

@@ -63,8 +63,8 @@ func (up *upstream) refill(now time.Duration) {
 	}
 }
 
-func (up *upstream) inOutage(now time.Duration) bool {
-	for _, o := range up.u.Outages {
+func within(spans []Span, now time.Duration) bool {
+	for _, o := range spans {
 		if now >= o.From.D() && now < o.To.D() {
 			return true
 		}
@@ -84,8 +84,13 @@ func (up *upstream) latency() time.Duration {
 func (up *upstream) serve(now time.Duration) reply {
 	up.applyProfile(now)
 	r := reply{status: 200, latency: up.latency()}
-	if up.inOutage(now) {
+	if within(up.u.Outages, now) {
 		r.status = 503
+		return r
+	}
+	if within(up.u.Throttles, now) {
+		r.status = 429
+		r.retryAfter = up.u.RetryAfter.D()
 		return r
 	}
 	if up.u.Penalty > 0 && now < up.blockedUntil {

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dynlimit/dynlimit/internal/simtest"
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+type simOptions struct {
+	scenarioFile string
+	policy       string
+	policySet    bool
+	policyFile   string
+	seed         seedFlag
+	duration     durationFlag
+	json, trace  bool
+	plot         string
+}
+
+func simCommand() *command {
+	return &command{
+		name:    "sim",
+		args:    "[flags] [scenario]",
+		summary: "play a scenario against strategies; print, or plot, what happened",
+		about: `Sim plays a scenario (default S1; see 'dynlimit scenarios') against one or
+more strategies and prints one summary row per strategy: goodput (successes
+over the upstream's capacity), throttled share, failed requests, caller
+latency, rate decreases, fairness across clients, and how the clients reacted
+to each drop and raise of the hidden limit and to the end of each outage.
+
+--policy takes a comma-separated list of:
+
+	default          the library's defaults (policy.DefaultAIMD)
+	fixed            a fixed-rate token bucket at the upstream's true rate
+	fixed:RATE       a fixed-rate token bucket at RATE req/s, burst RATE
+	fixed:RATE:BURST the same with another burst
+	naive            no pacing, retries with exponential backoff
+	all              default, fixed at the true rate and at 1.3x it, naive
+
+--policy-file adds AIMD parameters read from a JSON file, either a bare
+object ({"decrease_factor": 0.7}) or one named entry ({"mine": {...}}), as
+'dynlimit tune --out' writes; fields left out keep the defaults. Given alone,
+it replaces the default --policy.
+
+--json prints the results as a JSON array, in the order of the strategies;
+the per-second trace only with --trace. --plot draws, per strategy, the
+clients' rate against the hidden limit and the throttles per second, as SVG,
+PNG or an HTML page, by the file's extension.
+
+The same command line prints the same bytes every time.`,
+		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) error {
+			o := &simOptions{}
+			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
+			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, fixed[:RATE[:BURST]], naive, all")
+			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
+			fs.Var(&o.seed, "seed", "override the scenario's random seed")
+			fs.Var(&o.duration, "duration", "override the scenario's simulated `duration` (e.g. 5m)")
+			fs.BoolVar(&o.json, "json", false, "print the results as JSON")
+			fs.BoolVar(&o.trace, "trace", false, "with --json, include the per-second trace")
+			fs.StringVar(&o.plot, "plot", "", "draw the runs to this `file`: .svg, .png or .html")
+			return func(pos []string, stdout, stderr io.Writer) error {
+				fs.Visit(func(f *flag.Flag) { o.policySet = o.policySet || f.Name == "policy" })
+				return o.run(pos, stdout, stderr)
+			}
+		},
+	}
+}
+
+func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(pos) > 1:
+		return usagef("want at most one scenario, got %d: %s", len(pos), strings.Join(pos, " "))
+	case len(pos) == 1 && o.scenarioFile != "":
+		return usagef("give a scenario name (%s) or --scenario-file, not both", pos[0])
+	case o.trace && !o.json:
+		return usagef("--trace needs --json")
+	}
+	if o.plot != "" {
+		if _, err := plotFormat(o.plot); err != nil {
+			return err
+		}
+	}
+	var sc simtest.Scenario
+	var err error
+	switch {
+	case o.scenarioFile != "":
+		sc, err = loadScenario(o.scenarioFile)
+	case len(pos) == 1:
+		sc, err = builtinScenario(pos[0])
+	default:
+		sc, err = builtinScenario("S1")
+	}
+	if err != nil {
+		return err
+	}
+	sc = apply(sc, &o.seed, &o.duration)
+
+	var sts []simtest.Strategy
+	if o.policySet || o.policyFile == "" {
+		if sts, err = parseStrategies(o.policy, sc); err != nil {
+			return err
+		}
+	}
+	if o.policyFile != "" {
+		name, a, err := loadPolicy(o.policyFile)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, simtest.Dynlimit(name, a))
+	}
+
+	jobs := make([]job, len(sts))
+	for i, st := range sts {
+		jobs[i] = job{sc, st}
+	}
+	rs, err := runAll(jobs, nil)
+	if err != nil {
+		return err
+	}
+
+	if o.json {
+		out := make([]simtest.Result, len(rs))
+		for i, r := range rs {
+			out[i] = *r
+			if !o.trace {
+				out[i].Trace = nil
+			}
+		}
+		if err := writeJSON(stdout, out); err != nil {
+			return err
+		}
+	} else if err := writeSummary(stdout, sc, rs); err != nil {
+		return err
+	}
+	if o.plot != "" {
+		if err := writePlot(o.plot, sc, sts, rs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "dynlimit sim: wrote %s\n", o.plot)
+	}
+	return nil
+}
+
+// parseStrategies reads --policy.
+func parseStrategies(spec string, sc simtest.Scenario) ([]simtest.Strategy, error) {
+	var sts []simtest.Strategy
+	for item := range strings.SplitSeq(spec, ",") {
+		item = strings.TrimSpace(item)
+		kind, args, _ := strings.Cut(item, ":")
+		switch {
+		case item == "all":
+			r := clientShare(sc)
+			sts = append(sts, simtest.Default(), fixedAt(r, r, false), fixedAt(1.3*r, 1.3*r, false), simtest.NaiveRetry())
+		case item == "default" || item == "dynlimit":
+			sts = append(sts, simtest.Default())
+		case item == "naive" || item == "naive-retry":
+			sts = append(sts, simtest.NaiveRetry())
+		case item == "fixed":
+			r := clientShare(sc)
+			sts = append(sts, fixedAt(r, r, false))
+		case kind == "fixed":
+			st, err := parseFixed(args)
+			if err != nil {
+				return nil, usagef("--policy %q: %v", item, err)
+			}
+			sts = append(sts, st)
+		default:
+			return nil, usagef("--policy %q: want default, fixed, fixed:RATE, fixed:RATE:BURST, naive or all", item)
+		}
+	}
+	return sts, nil
+}
+
+func parseFixed(args string) (simtest.Strategy, error) {
+	parts := strings.Split(args, ":")
+	if len(parts) > 2 {
+		return simtest.Strategy{}, fmt.Errorf("want fixed:RATE or fixed:RATE:BURST")
+	}
+	var v [2]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return simtest.Strategy{}, fmt.Errorf("%q is not a number", p)
+		}
+		v[i] = f
+	}
+	rate, burst := v[0], v[1]
+	if len(parts) == 1 {
+		burst = max(rate, 1)
+	}
+	if err := (policy.Fixed{Rate: rate, Burst: burst}).Validate(); err != nil {
+		return simtest.Strategy{}, err
+	}
+	return fixedAt(rate, burst, len(parts) == 2), nil
+}
+
+// fixedAt is the fixed-rate baseline, named after its rate (and its burst
+// when it was chosen) so that two of them can be told apart in a table.
+func fixedAt(rate, burst float64, showBurst bool) simtest.Strategy {
+	// 1.3 × 10 is 13.000000000000002: round what is shown and played alike.
+	rate, burst = round3(rate), max(round3(burst), 1)
+	name := "fixed-" + strconv.FormatFloat(rate, 'g', -1, 64)
+	if showBurst {
+		name += ":" + strconv.FormatFloat(burst, 'g', -1, 64)
+	}
+	return simtest.FixedRate(name, rate, burst)
+}
+
+func round3(x float64) float64 {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	scale := math.Pow(10, 3-math.Ceil(math.Log10(math.Abs(x))))
+	return math.Round(x*scale) / scale
+}
+
+func writeSummary(w io.Writer, sc simtest.Scenario, rs []*simtest.Result) error {
+	fmt.Fprintf(w, "scenario %s (seed %d, %v simulated, capacity %.0f requests)\n",
+		sc.Name, sc.Seed, sc.Duration.D(), capacityOf(rs))
+	if sc.Description != "" {
+		fmt.Fprintf(w, "  %s\n", sc.Description)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rs {
+		if err := r.WriteSummary(w); err != nil {
+			return err
+		}
+		if s := reactions(r); s != "" {
+			fmt.Fprintf(w, "%33s %s\n", "", s)
+		}
+	}
+	return nil
+}
+
+func capacityOf(rs []*simtest.Result) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	return rs[0].Capacity
+}
+
+// reactions describes how the clients reacted to the changes of the
+// upstream, on one line.
+func reactions(r *simtest.Result) string {
+	var parts []string
+	for _, d := range r.Drops {
+		if d.Episodes == 0 {
+			parts = append(parts, fmt.Sprintf("drop at %v: no throttle", d.At))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("drop at %v: last throttle +%v, %d %s",
+			d.At, roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes")))
+	}
+	for _, x := range r.Raises {
+		parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
+	}
+	for _, x := range r.Outages {
+		parts = append(parts, fmt.Sprintf("outage over at %v: %s", x.End, to90(x.To90, "the limit")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func to90(d time.Duration, of string) string {
+	if d < 0 {
+		return "never back to 90% of " + of
+	}
+	return fmt.Sprintf("90%% of %s after %v", of, roundDur(d))
+}
+
+func roundDur(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// plotFormat returns the format a plot file's extension asks for.
+func plotFormat(path string) (string, error) {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".svg", ".png":
+		return ext[1:], nil
+	case ".html", ".htm":
+		return "html", nil
+	default:
+		return "", usagef("--plot %s: want a file ending in .svg, .png or .html", path)
+	}
+}
