@@ -162,7 +162,11 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	}
 	b.advance(now)
 	prev = b.state
-	next = policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal.Quota, now))
+	next = p.Next(prev, o, now)
+	if o.Signal.Quota.HasRemaining {
+		next = policy.Pace(next, o.Signal.Quota, now)
+	}
+	next = policy.Sanitize(prev, next)
 	if next.Epoch != prev.Epoch {
 		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {

@@ -200,24 +200,21 @@ func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
 	// time, as the Count contract requires; it stops at the ceiling of the
 	// rate, so a long batch costs no more than the climb it describes.
 	band := a.ProbeBand * ceiling
-	step := func() float64 {
-		x := (rate - ceiling) / band
-		f := math.Max(a.ProbeFloor, x*x)
-		if x < 0 {
-			f = math.Min(f, probeBelow)
-		} else {
-			f = math.Min(f, 1)
-		}
-		return a.IncreaseFactor * f
-	}
 	for i := 0; n > 0 && rate < a.MaxRate; n-- {
+		x := (rate - ceiling) / band
+		f := max(a.ProbeFloor, x*x)
+		if x < 0 {
+			f = min(f, probeBelow)
+		} else {
+			f = min(f, 1)
+		}
 		if i++; i > maxSteps {
 			// Beyond this the batch is applied at the last step's size:
 			// a bounded cost for any Count.
-			rate += step() * float64(n)
+			rate += a.IncreaseFactor * f * float64(n)
 			break
 		}
-		rate += step()
+		rate += a.IncreaseFactor * f
 	}
 	return math.Min(rate, a.MaxRate)
 }

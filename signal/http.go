@@ -80,6 +80,9 @@ func (c HTTP) Classify(resp *http.Response, err error) Signal {
 		return Signal{Kind: Failed}
 	}
 	s := Signal{Kind: c.kind(resp.StatusCode), Status: resp.StatusCode}
+	if hintless(resp.Header) {
+		return s
+	}
 	now := c.now()
 	ra, hasRA := ParseRetryAfter(resp.Header, now)
 	s.RetryAfter, s.HasRetryAfter = ra, hasRA
@@ -89,6 +92,23 @@ func (c HTTP) Classify(resp *http.Response, err error) Signal {
 		s.HasRetryAfter = s.RetryAfter > 0
 	}
 	return s
+}
+
+// hintless reports whether h surely holds none of the headers Classify
+// reads (Retry-After, Retry-After-Ms, RateLimit*, X-RateLimit*): for the
+// usual response, a glance at a handful of keys is cheaper than a dozen
+// lookups and a clock read. Any key of nine letters or more that starts
+// with R or X, in either case, sends h to the parsers.
+func hintless(h http.Header) bool {
+	if len(h) > 16 {
+		return false
+	}
+	for k := range h {
+		if len(k) >= 9 && (k[0]|0x20 == 'r' || k[0]|0x20 == 'x') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c HTTP) kind(code int) Kind {

@@ -11,36 +11,44 @@ import (
 // numbers come from a table of their decimal forms.
 type hdrs struct {
 	retryAfter, limit, remaining, reset []string
+	// what the header map holds now, so that an answer without headers,
+	// the usual one, deletes nothing
+	hasRetryAfter, hasQuota bool
 }
 
-func newHdrs(h http.Header) hdrs {
-	_ = h
+func newHdrs() hdrs {
 	return hdrs{
 		retryAfter: make([]string, 1), limit: make([]string, 1),
 		remaining: make([]string, 1), reset: make([]string, 1),
 	}
 }
 
-func (s hdrs) set(resp *http.Response, r reply) {
+func (s *hdrs) set(resp *http.Response, r reply) {
 	h := resp.Header
 	resp.StatusCode = r.status
-	if r.retryAfter > 0 {
+	switch {
+	case r.retryAfter > 0:
 		s.retryAfter[0] = itoa(ceilSeconds(r.retryAfter))
 		h["Retry-After"] = s.retryAfter
-	} else {
+		s.hasRetryAfter = true
+	case s.hasRetryAfter:
 		delete(h, "Retry-After")
+		s.hasRetryAfter = false
 	}
-	if r.headers {
+	switch {
+	case r.headers:
 		s.limit[0] = itoa(r.limit)
 		s.remaining[0] = itoa(r.remaining)
 		s.reset[0] = itoa(ceilSeconds(r.reset))
 		h["X-Ratelimit-Limit"] = s.limit
 		h["X-Ratelimit-Remaining"] = s.remaining
 		h["X-Ratelimit-Reset"] = s.reset
-	} else {
+		s.hasQuota = true
+	case s.hasQuota:
 		delete(h, "X-Ratelimit-Limit")
 		delete(h, "X-Ratelimit-Remaining")
 		delete(h, "X-Ratelimit-Reset")
+		s.hasQuota = false
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/dynlimit/dynlimit"
@@ -125,6 +124,7 @@ type engine struct {
 	q       queue
 	seq     uint64
 	now     time.Duration
+	t       time.Time // Epoch + now, computed once per event
 	clients []client
 
 	resp  http.Response
@@ -147,7 +147,14 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 		e.cls = st.Classifier(e.clk)
 	}
 	e.resp = http.Response{Header: make(http.Header, 8), Body: http.NoBody}
-	e.hdr = newHdrs(e.resp.Header)
+	e.hdr = newHdrs()
+	// Room for what a run will hold, so that growing it does not show in
+	// the speed of the simulation.
+	secs := int(sc.Duration.D()/time.Second) + 1
+	e.trace = make([]Sample, 0, secs)
+	e.lat = make([]time.Duration, 0, int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16)
+	e.q = make(queue, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
+	e.t = Epoch
 	e.clients = make([]client, sc.Clients.Count)
 	for i := range e.clients {
 		c := &e.clients[i]
@@ -194,7 +201,7 @@ func (e *engine) run() {
 		if ev.at >= end {
 			break
 		}
-		e.now = ev.at
+		e.now, e.t = ev.at, Epoch.Add(ev.at)
 		switch ev.kind {
 		case evReady:
 			e.ready(int(ev.c), int(ev.w))
@@ -208,10 +215,10 @@ func (e *engine) run() {
 			e.sample()
 		}
 	}
-	e.now = end
+	e.now, e.t = end, Epoch.Add(end)
 }
 
-func (e *engine) at() time.Time { return Epoch.Add(e.now) }
+func (e *engine) at() time.Time { return e.t }
 
 // ready: worker w of client c wants to send its request.
 func (e *engine) ready(c, w int) {
@@ -375,13 +382,52 @@ func (e *engine) sample() {
 	e.schedule(e.now+time.Second, evSample, 0, 0)
 }
 
-// percentile returns the p-th percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
+// percentile returns the p-th percentile of ds (nearest rank), reordering
+// ds. It selects rather than sorts: a run's latencies are many, and only
+// two ranks are wanted.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	k := min(max(int(math.Ceil(p*float64(len(ds))))-1, 0), len(ds)-1)
+	lo, hi := 0, len(ds)-1
+	for lo < hi {
+		// Median of three, deterministic: the same input, the same answer.
+		mid := lo + (hi-lo)/2
+		if ds[mid] < ds[lo] {
+			ds[mid], ds[lo] = ds[lo], ds[mid]
+		}
+		if ds[hi] < ds[lo] {
+			ds[hi], ds[lo] = ds[lo], ds[hi]
+		}
+		if ds[hi] < ds[mid] {
+			ds[hi], ds[mid] = ds[mid], ds[hi]
+		}
+		pivot := ds[mid]
+		i, j := lo, hi
+		for i <= j {
+			for ds[i] < pivot {
+				i++
+			}
+			for ds[j] > pivot {
+				j--
+			}
+			if i <= j {
+				ds[i], ds[j] = ds[j], ds[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return ds[k]
+		}
+	}
+	return ds[k]
 }
 
 func (e *engine) result() *Result {
@@ -412,7 +458,6 @@ func (e *engine) result() *Result {
 	if r.Sent > 0 {
 		r.ThrottledShare = float64(r.Throttled) / float64(r.Sent)
 	}
-	slices.Sort(e.lat)
 	r.LatencyP50, r.LatencyP99 = percentile(e.lat, 0.5), percentile(e.lat, 0.99)
 	r.Fairness = jain(per)
 	r.analyse(e.sc)
