@@ -9,8 +9,9 @@
 //	dynlimit scenarios [flags] [scenario...]
 //
 // Sim plays one scenario (default S1) against strategies (by default the
-// library's defaults next to three baselines: a fixed rate at the upstream's
-// true limit, a fixed rate 30 % above it, and no pacing with naive retries)
+// library's defaults next to three baselines: a fixed rate at each client's
+// share of the upstream's true limit, a fixed rate 30 % above it, and no
+// pacing with naive retries)
 // and prints a summary row per strategy, or the results as JSON with --json.
 // --plot draws each run's rate, the hidden limit and the throttles over time
 // to an SVG, PNG or HTML file. --policy-file plays AIMD parameters from a

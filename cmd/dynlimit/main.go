@@ -37,7 +37,7 @@ func commands() []*command {
 // can drive every path.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		writeUsage(stderr)
+		writeMainUsage(stderr)
 		return exitUsage
 	}
 	name := args[0]
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			c.writeUsage(stdout, fs)
 			return exitOK
 		}
-		writeUsage(stdout)
+		writeMainUsage(stdout)
 		return exitOK
 	}
 	c := lookup(name)
@@ -92,7 +92,7 @@ func lookup(name string) *command {
 	return nil
 }
 
-func writeUsage(w io.Writer) {
+func writeMainUsage(w io.Writer) {
 	fmt.Fprint(w, `dynlimit runs the dynlimit simulator: how a rate-limiting strategy fares
 against a model of an upstream API, and which AIMD parameters fare best.
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -103,19 +104,31 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 		unit, unitName = 60, "min"
 	}
 	p.X.Label.Text = "simulated time (" + unitName + ")"
-	p.X.Min, p.Y.Min = 0, 0
+	p.X.Min, p.X.Max, p.Y.Min = 0, sc.Duration.D().Seconds()/unit, 0
+	p.X.Tick.Marker, p.Y.Tick.Marker = niceTicks{}, niceTicks{}
 
+	// The trace is sampled at the end of each second; the lines start at 0
+	// from what is known then: the limit of the first second, the policy's
+	// initial rate.
 	n := len(r.Trace)
-	limit, rate, total, succ := make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n), make(plotter.XYs, n)
+	limit, rate, total, succ := make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n)
+	count := float64(sc.Clients.Count)
+	if n > 0 {
+		limit = append(limit, plotter.XY{Y: r.Trace[0].Limit})
+	}
+	if st.Policy != nil {
+		r0 := st.Policy.Initial().Rate
+		rate = append(rate, plotter.XY{Y: r0})
+		total = append(total, plotter.XY{Y: r0 * count})
+	}
 	var thr plotter.XYs
 	var top, maxThr float64
-	count := float64(sc.Clients.Count)
-	for i, s := range r.Trace {
+	for _, s := range r.Trace {
 		x := s.T.Seconds() / unit
-		limit[i] = plotter.XY{X: x, Y: s.Limit}
-		rate[i] = plotter.XY{X: x, Y: s.Rate}
-		total[i] = plotter.XY{X: x, Y: s.Rate * count}
-		succ[i] = plotter.XY{X: x, Y: float64(s.Succeeded)}
+		limit = append(limit, plotter.XY{X: x, Y: s.Limit})
+		rate = append(rate, plotter.XY{X: x, Y: s.Rate})
+		total = append(total, plotter.XY{X: x, Y: s.Rate * count})
+		succ = append(succ, plotter.XY{X: x, Y: float64(s.Succeeded)})
 		top = math.Max(top, math.Max(s.Limit, float64(s.Succeeded)))
 		if st.Policy != nil {
 			top = math.Max(top, s.Rate*count)
@@ -149,6 +162,9 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 	}
 	lines = append(lines, series{succ, "succeeded/s", colorSucceeded, 0.75, nil})
 	for _, s := range lines {
+		if len(s.xys) == 0 {
+			continue
+		}
 		l, err := plotter.NewLine(s.xys)
 		if err != nil {
 			return nil, err
@@ -204,6 +220,37 @@ func throttleScale(maxThr, top float64) float64 {
 	}
 }
 
+// niceTicks puts five to ten ticks at round values (1, 2 or 5 times a
+// power of ten) and labels them without trailing zeros; plot's default
+// gives "25.00" and, on short spans, as few as two ticks.
+type niceTicks struct{}
+
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
+	}
+	raw := (hi - lo) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	decimals := max(0, -int(math.Floor(math.Log10(step))))
+	var ticks []plot.Tick
+	for k := math.Ceil(lo / step); k*step <= hi*(1+1e-9); k++ {
+		v := k * step
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', decimals, 64)})
+		// An unlabelled minor tick halfway to the next.
+		if m := v + step/2; m <= hi {
+			ticks = append(ticks, plot.Tick{Value: m})
+		}
+	}
+	return ticks
+}
+
 var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -217,7 +264,6 @@ svg { max-width: 100%; height: auto; }
 </head>
 <body>
 <h1>{{.Scenario}}</h1>
-<p>{{.Description}}</p>
 <pre>{{.Summary}}</pre>
 {{range .Charts}}<h2>{{.Strategy}}</h2>
 {{.SVG}}
@@ -237,9 +283,9 @@ func writeHTML(w io.Writer, sc simtest.Scenario, rs []*simtest.Result, plots []*
 		return err
 	}
 	data := struct {
-		Scenario, Description, Summary string
-		Charts                         []chartData
-	}{Scenario: sc.Name, Description: sc.Description, Summary: summary.String()}
+		Scenario, Summary string
+		Charts            []chartData
+	}{Scenario: sc.Name, Summary: summary.String()}
 	for i, p := range plots {
 		c := vgsvg.New(chartWidth, chartHeight)
 		p.Draw(draw.New(c))

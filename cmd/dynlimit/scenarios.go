@@ -113,13 +113,10 @@ func trueRate(sc simtest.Scenario) float64 {
 	return rate
 }
 
-// table is a tabwriter for a plain-text table.
-type table struct{ *tabwriter.Writer }
-
-// newTable returns a table whose rows may have fewer cells than others:
-// a row's last cell is not padded, so no line ends in spaces.
-func newTable(w io.Writer) table {
-	return table{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+// newTable returns a writer of plain-text tables. Text after a row's last
+// tab is not padded: end each row without a tab and no line ends in spaces.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -39,11 +39,12 @@ to each drop and raise of the hidden limit and to the end of each outage.
 --policy takes a comma-separated list of:
 
 	default          the library's defaults (policy.DefaultAIMD)
-	fixed            a fixed-rate token bucket at the upstream's true rate
+	fixed            a fixed-rate token bucket per client at its even share
+	                 of the upstream's true rate (the rate itself for one client)
 	fixed:RATE       a fixed-rate token bucket at RATE req/s, burst RATE
 	fixed:RATE:BURST the same with another burst
 	naive            no pacing, retries with exponential backoff
-	all              default, fixed at the true rate and at 1.3x it, naive
+	all              default, fixed, fixed at 1.3x the share, naive
 
 --policy-file adds AIMD parameters read from a JSON file, either a bare
 object ({"decrease_factor": 0.7}) or one named entry ({"mine": {...}}), as
@@ -61,7 +62,7 @@ The same command line prints the same bytes every time.`,
 			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
 			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, fixed[:RATE[:BURST]], naive, all")
 			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
-			fs.Var(&o.seed, "seed", "override the scenario's random seed")
+			fs.Var(&o.seed, "seed", "override the scenario's random seed with `N`")
 			fs.Var(&o.duration, "duration", "override the scenario's simulated `duration` (e.g. 5m)")
 			fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 			fs.BoolVar(&o.trace, "trace", false, "with --json, include the per-second trace")

@@ -98,13 +98,14 @@ configuration by its goodput and its throttled share, each averaged over the
 scenarios. It prints the configurations no other beats on both (the Pareto
 front, highest goodput first) and picks a winner: the highest goodput whose
 throttled share is at most --max-throttled, or else the lowest throttled share.
-The starting configuration is always played too, so the winner is never worse
-than where the sweep started.
+The starting configuration is always played too, so that the sweep shows
+what it gains over it; it may win.
 
 The grid is the product of the values given to --increase, --decrease,
---cooldown, --rate, --burst, --min-rate and --max-rate (comma-separated);
---increase and --decrease have default grids, the others keep the starting
-value. Runs go in parallel, one per CPU; results do not depend on it.
+--cooldown, --rate, --burst, --min-rate, --max-rate and --param
+(comma-separated); --increase and --decrease have default grids, the others
+keep the starting value. Runs go in parallel, one per CPU, with their
+progress on stderr; the results do not depend on the parallelism.
 
 --out writes the winner as {"<name>": {...every AIMD parameter...}}, which
 'dynlimit sim --policy-file' and policy.ParseAIMD (on the entry) read back.`,
@@ -119,10 +120,20 @@ value. Runs go in parallel, one per CPU; results do not depend on it.
 				}
 				fs.Var(&ax.grid, ax.flag, usage)
 			}
-			fs.Var(paramFlag{o}, "param", "sweep another AIMD parameter: `FIELD=V1,V2,...` with FIELD its JSON name, e.g. probe_band=0,0.3 (repeatable)")
+			var others []string
+			for _, f := range aimdFloatFields() {
+				if !slices.ContainsFunc(o.axes, func(ax *axis) bool { return ax.field == f }) {
+					others = append(others, f)
+				}
+			}
+			usage := "sweep one more AIMD parameter by its JSON name: `FIELD=V1,V2,...` (repeatable)"
+			if len(others) > 0 {
+				usage += "; FIELD is one of " + strings.Join(others, ", ")
+			}
+			fs.Var(paramFlag{o}, "param", usage)
 			fs.StringVar(&o.policyFile, "policy-file", "", "start from the AIMD parameters in this JSON `file` instead of the defaults")
-			fs.Var(&o.scenarioFiles, "scenario-file", "also play the scenario in this JSON `file` (repeatable)")
-			fs.Var(&o.seed, "seed", "override every scenario's random seed")
+			fs.Var(&o.scenarioFiles, "scenario-file", "play the scenario in this JSON `file` too (repeatable); with no scenario named, only the files")
+			fs.Var(&o.seed, "seed", "override every scenario's random seed with `N`")
 			fs.Var(&o.duration, "duration", "override every scenario's simulated `duration` (e.g. 2m)")
 			fs.Float64Var(&o.maxThrottled, "max-throttled", 0.01, "the highest mean throttled `share` (0 to 1) the winner may have")
 			fs.StringVar(&o.out, "out", "", "write the winner to this JSON `file`")
@@ -279,8 +290,8 @@ func (o *tuneOptions) scenarios(pos []string) ([]simtest.Scenario, error) {
 }
 
 // grid returns the configurations to play, the starting one last unless
-// the grid has it, and the axes worth showing: those the grid varies, and
-// always the two factors the sweep is about.
+// the grid has it, and the axes worth showing: those the grid varies or the
+// command line names, and always the two factors the sweep is about.
 func (o *tuneOptions) grid(start policy.AIMD) ([]config, []*axis, error) {
 	values := make([][]float64, len(o.axes))
 	var varied []*axis
@@ -293,7 +304,7 @@ func (o *tuneOptions) grid(start policy.AIMD) ([]config, []*axis, error) {
 		default:
 			values[i] = []float64{*ax.ptr(&start)}
 		}
-		if len(values[i]) > 1 || ax.def != nil {
+		if len(values[i]) > 1 || ax.def != nil || len(ax.grid) > 0 {
 			varied = append(varied, ax)
 		}
 		// Each value alone, so that an error names the flag it came from.

@@ -2,6 +2,7 @@ package simtest
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -76,10 +77,12 @@ func Scenarios() []Scenario {
 }
 
 // ScenarioByName returns the built-in scenario whose name is name or starts
-// with name followed by "-" (so "S1" finds "S1-steady").
+// with name followed by "-" (so "S1" and "s1" find "S1-steady"), ignoring
+// case.
 func ScenarioByName(name string) (Scenario, bool) {
 	i := slices.IndexFunc(Scenarios(), func(s Scenario) bool {
-		return s.Name == name || len(s.Name) > len(name) && s.Name[:len(name)] == name && s.Name[len(name)] == '-'
+		return strings.EqualFold(s.Name, name) ||
+			len(s.Name) > len(name) && strings.EqualFold(s.Name[:len(name)], name) && s.Name[len(name)] == '-'
 	})
 	if i < 0 {
 		return Scenario{}, false

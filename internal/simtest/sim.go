@@ -198,7 +198,9 @@ func (e *engine) run() {
 	end := e.sc.Duration.D()
 	for len(e.q) > 0 {
 		ev := e.q.pop()
-		if ev.at >= end {
+		// The run covers [0, end): nothing happens at end but the sample
+		// that closes the last second.
+		if ev.at > end || ev.at == end && ev.kind != evSample {
 			break
 		}
 		e.now, e.t = ev.at, Epoch.Add(ev.at)

@@ -187,6 +187,10 @@ func outageLoss(u Upstream, d time.Duration) float64 {
 	return loss
 }
 
+// RateAt returns the hidden limit at t, in requests per second: the token
+// bucket's rate, or a fixed window's limit divided by its length.
+func (u Upstream) RateAt(t time.Duration) float64 { return rateAt(u, t) }
+
 // rateAt is the hidden rate of a token bucket (or the per-second rate of a
 // fixed window) at t.
 func rateAt(u Upstream, t time.Duration) float64 {

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dynlimit/dynlimit/internal/simtest"
+)
+
+// 'dynlimit sim' alone plays S1 in full against the default and the
+// baselines.
+func TestSimDefault(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "scenario S1-steady ") {
+		t.Errorf("no scenario header:\n%s", stdout)
+	}
+	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry"} {
+		if !hasRow(stdout, "S1-steady", st) {
+			t.Errorf("no S1-steady row for %s:\n%s", st, stdout)
+		}
+	}
+}
+
+// hasRow reports whether out has simtest's summary row of a scenario and
+// a strategy.
+func hasRow(out, scenario, strategy string) bool {
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == scenario && f[1] == strategy && f[2] == "goodput" {
+			return true
+		}
+	}
+	return false
+}
+
+// Flags may follow the scenario; a profile's drops and raises are reported
+// under the row.
+func TestSimReactions(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S2", "--policy", "default", "--duration", "5m")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	if !hasRow(stdout, "S2-step", "dynlimit") {
+		t.Errorf("no row:\n%s", stdout)
+	}
+	for _, want := range []string{"drop at 2m0s", "raise at 4m0s"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output does not mention %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// The baselines of a shared quota are each client's share of it.
+func TestSimFixedShare(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S3", "--duration", "30s", "--policy", "fixed,fixed:2:4")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	for _, st := range []string{"fixed-5", "fixed-2:4"} {
+		if !hasRow(stdout, "S3-shared", st) {
+			t.Errorf("no row for %s:\n%s", st, stdout)
+		}
+	}
+}
+
+func simJSON(t *testing.T, args ...string) []simtest.Result {
+	t.Helper()
+	code, stdout, stderr := dynlimit(t, append([]string{"sim", "--json"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	var rs []simtest.Result
+	if err := json.Unmarshal([]byte(stdout), &rs); err != nil {
+		t.Fatalf("output is not a JSON array of results: %v\n%s", err, stdout)
+	}
+	return rs
+}
+
+func TestSimJSON(t *testing.T) {
+	rs := simJSON(t, "--duration", "30s")
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Strategy)
+		if r.Scenario != "S1-steady" || r.Sent == 0 {
+			t.Errorf("result %+v: want S1-steady with requests sent", r)
+		}
+		if r.Trace != nil {
+			t.Errorf("%s has a trace without --trace", r.Strategy)
+		}
+	}
+	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry"; got != want {
+		t.Errorf("strategies = %s, want %s", got, want)
+	}
+
+	rs = simJSON(t, "--duration", "30s", "--trace", "--seed", "7", "--policy", "default")
+	if len(rs) != 1 || rs[0].Seed != 7 {
+		t.Fatalf("with --seed 7 --policy default: got %+v, want one result with seed 7", rs)
+	}
+	// One sample a second; the last second may end with the run.
+	if n := len(rs[0].Trace); n < 29 || n > 30 {
+		t.Errorf("with --trace over 30s: %d samples, want one a second", n)
+	}
+}
+
+// The same command line prints the same bytes.
+func TestSimDeterministic(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "--json", "--trace", "S3", "--duration", "1m"},
+		{"sim", "S2", "--duration", "1m"},
+	} {
+		_, first, _ := dynlimit(t, args...)
+		_, second, _ := dynlimit(t, args...)
+		if first == "" || first != second {
+			t.Errorf("%s printed different output:\n%s\n---\n%s", strings.Join(args, " "), first, second)
+		}
+	}
+}
+
+// A scenario printed by 'scenarios --json' plays as the built-in does.
+func TestSimScenarioFile(t *testing.T) {
+	code, def, stderr := dynlimit(t, "scenarios", "--json", "S2")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	path := writeFile(t, "s2.json", def)
+	fromFile := simJSON(t, "--scenario-file", path, "--duration", "1m")
+	builtin := simJSON(t, "S2", "--duration", "1m")
+	a, _ := json.Marshal(fromFile)
+	b, _ := json.Marshal(builtin)
+	if !bytes.Equal(a, b) {
+		t.Errorf("the scenario from 'scenarios --json S2' played differently:\n%s\n%s", a, b)
+	}
+}
+
+// A policy file in either form plays as its parameters say, under its name.
+func TestSimPolicyFile(t *testing.T) {
+	bare := writeFile(t, "mine.json", `{"decrease_factor": 0.5, "increase_factor": 0.2}`)
+	named := writeFile(t, "overrides.json", `{"fast": {"increase_factor": 0.2, "decrease_factor": 0.5}}`)
+
+	a := simJSON(t, "--policy-file", bare, "--duration", "1m")
+	b := simJSON(t, "--policy-file", named, "--duration", "1m")
+	if len(a) != 1 || len(b) != 1 {
+		t.Fatalf("--policy-file alone played %d and %d strategies, want 1", len(a), len(b))
+	}
+	if a[0].Strategy != "mine" || b[0].Strategy != "fast" {
+		t.Errorf("strategies named %q and %q, want mine (the file) and fast (the entry)", a[0].Strategy, b[0].Strategy)
+	}
+	a[0].Strategy = b[0].Strategy
+	if ja, jb := mustJSON(t, a), mustJSON(t, b); ja != jb {
+		t.Errorf("the two forms played differently:\n%s\n%s", ja, jb)
+	}
+	def := simJSON(t, "--policy", "default", "--duration", "1m")
+	def[0].Strategy = b[0].Strategy
+	if mustJSON(t, def) == mustJSON(t, b) {
+		t.Error("the policy file played as the defaults: its parameters were not used")
+	}
+
+	// With --policy as well, both play.
+	both := simJSON(t, "--policy-file", named, "--policy", "naive", "--duration", "30s")
+	if len(both) != 2 || both[0].Strategy != "naive-retry" || both[1].Strategy != "fast" {
+		t.Errorf("--policy naive --policy-file: got %d results, want naive-retry then fast", len(both))
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSimPlot(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		file  string
+		check func(t *testing.T, b []byte)
+	}{
+		{"s1.svg", func(t *testing.T, b []byte) {
+			if !bytes.HasPrefix(b, []byte("<?xml")) && !bytes.HasPrefix(b, []byte("<svg")) {
+				t.Errorf("not an SVG document: %.80q", b)
+			}
+			for _, want := range []string{"S1-steady, dynlimit", "S1-steady, naive-retry", "hidden limit", "throttled/s"} {
+				if !bytes.Contains(b, []byte(want)) {
+					t.Errorf("the SVG has no %q", want)
+				}
+			}
+		}},
+		{"s1.png", func(t *testing.T, b []byte) {
+			if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+				t.Errorf("not a PNG image: %.16q", b)
+			}
+		}},
+		{"s1.html", func(t *testing.T, b []byte) {
+			s := string(b)
+			if !strings.HasPrefix(s, "<!DOCTYPE html>") || !strings.Contains(s, "</html>") {
+				t.Errorf("not an HTML page: %.80q", s)
+			}
+			if n := strings.Count(s, "<svg"); n != 4 {
+				t.Errorf("the page has %d SVG charts, want 4", n)
+			}
+			if strings.Contains(s, "<?xml") {
+				t.Error("the page carries an XML declaration inside its body")
+			}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join(dir, tc.file)
+			code, stdout, stderr := dynlimit(t, "sim", "--duration", "1m", "--plot", path)
+			if code != exitOK {
+				t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+			}
+			if !hasRow(stdout, "S1-steady", "dynlimit") {
+				t.Errorf("no summary with --plot:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, path) {
+				t.Errorf("stderr does not say where the plot went: %q", stderr)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, b)
+		})
+	}
+}
+
+func TestThrottleScale(t *testing.T) {
+	for _, tc := range []struct{ max, top, want float64 }{
+		{5, 10, 1},
+		{10, 10, 1},
+		{15, 10, 2},
+		{45, 10, 5},
+		{90, 10, 10},
+		{150, 10, 20},
+		{4000, 10, 500},
+	} {
+		if got := throttleScale(tc.max, tc.top); got != tc.want {
+			t.Errorf("throttleScale(%v, %v) = %v, want %v", tc.max, tc.top, got, tc.want)
+		}
+	}
+}
