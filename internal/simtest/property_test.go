@@ -60,3 +60,44 @@ func TestPropertyRandomUpstreams(t *testing.T) {
 		})
 	}
 }
+
+// The invariants of the limiter hold after every event of a simulation:
+// rate within [min_rate, max_rate], tokens within [0, burst], no more
+// permits in flight than workers, and no permit granted during a cooldown.
+func TestPropertyInvariantsDuringRuns(t *testing.T) {
+	a := policy.DefaultAIMD()
+	for seed := range uint64(8) {
+		sc := randomScenario(seed)
+		sc.Duration = Duration(2 * time.Minute)
+		sc.Clients.Count = 1 + int(seed%3)
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			e, err := newEngine(sc, Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var granted []uint64
+			e.check = func(e *engine) {
+				for i := range e.clients {
+					s := e.clients[i].lim.SnapshotAt(e.at())
+					switch {
+					case s.Rate < a.MinRate || s.Rate > a.MaxRate:
+						t.Fatalf("%v: client %d rate %v outside [%v, %v]", e.now, i, s.Rate, a.MinRate, a.MaxRate)
+					case s.Tokens < 0 || s.Tokens > s.Burst || s.Reserved < 0:
+						t.Fatalf("%v: client %d tokens %v reserved %v, burst %v", e.now, i, s.Tokens, s.Reserved, s.Burst)
+					case s.InFlight > int64(sc.Clients.Workers):
+						t.Fatalf("%v: client %d has %d in flight with %d workers", e.now, i, s.InFlight, sc.Clients.Workers)
+					}
+					if len(granted) <= i {
+						granted = append(granted, 0)
+					}
+					if s.Counters.Granted > granted[i] && e.at().Before(s.CooldownUntil) {
+						t.Fatalf("%v: client %d granted a permit during a cooldown until %v", e.now, i, s.CooldownUntil)
+					}
+					granted[i] = s.Counters.Granted
+				}
+			}
+			e.run()
+		})
+	}
+}
