@@ -50,3 +50,30 @@ func Example() {
 	// next permit after 2.286s
 	// after 5 successes: rate 3.9/s; granted 6, throttled 1, decreases 1
 }
+
+// One limiter per Slack method, each learning its own limit: a throttle on
+// one method does not slow the others.
+func ExampleGroup() {
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	g, err := dynlimit.NewGroup(
+		dynlimit.WithGroupClock(fake),
+		dynlimit.WithMaxKeys(1000),
+		dynlimit.WithIdleTimeout(10*time.Minute),
+	)
+	if err != nil {
+		panic(err)
+	}
+	history, _ := g.Get("conversations.history")
+	post, _ := g.Get("chat.postMessage")
+
+	p, _ := history.Allow()
+	p.Done(signal.Signal{Kind: signal.Throttled, Status: 429})
+
+	fmt.Printf("%s: %.1f/s\n", history.Name(), history.Snapshot().Rate)
+	fmt.Printf("%s: %.1f/s\n", post.Name(), post.Snapshot().Rate)
+	fmt.Println("limiters:", g.Len())
+	// Output:
+	// conversations.history: 3.5/s
+	// chat.postMessage: 5.0/s
+	// limiters: 2
+}

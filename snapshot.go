@@ -105,3 +105,13 @@ func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
 	s.QuotaRate, s.QuotaUntil = st.State.QuotaRate, st.State.QuotaUntil
 	return s
 }
+
+// inFlight returns the number of permits out, without flushing anything.
+func (l *Limiter) inFlight() int64 {
+	var done uint64
+	for i := range l.counters.outcomes {
+		done += l.counters.outcomes[i].Load()
+	}
+	done += uint64(uint32(l.batch.Load()))
+	return int64(l.counters.granted.Load()) - int64(done)
+}
