@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -97,7 +98,8 @@ type Clients struct {
 	// 1000); an arrival that finds it full fails.
 	Queue int `json:"queue,omitempty"`
 	// MaxRetries is how many times a throttled or overloaded request is
-	// retried before it fails for the caller (default 3).
+	// retried before it fails for the caller: 0 means the default, 3; -1
+	// means never.
 	MaxRetries int `json:"max_retries,omitempty"`
 }
 
@@ -127,8 +129,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		*d = Duration(v)
 		return nil
 	}
+	if string(b) == "null" {
+		return nil // as encoding/json does: null leaves the value alone
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) >= float64(math.MaxInt64)/float64(time.Second) {
 		return fmt.Errorf("duration %s: want a string like \"1m30s\" or a number of seconds", b)
 	}
 	*d = Duration(f * float64(time.Second))
@@ -145,7 +150,8 @@ func ParseScenario(data []byte) (Scenario, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Scenario{}, fmt.Errorf("simtest: scenario: %w", err)
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF { //nolint:errorlint // Token returns io.EOF itself at the end
+		// Any token, or a syntax error, after the object is trailing data.
 		return Scenario{}, fmt.Errorf("simtest: scenario: data after the JSON object")
 	}
 	s = s.withDefaults()
@@ -161,7 +167,7 @@ func (s Scenario) withDefaults() Scenario {
 		u.Model = ModelTokenBucket
 	}
 	if u.Model == ModelTokenBucket && u.Burst == 0 {
-		u.Burst = u.Rate
+		u.Burst = max(u.Rate, 1)
 	}
 	if u.Model == ModelFixedWindow && u.Window == 0 {
 		u.Window = Duration(time.Minute)
@@ -193,7 +199,10 @@ func (s Scenario) Validate() error {
 	bad := func(field string, v any, why string) error {
 		return fmt.Errorf("simtest: scenario %q: %s = %v: %s", s.Name, field, v, why)
 	}
-	finitePos := func(f float64) bool { return f > 0 && !math.IsInf(f, 0) }
+	// The bounds below keep every simulated instant and count far from the
+	// limits of int64 nanoseconds, whatever the file says.
+	finitePos := func(f float64) bool { return f >= 1e-3 && f <= 1e6 }
+	const day = Duration(24 * time.Hour)
 	if s.Duration <= 0 || s.Duration.D() > 1000*time.Hour {
 		return bad("duration", s.Duration.D(), "must be > 0 and at most 1000h")
 	}
@@ -201,29 +210,29 @@ func (s Scenario) Validate() error {
 	switch u.Model {
 	case ModelTokenBucket:
 		if !finitePos(u.Rate) {
-			return bad("upstream.rate", u.Rate, "must be a finite number > 0")
+			return bad("upstream.rate", u.Rate, "must be within [0.001, 1e6]")
 		}
 		if !finitePos(u.Burst) || u.Burst < 1 {
-			return bad("upstream.burst", u.Burst, "must be a finite number >= 1")
+			return bad("upstream.burst", u.Burst, "must be within [1, 1e6]")
 		}
 	case ModelFixedWindow:
-		if u.Limit <= 0 {
-			return bad("upstream.limit", u.Limit, "must be > 0")
+		if u.Limit <= 0 || u.Limit > 1e9 {
+			return bad("upstream.limit", u.Limit, "must be within [1, 1e9]")
 		}
-		if u.Window <= 0 {
-			return bad("upstream.window", u.Window.D(), "must be > 0")
+		if u.Window < Duration(time.Millisecond) || u.Window > day {
+			return bad("upstream.window", u.Window.D(), "must be within [1ms, 24h]")
 		}
 	default:
 		return bad("upstream.model", strconv.Quote(u.Model), `must be "token_bucket" or "fixed_window"`)
 	}
-	if u.RetryAfter < 0 {
-		return bad("upstream.retry_after", u.RetryAfter.D(), "must be >= 0")
+	if u.RetryAfter < 0 || u.RetryAfter > day {
+		return bad("upstream.retry_after", u.RetryAfter.D(), "must be within [0, 24h]")
 	}
-	if u.Penalty < 0 {
-		return bad("upstream.penalty", u.Penalty.D(), "must be >= 0")
+	if u.Penalty < 0 || u.Penalty > day {
+		return bad("upstream.penalty", u.Penalty.D(), "must be within [0, 24h]")
 	}
-	if u.Latency.Min < 0 || u.Latency.Mean < u.Latency.Min {
-		return bad("upstream.latency", fmt.Sprintf("{min %v, mean %v}", u.Latency.Min.D(), u.Latency.Mean.D()), "want 0 <= min <= mean")
+	if u.Latency.Min < 0 || u.Latency.Mean < u.Latency.Min || u.Latency.Mean > Duration(time.Hour) {
+		return bad("upstream.latency", fmt.Sprintf("{min %v, mean %v}", u.Latency.Min.D(), u.Latency.Mean.D()), "want 0 <= min <= mean <= 1h")
 	}
 	for i, st := range u.Profile {
 		f := fmt.Sprintf("upstream.profile[%d]", i)
@@ -231,10 +240,10 @@ func (s Scenario) Validate() error {
 			return bad(f+".at", st.At.D(), "steps must be at increasing instants >= 0")
 		}
 		if u.Model == ModelTokenBucket && !finitePos(st.Rate) {
-			return bad(f+".rate", st.Rate, "must be a finite number > 0")
+			return bad(f+".rate", st.Rate, "must be within [0.001, 1e6]")
 		}
-		if u.Model == ModelFixedWindow && st.Limit <= 0 {
-			return bad(f+".limit", st.Limit, "must be > 0")
+		if u.Model == ModelFixedWindow && (st.Limit <= 0 || st.Limit > 1e9) {
+			return bad(f+".limit", st.Limit, "must be within [1, 1e9]")
 		}
 	}
 	for i, o := range u.Outages {
@@ -253,12 +262,12 @@ func (s Scenario) Validate() error {
 		return bad("clients.count", c.Count, "must be within [1, 1000]")
 	case c.Workers < 1 || c.Workers > 10000:
 		return bad("clients.workers", c.Workers, "must be within [1, 10000]")
-	case c.Arrivals < 0 || math.IsNaN(c.Arrivals) || math.IsInf(c.Arrivals, 0):
-		return bad("clients.arrivals", c.Arrivals, "must be a finite number >= 0")
+	case c.Arrivals != 0 && !finitePos(c.Arrivals):
+		return bad("clients.arrivals", c.Arrivals, "must be 0 (closed loop) or within [0.001, 1e6]")
 	case c.Queue < 1:
 		return bad("clients.queue", c.Queue, "must be >= 1")
-	case c.MaxRetries < 0 || c.MaxRetries > 100:
-		return bad("clients.max_retries", c.MaxRetries, "must be within [0, 100]")
+	case c.MaxRetries < -1 || c.MaxRetries > 100:
+		return bad("clients.max_retries", c.MaxRetries, "must be within [-1, 100] (-1: never retry)")
 	}
 	return nil
 }

@@ -155,7 +155,7 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	// the speed of the simulation.
 	secs := int(sc.Duration.D()/time.Second) + 1
 	e.trace = make([]Sample, 0, secs)
-	e.lat = make([]time.Duration, 0, int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16)
+	e.lat = make([]time.Duration, 0, min(int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16, 1<<20))
 	e.q = make(queue, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
 	e.t = Epoch
 	e.clients = make([]client, sc.Clients.Count)
@@ -306,7 +306,7 @@ func (e *engine) response(c, w int) {
 		e.finish(c, w, false)
 		return
 	}
-	if wk.attempt >= e.sc.Clients.MaxRetries {
+	if wk.attempt >= max(e.sc.Clients.MaxRetries, 0) {
 		e.finish(c, w, false)
 		return
 	}
