@@ -45,3 +45,11 @@ func TestNeverRetry(t *testing.T) {
 		t.Errorf("%d throttled, %d overloaded, %d failed; want every one of them failed", r.Throttled, r.Overloaded, r.Failed)
 	}
 }
+
+func TestOverlappingOutagesAreRejected(t *testing.T) {
+	_, err := ParseScenario([]byte(`{"name": "x", "duration": "1m", "upstream": {"rate": 2,
+		"outages": [{"from": "10s", "to": "20s"}, {"from": "15s", "to": "25s"}]}}`))
+	if err == nil || !strings.Contains(err.Error(), "upstream.outages[1]") {
+		t.Errorf("overlapping outages: %v, want an error naming upstream.outages[1]", err)
+	}
+}

@@ -250,6 +250,11 @@ func (s Scenario) Validate() error {
 		if o.From < 0 || o.To <= o.From {
 			return bad(fmt.Sprintf("upstream.outages[%d]", i), fmt.Sprintf("[%v, %v)", o.From.D(), o.To.D()), "want 0 <= from < to")
 		}
+		// The capacity lost to outages is added up span by span.
+		if i > 0 && o.From < u.Outages[i-1].To {
+			return bad(fmt.Sprintf("upstream.outages[%d]", i), fmt.Sprintf("[%v, %v)", o.From.D(), o.To.D()),
+				"outages must be in order and must not overlap")
+		}
 	}
 	for i, o := range u.Throttles {
 		if o.From < 0 || o.To <= o.From {
