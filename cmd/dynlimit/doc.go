@@ -1,12 +1,15 @@
 // Command dynlimit plays the dynlimit simulator from the command line: how
 // a rate-limiting strategy fares against a model of an upstream API, and
-// which AIMD parameters fare best.
+// which AIMD parameters fare best. It also lists the built-in API
+// configurations and checks override files.
 //
 // Usage:
 //
 //	dynlimit sim [flags] [scenario]
 //	dynlimit tune [flags] [scenario...]
 //	dynlimit scenarios [flags] [scenario...]
+//	dynlimit integrations [--json] [--overrides file] [name...]
+//	dynlimit validate file
 //
 // Sim plays one scenario (default S1) against strategies (by default the
 // library's defaults next to three baselines: a fixed rate at each client's
@@ -32,10 +35,23 @@
 // Scenarios lists the built-in scenarios; with --json it prints their
 // definitions, a starting point for --scenario-file.
 //
+// Integrations lists the built-in API configurations of package
+// integrations (name, base URL, rate, burst, key, in-flight cap, throttle
+// statuses), with an override file laid over them by --overrides; --json
+// prints them in full as an override file. Validate checks an override file
+// and prints every problem in it, one per line, naming the integration, the
+// field and the value; it exits with 1 when there is any. Sim plays a
+// built-in API's configuration with --integration NAME [--overrides file].
+//
+//	dynlimit integrations
+//	dynlimit validate overrides.json
+//	dynlimit sim S2 --integration github --overrides overrides.json
+//
 // Every command takes -h. Exit status: 0 on success, 2 when the command line
-// is wrong (an unknown command, flag, scenario or policy, a bad value), 1 when
-// something else fails (a file that cannot be read or does not parse, a
-// simulation error). The same command line prints the same bytes every time:
-// the simulator is deterministic, and runs done in parallel are reported in a
+// is wrong (an unknown command, flag, scenario, policy or integration, a bad
+// value), 1 when something else fails (a file that cannot be read or does not
+// parse, an override file with problems, a simulation error). The same
+// command line prints the same bytes every time: the simulator is
+// deterministic, and runs done in parallel are reported in a
 // fixed order.
 package main

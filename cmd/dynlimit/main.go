@@ -30,7 +30,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{simCommand(), tuneCommand(), scenariosCommand()}
+	return []*command{simCommand(), tuneCommand(), scenariosCommand(), integrationsCommand(), validateCommand()}
 }
 
 // run is main without the process: it returns the exit code, so that tests
@@ -94,7 +94,8 @@ func lookup(name string) *command {
 
 func writeMainUsage(w io.Writer) {
 	fmt.Fprint(w, `dynlimit runs the dynlimit simulator: how a rate-limiting strategy fares
-against a model of an upstream API, and which AIMD parameters fare best.
+against a model of an upstream API, and which AIMD parameters fare best. It
+also lists the built-in API configurations and checks override files.
 
 Usage:
 
@@ -104,7 +105,7 @@ Commands:
 
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "\t%-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
 Run 'dynlimit <command> -h' for a command's flags.

@@ -19,6 +19,8 @@ type simOptions struct {
 	policy       string
 	policySet    bool
 	policyFile   string
+	integration  string
+	overrides    string
 	seed         seedFlag
 	duration     durationFlag
 	json, trace  bool
@@ -51,6 +53,13 @@ object ({"decrease_factor": 0.7}) or one named entry ({"mine": {...}}), as
 'dynlimit tune --out' writes; fields left out keep the defaults. Given alone,
 it replaces the default --policy.
 
+--integration plays the configuration of a built-in API ('dynlimit
+integrations'): its AIMD parameters, in-flight cap and throttle statuses,
+with --overrides laying an override file over the built-ins first. The
+scenario's upstream and retries stay those of the scenario; an API whose
+requests split by key plays one key's limiter. Given alone, it replaces the
+default --policy.
+
 --json prints the results as a JSON array, in the order of the strategies;
 the per-second trace only with --trace. --plot draws, per strategy, the
 clients' rate against the hidden limit and the throttles per second, as SVG,
@@ -62,6 +71,8 @@ The same command line prints the same bytes every time.`,
 			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
 			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, fixed[:RATE[:BURST]], naive, all")
 			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
+			fs.StringVar(&o.integration, "integration", "", "also play the configuration of this built-in API `name`")
+			fs.StringVar(&o.overrides, "overrides", "", "with --integration, lay this override `file` over the built-ins first")
 			fs.Var(&o.seed, "seed", "override the scenario's random seed with `N`")
 			fs.Var(&o.duration, "duration", "override the scenario's simulated `duration` (e.g. 5m)")
 			fs.BoolVar(&o.json, "json", false, "print the results as JSON")
@@ -83,6 +94,8 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 		return usagef("give a scenario name (%s) or --scenario-file, not both", pos[0])
 	case o.trace && !o.json:
 		return usagef("--trace needs --json")
+	case o.overrides != "" && o.integration == "":
+		return usagef("--overrides needs --integration")
 	}
 	if o.plot != "" {
 		if _, err := plotFormat(o.plot); err != nil {
@@ -105,7 +118,7 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 	sc = apply(sc, &o.seed, &o.duration)
 
 	var sts []simtest.Strategy
-	if o.policySet || o.policyFile == "" {
+	if o.policySet || o.policyFile == "" && o.integration == "" {
 		if sts, err = parseStrategies(o.policy, sc); err != nil {
 			return err
 		}
@@ -116,6 +129,13 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		sts = append(sts, simtest.Dynlimit(name, a))
+	}
+	if o.integration != "" {
+		st, err := integrationStrategy(o.integration, o.overrides)
+		if err != nil {
+			return err
+		}
+		sts = append(sts, st)
 	}
 
 	jobs := make([]job, len(sts))

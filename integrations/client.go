@@ -1,0 +1,466 @@
+package integrations
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// ErrUnknown matches, with errors.Is, the error of [NewClient] and
+// [NewTransport] for a name that no configuration has; its message lists the
+// names there are.
+var ErrUnknown = errors.New("integrations: unknown integration")
+
+// Option configures [NewClient] and [NewTransport].
+type Option interface {
+	apply(*options) error
+}
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+type options struct {
+	configs   map[string]Config
+	overrides Overrides
+	baseURL   string
+	base      http.RoundTripper
+	timeout   time.Duration
+	headers   [][2]string
+	clock     clock.Clock
+	limiter   []dynlimit.Option
+	transport []httpadapter.Option
+	maxKeys   int
+}
+
+// WithOverrides lays o over the configurations (see [Merge]) before the
+// integration is looked up.
+func WithOverrides(o Overrides) Option {
+	return optionFunc(func(opts *options) error { opts.overrides = o; return nil })
+}
+
+// WithConfigs replaces the built-ins as the configurations the integration
+// is looked up in; overrides are laid over these. Default: [Builtin].
+func WithConfigs(configs map[string]Config) Option {
+	return optionFunc(func(o *options) error {
+		if configs == nil {
+			return errors.New("integrations: WithConfigs(nil): want a map of configurations")
+		}
+		o.configs = configs
+		return nil
+	})
+}
+
+// WithBaseURL replaces the configuration's base URL in [NewClient]: a
+// Shopify store's or a Jira site's, a proxy, a test server.
+func WithBaseURL(u string) Option {
+	return optionFunc(func(o *options) error {
+		if u == "" {
+			return errors.New(`integrations: WithBaseURL(""): want an absolute http or https URL`)
+		}
+		if reason := checkBaseURL(u); reason != "" {
+			return fmt.Errorf("integrations: WithBaseURL(%s): %s", quoteShort(u), reason)
+		}
+		o.baseURL = u
+		return nil
+	})
+}
+
+// WithBaseTransport sets the RoundTripper a [NewClient] client sends
+// through. Default: http.DefaultTransport. [NewTransport] takes it as its
+// base argument, which wins when it is not nil.
+func WithBaseTransport(rt http.RoundTripper) Option {
+	return optionFunc(func(o *options) error { o.base = rt; return nil })
+}
+
+// WithHTTPClientTimeout sets the overall timeout of each request of a
+// [NewClient] client, waits and retries included. Default:
+// httpadapter.DefaultTimeout (30 s). A throttle whose pause (Zapier's 60 s,
+// say) would pass it fails at once with an *httpadapter.Error that says when
+// to retry.
+func WithHTTPClientTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("integrations: WithHTTPClientTimeout(%v): must be > 0", d)
+		}
+		o.timeout = d
+		return nil
+	})
+}
+
+// WithDefaultHeader adds a header that a [NewClient] client sends with every
+// request (Notion-Version, say); a request's own header of the same name
+// replaces it.
+func WithDefaultHeader(name, value string) Option {
+	return optionFunc(func(o *options) error {
+		o.headers = append(o.headers, [2]string{name, value})
+		return nil
+	})
+}
+
+// WithClock sets the clock of the limiters and classifiers. Default:
+// clock.Real.
+func WithClock(c clock.Clock) Option {
+	return optionFunc(func(o *options) error {
+		if c == nil {
+			return errors.New("integrations: WithClock(nil): want a clock")
+		}
+		o.clock = c
+		return nil
+	})
+}
+
+// WithLimiterOptions adds options to every limiter made (an observer, a
+// shared bucket); they come after those the configuration sets, so they
+// win.
+func WithLimiterOptions(opts ...dynlimit.Option) Option {
+	return optionFunc(func(o *options) error { o.limiter = append(o.limiter, opts...); return nil })
+}
+
+// WithTransportOptions adds options to every httpadapter.Transport made
+// (httpadapter.WithRetryNonIdempotent for Twilio, say); they come after
+// those the configuration sets, so they win.
+func WithTransportOptions(opts ...httpadapter.Option) Option {
+	return optionFunc(func(o *options) error { o.transport = append(o.transport, opts...); return nil })
+}
+
+// WithMaxKeys bounds the number of limiters kept for an integration whose
+// requests split by key (Slack methods, Airtable bases); the least recently
+// used go first, and limiters idle for dynlimit.DefaultIdleTimeout go too.
+// Default: dynlimit.DefaultMaxKeys.
+func WithMaxKeys(n int) Option {
+	return optionFunc(func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("integrations: WithMaxKeys(%d): must be >= 1", n)
+		}
+		o.maxKeys = n
+		return nil
+	})
+}
+
+// resolve applies opts and returns the validated configuration of name.
+func resolve(name string, opts []Option) (options, Config, error) {
+	o := options{clock: clock.Real, maxKeys: dynlimit.DefaultMaxKeys}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt.apply(&o); err != nil {
+			return o, Config{}, err
+		}
+	}
+	base := o.configs
+	if base == nil {
+		base = Builtin()
+	}
+	// Only the configuration asked for is validated: a bad entry for
+	// another API must not stop this one.
+	all := mergeConfigs(base, o.overrides)
+	c, ok := all[name]
+	if !ok {
+		return o, Config{}, fmt.Errorf("%w %q; available: %s", ErrUnknown, name, strings.Join(Names(all), ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return o, Config{}, err
+	}
+	return o, c, nil
+}
+
+// NewTransport returns a RoundTripper that paces, classifies and retries
+// requests to the integration name as its configuration says, sending
+// through base (nil means [WithBaseTransport]'s, else
+// http.DefaultTransport). Plug it into an SDK's *http.Client.
+//
+// With Key (or KeyFunc) set, each key gets its own limiter and Transport,
+// made on the first request that needs it and dropped when idle or when
+// more than [WithMaxKeys] keys are in use; otherwise the result is an
+// *httpadapter.Transport. An unknown name is an error that wraps
+// [ErrUnknown] and lists the known ones; an invalid configuration is an
+// [*Error].
+func NewTransport(name string, base http.RoundTripper, opts ...Option) (http.RoundTripper, error) {
+	o, c, err := resolve(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if base == nil {
+		base = o.base
+	}
+	if key := c.keyFunc(); key != nil {
+		kt, err := o.newKeyed(c, key, base)
+		if err != nil {
+			return nil, err
+		}
+		return kt, nil
+	}
+	lim, err := o.newLimiter(c)
+	if err != nil {
+		return nil, err
+	}
+	// Returned through a variable of the concrete type, a failure would be
+	// a non-nil RoundTripper holding a nil pointer.
+	t, err := httpadapter.NewTransport(base, lim, o.transportOptions(c, lim.Clock())...)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewClient returns the base-URL client of the integration name: paths are
+// resolved against its base URL ([WithBaseURL] replaces it; a configuration
+// without one needs it), and every request is paced, classified and retried
+// as the configuration says, within an overall timeout
+// ([WithHTTPClientTimeout]). It is the original
+// make_client_from_config(name). client.HTTPClient() is the *http.Client for
+// an SDK.
+func NewClient(name string, opts ...Option) (*httpadapter.Client, error) {
+	o, c, err := resolve(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	baseURL := c.BaseURL
+	if o.baseURL != "" {
+		baseURL = o.baseURL
+	}
+	if baseURL == "" {
+		return nil, fmt.Errorf("integrations: %s has no base_url: set one in the overrides or pass WithBaseURL, "+
+			"or use NewTransport with absolute URLs", name)
+	}
+	var copts []httpadapter.ClientOption
+	for _, h := range o.headers {
+		copts = append(copts, httpadapter.WithDefaultHeader(h[0], h[1]))
+	}
+	if o.timeout > 0 {
+		copts = append(copts, httpadapter.WithTimeout(o.timeout))
+	}
+	if key := c.keyFunc(); key != nil {
+		kt, err := o.newKeyed(c, key, o.base)
+		if err != nil {
+			return nil, err
+		}
+		// httpadapter.Client always paces through one limiter; the per-key
+		// ones sit below it, so this one lets everything through at once
+		// and never retries, leaving both to the key's Transport.
+		pass, err := dynlimit.New(dynlimit.WithName(c.Name), dynlimit.WithClock(o.clock),
+			dynlimit.WithPolicy(policy.Fixed{Rate: 1e9, Burst: 1e9}))
+		if err != nil {
+			return nil, err
+		}
+		copts = append(copts, httpadapter.WithBaseTransport(kt), httpadapter.WithTransportOptions(
+			httpadapter.WithMaxRetries(0),
+			httpadapter.WithClassifier(signal.ClassifierFunc(func(*http.Response, error) signal.Signal { return signal.Signal{} })),
+		))
+		return httpadapter.NewClient(baseURL, pass, copts...)
+	}
+	lim, err := o.newLimiter(c)
+	if err != nil {
+		return nil, err
+	}
+	copts = append(copts, httpadapter.WithBaseTransport(o.base),
+		httpadapter.WithTransportOptions(o.transportOptions(c, lim.Clock())...))
+	return httpadapter.NewClient(baseURL, lim, copts...)
+}
+
+// limiterOptions are the options of every limiter of c, but its name.
+func (o *options) limiterOptions(c Config) []dynlimit.Option {
+	opts := []dynlimit.Option{
+		dynlimit.WithPolicy(c.AIMD),
+		dynlimit.WithClock(o.clock),
+		dynlimit.WithMaxInFlight(c.MaxInFlight),
+	}
+	return append(opts, o.limiter...)
+}
+
+func (o *options) newLimiter(c Config) (*dynlimit.Limiter, error) {
+	return dynlimit.New(append([]dynlimit.Option{dynlimit.WithName(c.Name)}, o.limiterOptions(c)...)...)
+}
+
+// transportOptions are the options of a Transport of c whose limiter runs
+// on clk.
+func (o *options) transportOptions(c Config, clk clock.Clock) []httpadapter.Option {
+	opts := []httpadapter.Option{
+		httpadapter.WithClassifier(c.NewClassifier(clk)),
+		httpadapter.WithMaxRetries(c.MaxRetriesOnBackoff),
+		httpadapter.WithMaxWait(c.MaxWait()),
+	}
+	return append(opts, o.transport...)
+}
+
+func (o *options) newKeyed(c Config, key func(*http.Request) string, base http.RoundTripper) (*keyedTransport, error) {
+	g, err := dynlimit.NewGroup(
+		dynlimit.WithLimiterOptions(o.limiterOptions(c)...),
+		dynlimit.WithGroupClock(o.clock),
+		dynlimit.WithMaxKeys(o.maxKeys),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &keyedTransport{
+		key:     key,
+		group:   g,
+		maxKeys: o.maxKeys,
+		newTransport: func(lim *dynlimit.Limiter) (*httpadapter.Transport, error) {
+			return httpadapter.NewTransport(base, lim, o.transportOptions(c, lim.Clock())...)
+		},
+		byKey: make(map[string]*list.Element),
+	}, nil
+}
+
+// maxKeyLen bounds the memory a key holds: keys come from request paths,
+// which the caller may not control.
+const maxKeyLen = 256
+
+// keyedTransport sends each request through the Transport of its key, made
+// on demand around the key's limiter from a dynlimit.Group. It keeps the
+// Transports as the Group keeps the limiters: at most maxKeys, the least
+// recently used dropped first, so that its memory is bounded too. A
+// Transport is kept rather than made per request because its classifier
+// counts overloads across requests.
+type keyedTransport struct {
+	key          func(*http.Request) string
+	group        *dynlimit.Group
+	newTransport func(*dynlimit.Limiter) (*httpadapter.Transport, error)
+	maxKeys      int
+
+	mu    sync.Mutex
+	byKey map[string]*list.Element // of *keyedEntry
+	lru   list.List                // front: most recently used
+}
+
+type keyedEntry struct {
+	key string
+	lim *dynlimit.Limiter
+	tr  *httpadapter.Transport
+}
+
+var _ http.RoundTripper = (*keyedTransport)(nil)
+
+func (t *keyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	key := t.key(req)
+	if len(key) > maxKeyLen {
+		key = key[:maxKeyLen]
+	}
+	tr, err := t.transportFor(key)
+	if err != nil {
+		// A RoundTripper closes the body even when it fails.
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	return tr.RoundTrip(req)
+}
+
+func (t *keyedTransport) transportFor(key string) (*httpadapter.Transport, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lim, err := t.group.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	if el, ok := t.byKey[key]; ok {
+		e := el.Value.(*keyedEntry)
+		t.lru.MoveToFront(el)
+		if e.lim != lim {
+			// The group dropped the key's limiter and made a new one: the
+			// old Transport would pace by a limiter nobody else uses.
+			tr, err := t.newTransport(lim)
+			if err != nil {
+				return nil, err
+			}
+			e.lim, e.tr = lim, tr
+		}
+		return e.tr, nil
+	}
+	tr, err := t.newTransport(lim)
+	if err != nil {
+		return nil, err
+	}
+	t.byKey[key] = t.lru.PushFront(&keyedEntry{key: key, lim: lim, tr: tr})
+	for len(t.byKey) > t.maxKeys {
+		back := t.lru.Back()
+		delete(t.byKey, back.Value.(*keyedEntry).key)
+		t.lru.Remove(back)
+	}
+	return tr, nil
+}
+
+// keyFunc returns how c splits requests into limiters; nil for one
+// limiter.
+func (c Config) keyFunc() func(*http.Request) string {
+	if c.KeyFunc != nil {
+		return c.KeyFunc
+	}
+	switch c.Key {
+	case KeyMethod:
+		return methodKey
+	case KeyBase:
+		return baseKey
+	case KeyEndpoint:
+		return endpointKey
+	case KeyHost:
+		return hostKey
+	}
+	return nil
+}
+
+// methodKey returns the last segment of the path: Slack's method.
+func methodKey(req *http.Request) string {
+	p := strings.TrimRight(req.URL.Path, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
+}
+
+// baseKey returns the first segment after /v0/: Airtable's base.
+func baseKey(req *http.Request) string {
+	rest, ok := strings.CutPrefix(req.URL.Path, "/v0/")
+	if !ok {
+		return ""
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	return seg
+}
+
+// endpointKey returns the method, the host and the path with every segment
+// that holds a digit replaced by {}: IDs, issue keys and versions vary
+// within one endpoint, words do not.
+func endpointKey(req *http.Request) string {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var b strings.Builder
+	b.WriteString(method)
+	b.WriteByte(' ')
+	b.WriteString(hostKey(req))
+	segs := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	for _, s := range segs {
+		if s == "" {
+			continue
+		}
+		b.WriteByte('/')
+		if strings.ContainsAny(s, "0123456789") {
+			b.WriteString("{}")
+		} else {
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// hostKey returns the request's host, port included, in lower case.
+func hostKey(req *http.Request) string {
+	h := req.URL.Host
+	if h == "" {
+		h = req.Host
+	}
+	return strings.ToLower(h)
+}

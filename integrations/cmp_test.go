@@ -1,0 +1,26 @@
+package integrations_test
+
+import (
+	"net/http"
+	"reflect"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// sameFuncs compares a Config's hooks by identity: two configs are equal when
+// they use the same classifier and key functions (or none).
+var sameFuncs = cmp.Options{
+	cmp.Comparer(func(a, b func(clock.Clock) signal.Classifier) bool { return samePointer(a, b) }),
+	cmp.Comparer(func(a, b func(*http.Request) string) bool { return samePointer(a, b) }),
+}
+
+func samePointer(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.IsNil() || vb.IsNil() {
+		return va.IsNil() == vb.IsNil()
+	}
+	return va.Pointer() == vb.Pointer()
+}

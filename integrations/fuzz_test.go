@@ -1,0 +1,78 @@
+package integrations_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/dynlimit/dynlimit/integrations"
+)
+
+// FuzzLoadOverrides checks that no input makes the loader panic, that every
+// rejection is an *integrations.Error or a read error with problems to show,
+// and that whatever it accepts merges over the built-ins into configurations
+// that all validate and that the policy accepts.
+func FuzzLoadOverrides(f *testing.F) {
+	// One built-in in full rather than all of them: the fuzzer minimizes
+	// every new input it finds, and a small seed keeps that quick.
+	gh, _ := integrations.Get("github")
+	full, err := json.Marshal(map[string]integrations.Config{"github": gh})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		originalExample,
+		string(full),
+		`{}`,
+		`{"notion": {"rate_limit_per_sec": 2}}`,
+		`{"slack": {"key": "method", "backoff_status_codes": [429, 503], "max_in_flight": 3.0}}`,
+		`{"mine": {"base_url": "https://api.example.com/v2", "min_rate": 1, "max_rate": 1, "rate_limit_per_sec": 1}}`,
+		`{"notion": {"min_rate": 7}}`,
+		`{"notion": {"rate_limit_per_sec": -1, "decrease_factr": 0.5}, "Notion": [], "x": {"key": null}}`,
+		`{"a": {"probe_band": 0, "probe_floor": 0}}`,
+		`{"a": {"max_wait_sec": 1e308, "min_retry_after_sec": 1e-320}}`,
+		`{"a": {}, "a": {}}`,
+		`{"a": {"burst_size": 1}}}`,
+		"{\"a\": {\"base_url\": \"https://\\u00e9.example\"}}",
+		`[`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := integrations.LoadOverrides(bytes.NewReader(data))
+		if err != nil {
+			var e *integrations.Error
+			if !errors.As(err, &e) || len(e.Problems) == 0 {
+				t.Fatalf("rejected with %T %v, want *integrations.Error with problems", err, err)
+			}
+			for _, p := range e.Problems {
+				if p.Reason == "" {
+					t.Errorf("problem without a reason: %#v", p)
+				}
+			}
+			return
+		}
+		m, err := integrations.Merge(integrations.Builtin(), o)
+		if err != nil {
+			t.Fatalf("LoadOverrides accepted %q, Merge over the built-ins rejects it: %v", data, err)
+		}
+		for name, c := range m {
+			if err := c.Validate(); err != nil {
+				t.Errorf("%s: merged config invalid: %v", name, err)
+			}
+			if err := c.AIMD.Validate(); err != nil {
+				t.Errorf("%s: merged policy invalid: %v", name, err)
+			}
+			if c.MaxWait() <= 0 {
+				t.Errorf("%s: max wait %v", name, c.MaxWait())
+			}
+		}
+		for _, name := range o.Names() {
+			if _, ok := m[name]; !ok {
+				t.Errorf("override %q missing from the merge", name)
+			}
+		}
+	})
+}

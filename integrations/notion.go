@@ -1,0 +1,20 @@
+package integrations
+
+import (
+	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// NotionClassifier returns the Classifier for the Notion API
+// (https://api.notion.com): 429 rate_limited and 529 service_overload are
+// both Throttled, as APIS.md lists them and notion-sdk-js retries both on
+// every method. Retry-After, in whole seconds, is read by [signal.HTTP];
+// 500, 502, 503 and 504 are Overloaded.
+//
+// A nil clk means clock.Real.
+func NotionClassifier(clk clock.Clock) signal.Classifier {
+	return signal.HTTP{
+		Clock:     clk,
+		Throttled: append(signal.DefaultThrottled(), status529),
+	}
+}

@@ -1,0 +1,77 @@
+package integrations_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/dynlimit/dynlimit/integrations"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+func TestSlackClassifier(t *testing.T) {
+	cases := []ruleCase{
+		{
+			name: "429 with Retry-After", status: 429, header: []string{"Retry-After", "30"},
+			body: `{"ok":false,"error":"ratelimited"}`,
+			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 30 * time.Second, HasRetryAfter: true},
+		},
+		{name: "429 without Retry-After waits 60s", status: 429, want: signal.Signal{Kind: signal.Throttled, RetryAfter: time.Minute, HasRetryAfter: true}},
+		{name: "malformed Retry-After: 60s", status: 429, header: []string{"Retry-After", "soon"}, want: signal.Signal{Kind: signal.Throttled, RetryAfter: time.Minute, HasRetryAfter: true}},
+		{name: "Retry-After 0 means at once", status: 429, header: []string{"Retry-After", "0"}, want: signal.Signal{Kind: signal.Throttled, HasRetryAfter: true}},
+		{name: "503", status: 503, want: signal.Signal{Kind: signal.Overloaded}},
+		{name: "200 with ok false is still a success", status: 200, body: `{"ok":false,"error":"channel_not_found"}`, want: signal.Signal{Kind: signal.Success}},
+	}
+	runRuleCases(t, integrations.SlackClassifier, cases)
+}
+
+func TestSlackMethodKey(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string
+	}{
+		{"https://slack.com/api/chat.postMessage", "chat.postMessage"},
+		{"https://slack.com/api/conversations.history?channel=C123&limit=200", "conversations.history"},
+		{"https://slack.com/api/users.list/", "users.list"},
+		{"https://example.com/slack/api/auth.test", "auth.test"},
+		{"https://slack.com/api/", ""},
+		{"https://slack.com/oauth/v2/authorize", ""},
+		{"https://slack.com/", ""},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := integrations.SlackMethodKey(&http.Request{Method: http.MethodPost, URL: u}); got != tt.want {
+			t.Errorf("SlackMethodKey(%s) = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+	if got := integrations.SlackMethodKey(nil); got != "" {
+		t.Errorf("SlackMethodKey(nil) = %q, want \"\"", got)
+	}
+}
+
+func TestSlackTier(t *testing.T) {
+	tests := []struct {
+		method string
+		want   float64
+	}{
+		{"chat.postMessage", 60},
+		{"conversations.history", 50},
+		{"conversations.replies", 50},
+		{"users.list", 20},
+		{"conversations.list", 20},
+		{"files.upload", 20},
+		{"auth.test", 100},
+		{"reactions.add", 20}, // unknown: tier 2
+		{"", 20},
+		{"Chat.PostMessage", 20}, // method names are case-sensitive
+	}
+	for _, tt := range tests {
+		if got := integrations.SlackTier(tt.method); got != tt.want {
+			t.Errorf("SlackTier(%q) = %v, want %v", tt.method, got, tt.want)
+		}
+	}
+}
