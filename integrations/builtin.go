@@ -106,6 +106,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:       "slack",
 			Classifier: SlackClassifier,
+			KeyPolicy:  SlackKeyPolicy,
 			BaseURL:    "https://slack.com/api",
 			AIMD:       builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
 			Key:        KeyMethod,

@@ -296,11 +296,18 @@ func (o *options) transportOptions(c Config, clk clock.Clock) []httpadapter.Opti
 }
 
 func (o *options) newKeyed(c Config, key func(*http.Request) string, base http.RoundTripper) (*keyedTransport, error) {
-	g, err := dynlimit.NewGroup(
+	gopts := []dynlimit.GroupOption{
 		dynlimit.WithLimiterOptions(o.limiterOptions(c)...),
 		dynlimit.WithGroupClock(o.clock),
 		dynlimit.WithMaxKeys(o.maxKeys),
-	)
+	}
+	if c.KeyPolicy != nil {
+		base := c.Policy()
+		gopts = append(gopts, dynlimit.WithPerKeyOptions(func(key string) []dynlimit.Option {
+			return []dynlimit.Option{dynlimit.WithPolicy(c.KeyPolicy(key, base))}
+		}))
+	}
+	g, err := dynlimit.NewGroup(gopts...)
 	if err != nil {
 		return nil, err
 	}

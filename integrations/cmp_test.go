@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -15,6 +16,7 @@ import (
 var sameFuncs = cmp.Options{
 	cmp.Comparer(func(a, b func(clock.Clock) signal.Classifier) bool { return samePointer(a, b) }),
 	cmp.Comparer(func(a, b func(*http.Request) string) bool { return samePointer(a, b) }),
+	cmp.Comparer(func(a, b func(string, policy.AIMD) policy.AIMD) bool { return samePointer(a, b) }),
 }
 
 func samePointer(a, b any) bool {

@@ -125,6 +125,11 @@ type Config struct {
 	// limiter of each distinct key is made on demand. Not part of the JSON
 	// object; overrides keep it.
 	KeyFunc func(*http.Request) string
+	// KeyPolicy, when set, returns the policy of the limiter of one key,
+	// given the integration's: Slack's per-method tiers. Not part of the
+	// JSON object; overrides keep it, and an override's policy fields reach
+	// it as base.
+	KeyPolicy func(key string, base policy.AIMD) policy.AIMD
 }
 
 // Default returns the configuration every field of a new integration in an

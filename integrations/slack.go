@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -78,6 +79,17 @@ var slackTiers = map[string]float64{
 	"users.list":            slackTier2, // unverified
 	"files.upload":          slackTier2, // unverified
 	"auth.test":             slackTier4, // unverified
+}
+
+// SlackKeyPolicy is the slack integration's per-key policy: the limiter of a
+// method starts at that method's tier (SlackTier), within base's bounds
+// widened to hold it.
+func SlackKeyPolicy(method string, base policy.AIMD) policy.AIMD {
+	a := base
+	a.Rate = SlackTier(method) / 60
+	a.MinRate = min(a.MinRate, a.Rate)
+	a.MaxRate = max(a.MaxRate, a.Rate)
+	return a
 }
 
 // SlackTier returns the documented minimum rate of a Slack Web API method,

@@ -75,3 +75,27 @@ func TestSlackTier(t *testing.T) {
 		}
 	}
 }
+
+// Each Slack method's limiter starts at its tier, within bounds that hold it.
+func TestSlackKeyPolicy(t *testing.T) {
+	c, _ := integrations.Get("slack")
+	base := c.Policy()
+	for _, tc := range []struct {
+		method string
+		rate   float64
+	}{
+		{"chat.postMessage", 1},
+		{"conversations.history", 50.0 / 60},
+		{"users.list", 20.0 / 60},
+		{"auth.test", 100.0 / 60},
+		{"some.unknown.method", 20.0 / 60},
+	} {
+		a := c.KeyPolicy(tc.method, base)
+		if a.Rate != tc.rate {
+			t.Errorf("%s: rate %v, want %v", tc.method, a.Rate, tc.rate)
+		}
+		if err := a.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.method, err)
+		}
+	}
+}
