@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+const key = "sk-proj-test-secret-1618"
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// fakeOpenAI serves GET /v1/models, handing call n (from 1) to handle.
+func fakeOpenAI(t *testing.T, handle func(w http.ResponseWriter, n int32)) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		if r.Method != http.MethodGet || r.URL.Path != "/v1/models" {
+			t.Errorf("request %s %s, want GET /v1/models", r.Method, r.URL.Path)
+		}
+		if got := r.Header.Get("Authorization"); got != "Bearer "+key {
+			t.Errorf("Authorization = %q, want the bearer key", got)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		handle(w, n)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+const models = `{"object":"list","data":[` +
+	`{"id":"gpt-4o-mini","object":"model","created":1721172741,"owned_by":"system"},` +
+	`{"id":"text-embedding-3-small","object":"model","created":1705948997,"owned_by":"system"},` +
+	`{"id":"gpt-4o","object":"model","created":1715367049,"owned_by":"system"}]}`
+
+func ok(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("X-Ratelimit-Limit-Requests", "500")
+	h.Set("X-Ratelimit-Remaining-Requests", "499")
+	h.Set("X-Ratelimit-Reset-Requests", "120ms")
+	_, _ = w.Write([]byte(models))
+}
+
+func TestRun(t *testing.T) {
+	srv, calls := fakeOpenAI(t, func(w http.ResponseWriter, _ int32) { ok(w) })
+	var stdout, stderr bytes.Buffer
+	code := run(env(map[string]string{"OPENAI_API_KEY": key, "OPENAI_BASE_URL": srv.URL}), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"200 OK, 3 models", "gpt-4o\n", "gpt-4o-mini", "rate limit (requests): 499 of 500 left, resets in 120ms",
+		"limiter openai"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rate limit (tokens)") {
+		t.Errorf("stdout reports token limits the server did not send:\n%s", out)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d calls, want 1", calls.Load())
+	}
+	noKey(t, &stdout, &stderr)
+}
+
+// insufficient_quota is final: one call, no retry, and a word on billing.
+func TestRunInsufficientQuota(t *testing.T) {
+	srv, calls := fakeOpenAI(t, func(w http.ResponseWriter, _ int32) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",` +
+			`"type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`))
+	})
+	var stdout, stderr bytes.Buffer
+	if code := run(env(map[string]string{"OPENAI_API_KEY": key, "OPENAI_BASE_URL": srv.URL}), &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "429") || !strings.Contains(stderr.String(), "out of credit") {
+		t.Errorf("stderr does not explain the failure:\n%s", stderr.String())
+	}
+	if calls.Load() != 1 {
+		t.Errorf("%d calls, want 1", calls.Load())
+	}
+	noKey(t, &stdout, &stderr)
+}
+
+func TestRunWithoutKey(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(env(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if !strings.Contains(stdout.String(), "OPENAI_API_KEY") {
+		t.Errorf("stdout does not name OPENAI_API_KEY:\n%s", stdout.String())
+	}
+}
+
+func noKey(t *testing.T, stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	if strings.Contains(stdout.String()+stderr.String(), key) {
+		t.Errorf("the key was printed:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
