@@ -506,7 +506,7 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 // out: it is there for observers, and a limiter with observers does not
 // batch; a success that carries its 200 is as plain as one that does not.
 func (l *Limiter) batchable(p Permit, sig signal.Signal) bool {
-	return sig.Kind == signal.Success && sig.RetryAfter == 0 && !sig.HasRetryAfter && sig.Quota == (signal.Quota{}) && sig.TokenQuota == (signal.Quota{}) &&
+	return sig.Kind == signal.Success && sig.RetryAfter == 0 && !sig.HasRetryAfter && !sig.Quota.Known() && !sig.TokenQuota.Known() &&
 		p.tokens == 1 && l.observers == nil
 }
 

@@ -67,11 +67,15 @@ func (b *Local) advance(now time.Time) {
 // rate until its window resets, at the policy's after. b.mu is held.
 func (b *Local) refilled(now time.Time) float64 {
 	s, from, tokens := &b.state, b.last, b.tokens
-	if s.QuotaRate > 0 && s.Paced(from) && s.QuotaUntil.Before(now) {
-		tokens += s.QuotaRate * s.QuotaUntil.Sub(from).Seconds()
-		from = s.QuotaUntil
+	rate := s.Rate
+	if s.QuotaRate > 0 { // no quota hints, the usual case: no call, no copy of the state
+		if s.Paced(from) && s.QuotaUntil.Before(now) {
+			tokens += s.QuotaRate * s.QuotaUntil.Sub(from).Seconds()
+			from = s.QuotaUntil
+		}
+		rate = s.RateAt(from)
 	}
-	return math.Min(s.Burst, tokens+s.RateAt(from)*now.Sub(from).Seconds())
+	return math.Min(s.Burst, tokens+rate*now.Sub(from).Seconds())
 }
 
 // Take reserves n tokens; see [Bucket.Take].
