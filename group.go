@@ -193,6 +193,21 @@ func (g *Group) drop(el *list.Element) {
 	g.evicted++
 }
 
+// Lookup returns the limiter of key if the group keeps one, without making
+// it or marking it used.
+func (g *Group) Lookup(key string) (*Limiter, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	el, ok := g.entries[key]
+	if !ok {
+		return nil, false
+	}
+	return el.Value.(*groupEntry).lim, true
+}
+
+// MaxKeys returns the most limiters the group keeps at once.
+func (g *Group) MaxKeys() int { return g.maxKeys }
+
 // Len returns the number of limiters the group keeps.
 func (g *Group) Len() int {
 	g.mu.Lock()

@@ -83,8 +83,37 @@ func WithTransportOptions(opts ...Option) ClientOption {
 }
 
 // NewClient returns a Client for the API at baseURL (scheme and host, and
-// optionally a path prefix), paced by lim.
+// optionally a path prefix), paced by lim through a [Transport].
 func NewClient(baseURL string, lim *dynlimit.Limiter, opts ...ClientOption) (*Client, error) {
+	return newClient(baseURL, opts, func(cfg *clientConfig) (http.RoundTripper, error) {
+		t, err := NewTransport(cfg.base, lim, cfg.transport...)
+		if err != nil {
+			return nil, err // not t: a nil *Transport in a RoundTripper is not nil
+		}
+		return t, nil
+	})
+}
+
+// NewClientFor returns a Client for the API at baseURL that sends through
+// rt, a paced RoundTripper made beforehand: a [*KeyedTransport], say, or a
+// [*Transport] with options of its own. [WithBaseTransport] and
+// [WithTransportOptions] are for the Transport NewClient makes and are an
+// error here.
+func NewClientFor(baseURL string, rt http.RoundTripper, opts ...ClientOption) (*Client, error) {
+	return newClient(baseURL, opts, func(cfg *clientConfig) (http.RoundTripper, error) {
+		switch {
+		case rt == nil:
+			return nil, &OptionError{Name: "rt", Value: "nil", Reason: "must be an http.RoundTripper"}
+		case cfg.base != nil:
+			return nil, &OptionError{Name: "WithBaseTransport", Value: "set", Reason: "NewClientFor sends through rt"}
+		case len(cfg.transport) > 0:
+			return nil, &OptionError{Name: "WithTransportOptions", Value: "set", Reason: "NewClientFor sends through rt, made with its own options"}
+		}
+		return rt, nil
+	})
+}
+
+func newClient(baseURL string, opts []ClientOption, transport func(*clientConfig) (http.RoundTripper, error)) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, &OptionError{Name: "baseURL", Value: "\"" + baseURL + "\"", Reason: "must be an absolute URL with a scheme and a host"}
@@ -101,7 +130,7 @@ func NewClient(baseURL string, lim *dynlimit.Limiter, opts ...ClientOption) (*Cl
 			return nil, err
 		}
 	}
-	t, err := NewTransport(cfg.base, lim, cfg.transport...)
+	t, err := transport(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +140,22 @@ func NewClient(baseURL string, lim *dynlimit.Limiter, opts ...ClientOption) (*Cl
 		header: cfg.header,
 	}, nil
 }
+
+// Snapshots returns the snapshots of the limiters that pace the Client: its
+// Transport's (and that Transport's cost budget, [WithCost]), or every
+// key's of a [KeyedTransport]. A RoundTripper given to [NewClientFor] that
+// has no Snapshots method yields none.
+func (c *Client) Snapshots() []dynlimit.Snapshot {
+	if s, ok := c.http.Transport.(interface{ Snapshots() []dynlimit.Snapshot }); ok {
+		return s.Snapshots()
+	}
+	return nil
+}
+
+// Transport returns the RoundTripper the Client sends through: a
+// [*Transport] for a Client from [NewClient], rt for one from
+// [NewClientFor].
+func (c *Client) Transport() http.RoundTripper { return c.http.Transport }
 
 // HTTPClient returns the Client's *http.Client, paced and retried by its
 // Transport, with the overall timeout; for SDKs that take one.

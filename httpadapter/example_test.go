@@ -126,3 +126,39 @@ func ExampleError() {
 	// url: /v1/items
 	// retry at set: true
 }
+
+// One limiter per tenant: each request is paced by the limiter of the key
+// its KeyFunc returns, made on demand by the group.
+func ExampleNewKeyedTransport() {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	defer upstream.Close()
+
+	group, err := dynlimit.NewGroup()
+	if err != nil {
+		panic(err)
+	}
+	rt, err := httpadapter.NewKeyedTransport(nil, group, func(r *http.Request) string {
+		return r.Header.Get("X-Tenant")
+	})
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt, Timeout: 30 * time.Second}
+	for _, tenant := range []string{"acme", "globex", "acme"} {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, upstream.URL, nil)
+		req.Header.Set("X-Tenant", tenant)
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		_ = resp.Body.Close()
+	}
+	for _, s := range rt.Snapshots() {
+		fmt.Println(s.Name, "granted", s.Counters.Granted)
+	}
+	// Output:
+	// acme granted 2
+	// globex granted 1
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -37,6 +38,8 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	classifier     signal.Classifier
+	newClassifier  func(clock.Clock) signal.Classifier
+	cost           *costBudget
 	maxRetries     int
 	maxWait        time.Duration
 	newBackoff     func() backoff.BackOff
@@ -59,6 +62,22 @@ func WithClassifier(c signal.Classifier) Option {
 			return &OptionError{Name: "WithClassifier", Value: "nil", Reason: "must be a classifier"}
 		}
 		cfg.classifier = c
+		return nil
+	})
+}
+
+// WithClassifierFunc sets how responses become signals, as
+// [WithClassifier] does, with a classifier made for each Transport by
+// newClassifier from the limiter's clock. Use it for a classifier that
+// keeps state (a signal.Burst counts overloads) when one set of options
+// makes many Transports, as [NewKeyedTransport] does: each key then counts
+// its own. WithClassifier, when also given, wins.
+func WithClassifierFunc(newClassifier func(clock.Clock) signal.Classifier) Option {
+	return optionFunc(func(cfg *config) error {
+		if newClassifier == nil {
+			return &OptionError{Name: "WithClassifierFunc", Value: "nil", Reason: "must be a function"}
+		}
+		cfg.newClassifier = newClassifier
 		return nil
 	})
 }

@@ -63,6 +63,11 @@ func NewTransport(base http.RoundTripper, lim *dynlimit.Limiter, opts ...Option)
 			return nil, err
 		}
 	}
+	if cfg.classifier == nil && cfg.newClassifier != nil {
+		if cfg.classifier = cfg.newClassifier(lim.Clock()); cfg.classifier == nil {
+			return nil, &OptionError{Name: "WithClassifierFunc", Value: "a func that returned nil", Reason: "must return a classifier"}
+		}
+	}
 	if cfg.classifier == nil {
 		c, err := signal.NewBurst(signal.HTTP{Clock: lim.Clock()}, DefaultBurstOverloads, DefaultBurstWindow, lim.Clock())
 		if err != nil {
@@ -94,9 +99,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		bo         backoff.BackOff
 		lastStatus int
 		lastRA     time.Duration
+		units      int
 	)
+	if t.cfg.cost != nil {
+		units = t.cfg.cost.units(req)
+	}
 	for attempt := 1; ; attempt++ {
-		p, err := t.lim.Wait(ctx)
+		p, cp, err := t.wait(ctx, units)
 		if err != nil {
 			if attempt == 1 && req.Body != nil {
 				// A RoundTripper must close the body even when it fails,
@@ -116,6 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if req.Body != nil && req.Body != http.NoBody {
 				if areq.Body, err = req.GetBody(); err != nil {
 					p.Done(signal.Signal{Kind: signal.Canceled})
+					cp.Done(signal.Signal{Kind: signal.Canceled})
 					return nil, err
 				}
 			}
@@ -132,7 +142,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil && ctx.Err() != nil {
 			sig.Kind = signal.Canceled // the caller gave up: no news of the upstream
 		}
-		p.Done(sig)
+		if units > 0 {
+			rs, cs := splitCost(sig)
+			p.Done(rs)
+			cp.Done(cs)
+		} else {
+			p.Done(sig)
+		}
 		if cancel != nil {
 			if resp != nil && resp.Body != nil {
 				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
@@ -174,6 +190,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// wait returns a permit of the Transport's limiter and, when the request
+// costs units of a second budget, one of that budget's (else the zero
+// Permit, whose Done does nothing).
+func (t *Transport) wait(ctx context.Context, units int) (p, cp dynlimit.Permit, err error) {
+	if p, err = t.lim.Wait(ctx); err != nil || units == 0 {
+		return p, cp, err
+	}
+	if cp, err = t.cfg.cost.lim.WaitN(ctx, units); err != nil {
+		p.Done(signal.Signal{Kind: signal.Canceled})
+		return dynlimit.Permit{}, cp, err
+	}
+	return p, cp, nil
 }
 
 // canRetry reports whether req may be sent more than once.

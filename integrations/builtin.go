@@ -135,21 +135,29 @@ func builtin() []Config {
 			Classifier:          OpenAIClassifier,
 			BaseURL:             "https://api.openai.com",
 			AIMD:                builtinAIMD(1, 1, 0.02, oneAMinute, 50),
+			TokensPerSec:        500,
+			TokenBurst:          16384,
 			OverloadStatusCodes: []int{408, 409, 500, 502, 503, 504},
 			Source: "APIS.md: requests and tokens per minute per project and model, set by the account's tier: " +
 				"ours, a conservative 1 request/s start (max_rate 50/s) that the x-ratelimit-*-requests headers " +
 				"pace; 429 throttles; 408, 409 and 5xx are retried (overload_status_codes), as openai-python does. " +
-				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides; token costs are not estimated yet.",
+				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides. Tokens: 30,000 per minute, the " +
+				"lowest tier's figure for the large models (tokens_per_sec 500), a burst of 16,384 (one long completion), " +
+				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers.",
 		}),
 		cfg(Config{
 			Name:               "anthropic",
 			Classifier:         AnthropicClassifier,
 			BaseURL:            "https://api.anthropic.com",
 			AIMD:               builtinAIMD(1, 1, 0.02, oneAMinute, 50),
+			TokensPerSec:       500,
+			TokenBurst:         16384,
 			BackoffStatusCodes: []int{429, 529},
 			Source: "APIS.md: requests and tokens per minute per model, no figures: ours, a conservative " +
 				"1 request/s start (max_rate 50/s); 429 and 529 throttle; retry-after honoured. The " +
-				"anthropic-ratelimit-* headers (RFC 3339 resets, unverified) pace (AnthropicClassifier).",
+				"anthropic-ratelimit-* headers (RFC 3339 resets, unverified) pace (AnthropicClassifier). Tokens: ours, " +
+				"30,000 per minute (tokens_per_sec 500), a burst of 16,384; each request priced up front by " +
+				"LLMTokenCost (max_tokens is required there) and paced by the anthropic-ratelimit-tokens-* headers.",
 		}),
 		cfg(Config{
 			Name:        "stripe",

@@ -1,19 +1,15 @@
 package integrations
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/httpadapter"
-	"github.com/dynlimit/dynlimit/policy"
-	"github.com/dynlimit/dynlimit/signal"
 )
 
 // ErrUnknown matches, with errors.Is, the error of [NewClient] and
@@ -120,9 +116,11 @@ func WithClock(c clock.Clock) Option {
 	})
 }
 
-// WithLimiterOptions adds options to every limiter made (an observer, a
-// shared bucket); they come after those the configuration sets, so they
-// win.
+// WithLimiterOptions adds options to every limiter of requests made (an
+// observer, a shared bucket); they come after those the configuration sets,
+// so they win. The limiter of a token budget (TokensPerSec) is made with
+// its name, policy and clock only: a bucket or policy meant for requests
+// would be wrong for it.
 func WithLimiterOptions(opts ...dynlimit.Option) Option {
 	return optionFunc(func(o *options) error { o.limiter = append(o.limiter, opts...); return nil })
 }
@@ -181,12 +179,14 @@ func resolve(name string, opts []Option) (options, Config, error) {
 // through base (nil means [WithBaseTransport]'s, else
 // http.DefaultTransport). Plug it into an SDK's *http.Client.
 //
-// With Key (or KeyFunc) set, each key gets its own limiter and Transport,
-// made on the first request that needs it and dropped when idle or when
-// more than [WithMaxKeys] keys are in use; otherwise the result is an
-// *httpadapter.Transport. An unknown name is an error that wraps
-// [ErrUnknown] and lists the known ones; an invalid configuration is an
-// [*Error].
+// The result is an *httpadapter.Transport, or, with Key (or KeyFunc) set,
+// an *httpadapter.KeyedTransport: each key gets its own limiter and
+// Transport, made on the first request that needs it and dropped when idle
+// or when more than [WithMaxKeys] keys are in use. Both have a Snapshots
+// method that says what their limiters are doing. With TokensPerSec set,
+// requests are paced by a token budget as well (httpadapter.WithCost),
+// shared by every key. An unknown name is an error that wraps [ErrUnknown]
+// and lists the known ones; an invalid configuration is an [*Error].
 func NewTransport(name string, base http.RoundTripper, opts ...Option) (http.RoundTripper, error) {
 	o, c, err := resolve(name, opts)
 	if err != nil {
@@ -195,20 +195,44 @@ func NewTransport(name string, base http.RoundTripper, opts ...Option) (http.Rou
 	if base == nil {
 		base = o.base
 	}
+	return o.newTransport(c, base)
+}
+
+// newTransport returns the paced RoundTripper of c over base.
+func (o *options) newTransport(c Config, base http.RoundTripper) (http.RoundTripper, error) {
+	topts, err := o.transportOptions(c)
+	if err != nil {
+		return nil, err
+	}
 	if key := c.keyFunc(); key != nil {
-		kt, err := o.newKeyed(c, key, base)
+		gopts := []dynlimit.GroupOption{
+			dynlimit.WithLimiterOptions(o.limiterOptions(c)...),
+			dynlimit.WithGroupClock(o.clock),
+			dynlimit.WithMaxKeys(o.maxKeys),
+		}
+		if c.KeyPolicy != nil {
+			base := c.Policy()
+			gopts = append(gopts, dynlimit.WithPerKeyOptions(func(key string) []dynlimit.Option {
+				return []dynlimit.Option{dynlimit.WithPolicy(c.KeyPolicy(key, base))}
+			}))
+		}
+		g, err := dynlimit.NewGroup(gopts...)
+		if err != nil {
+			return nil, err
+		}
+		// Returned through a variable of the concrete type, a failure would
+		// be a non-nil RoundTripper holding a nil pointer.
+		kt, err := httpadapter.NewKeyedTransport(base, g, key, topts...)
 		if err != nil {
 			return nil, err
 		}
 		return kt, nil
 	}
-	lim, err := o.newLimiter(c)
+	lim, err := dynlimit.New(append([]dynlimit.Option{dynlimit.WithName(c.Name)}, o.limiterOptions(c)...)...)
 	if err != nil {
 		return nil, err
 	}
-	// Returned through a variable of the concrete type, a failure would be
-	// a non-nil RoundTripper holding a nil pointer.
-	t, err := httpadapter.NewTransport(base, lim, o.transportOptions(c, lim.Clock())...)
+	t, err := httpadapter.NewTransport(base, lim, topts...)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +245,8 @@ func NewTransport(name string, base http.RoundTripper, opts ...Option) (http.Rou
 // as the configuration says, within an overall timeout
 // ([WithHTTPClientTimeout]). It is the original
 // make_client_from_config(name). client.HTTPClient() is the *http.Client for
-// an SDK.
+// an SDK; client.Snapshots() says what its limiters are doing, and
+// client.Transport() is the RoundTripper [NewTransport] would have made.
 func NewClient(name string, opts ...Option) (*httpadapter.Client, error) {
 	o, c, err := resolve(name, opts)
 	if err != nil {
@@ -235,6 +260,10 @@ func NewClient(name string, opts ...Option) (*httpadapter.Client, error) {
 		return nil, fmt.Errorf("integrations: %s has no base_url: set one in the overrides or pass WithBaseURL, "+
 			"or use NewTransport with absolute URLs", name)
 	}
+	rt, err := o.newTransport(c, o.base)
+	if err != nil {
+		return nil, err
+	}
 	var copts []httpadapter.ClientOption
 	for _, h := range o.headers {
 		copts = append(copts, httpadapter.WithDefaultHeader(h[0], h[1]))
@@ -242,32 +271,7 @@ func NewClient(name string, opts ...Option) (*httpadapter.Client, error) {
 	if o.timeout > 0 {
 		copts = append(copts, httpadapter.WithTimeout(o.timeout))
 	}
-	if key := c.keyFunc(); key != nil {
-		kt, err := o.newKeyed(c, key, o.base)
-		if err != nil {
-			return nil, err
-		}
-		// httpadapter.Client always paces through one limiter; the per-key
-		// ones sit below it, so this one lets everything through at once
-		// and never retries, leaving both to the key's Transport.
-		pass, err := dynlimit.New(dynlimit.WithName(c.Name), dynlimit.WithClock(o.clock),
-			dynlimit.WithPolicy(policy.Fixed{Rate: 1e9, Burst: 1e9}))
-		if err != nil {
-			return nil, err
-		}
-		copts = append(copts, httpadapter.WithBaseTransport(kt), httpadapter.WithTransportOptions(
-			httpadapter.WithMaxRetries(0),
-			httpadapter.WithClassifier(signal.ClassifierFunc(func(*http.Response, error) signal.Signal { return signal.Signal{} })),
-		))
-		return httpadapter.NewClient(baseURL, pass, copts...)
-	}
-	lim, err := o.newLimiter(c)
-	if err != nil {
-		return nil, err
-	}
-	copts = append(copts, httpadapter.WithBaseTransport(o.base),
-		httpadapter.WithTransportOptions(o.transportOptions(c, lim.Clock())...))
-	return httpadapter.NewClient(baseURL, lim, copts...)
+	return httpadapter.NewClientFor(baseURL, rt, copts...)
 }
 
 // limiterOptions are the options of every limiter of c, but its name.
@@ -280,125 +284,27 @@ func (o *options) limiterOptions(c Config) []dynlimit.Option {
 	return append(opts, o.limiter...)
 }
 
-func (o *options) newLimiter(c Config) (*dynlimit.Limiter, error) {
-	return dynlimit.New(append([]dynlimit.Option{dynlimit.WithName(c.Name)}, o.limiterOptions(c)...)...)
-}
-
-// transportOptions are the options of a Transport of c whose limiter runs
-// on clk.
-func (o *options) transportOptions(c Config, clk clock.Clock) []httpadapter.Option {
+// transportOptions are the options of every Transport of c: its
+// classifier, made per Transport, its retries and, with a token budget,
+// the limiter of the budget, made here and shared by every key.
+func (o *options) transportOptions(c Config) ([]httpadapter.Option, error) {
 	opts := []httpadapter.Option{
-		httpadapter.WithClassifier(c.NewClassifier(clk)),
+		httpadapter.WithClassifierFunc(c.NewClassifier),
 		httpadapter.WithMaxRetries(c.MaxRetriesOnBackoff),
 		httpadapter.WithMaxWait(c.MaxWait()),
 	}
-	return append(opts, o.transport...)
-}
-
-func (o *options) newKeyed(c Config, key func(*http.Request) string, base http.RoundTripper) (*keyedTransport, error) {
-	gopts := []dynlimit.GroupOption{
-		dynlimit.WithLimiterOptions(o.limiterOptions(c)...),
-		dynlimit.WithGroupClock(o.clock),
-		dynlimit.WithMaxKeys(o.maxKeys),
-	}
-	if c.KeyPolicy != nil {
-		base := c.Policy()
-		gopts = append(gopts, dynlimit.WithPerKeyOptions(func(key string) []dynlimit.Option {
-			return []dynlimit.Option{dynlimit.WithPolicy(c.KeyPolicy(key, base))}
-		}))
-	}
-	g, err := dynlimit.NewGroup(gopts...)
-	if err != nil {
-		return nil, err
-	}
-	return &keyedTransport{
-		key:     key,
-		group:   g,
-		maxKeys: o.maxKeys,
-		newTransport: func(lim *dynlimit.Limiter) (*httpadapter.Transport, error) {
-			return httpadapter.NewTransport(base, lim, o.transportOptions(c, lim.Clock())...)
-		},
-		byKey: make(map[string]*list.Element),
-	}, nil
-}
-
-// maxKeyLen bounds the memory a key holds: keys come from request paths,
-// which the caller may not control.
-const maxKeyLen = 256
-
-// keyedTransport sends each request through the Transport of its key, made
-// on demand around the key's limiter from a dynlimit.Group. It keeps the
-// Transports as the Group keeps the limiters: at most maxKeys, the least
-// recently used dropped first, so that its memory is bounded too. A
-// Transport is kept rather than made per request because its classifier
-// counts overloads across requests.
-type keyedTransport struct {
-	key          func(*http.Request) string
-	group        *dynlimit.Group
-	newTransport func(*dynlimit.Limiter) (*httpadapter.Transport, error)
-	maxKeys      int
-
-	mu    sync.Mutex
-	byKey map[string]*list.Element // of *keyedEntry
-	lru   list.List                // front: most recently used
-}
-
-type keyedEntry struct {
-	key string
-	lim *dynlimit.Limiter
-	tr  *httpadapter.Transport
-}
-
-var _ http.RoundTripper = (*keyedTransport)(nil)
-
-func (t *keyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	key := t.key(req)
-	if len(key) > maxKeyLen {
-		key = key[:maxKeyLen]
-	}
-	tr, err := t.transportFor(key)
-	if err != nil {
-		// A RoundTripper closes the body even when it fails.
-		if req.Body != nil {
-			_ = req.Body.Close()
+	if tp, ok := c.TokenPolicy(); ok {
+		tlim, err := dynlimit.New(dynlimit.WithName(c.Name+" tokens"), dynlimit.WithPolicy(tp), dynlimit.WithClock(o.clock))
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-	return tr.RoundTrip(req)
-}
-
-func (t *keyedTransport) transportFor(key string) (*httpadapter.Transport, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lim, err := t.group.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	if el, ok := t.byKey[key]; ok {
-		e := el.Value.(*keyedEntry)
-		t.lru.MoveToFront(el)
-		if e.lim != lim {
-			// The group dropped the key's limiter and made a new one: the
-			// old Transport would pace by a limiter nobody else uses.
-			tr, err := t.newTransport(lim)
-			if err != nil {
-				return nil, err
-			}
-			e.lim, e.tr = lim, tr
+		cost := c.Cost
+		if cost == nil {
+			cost = LLMTokenCost
 		}
-		return e.tr, nil
+		opts = append(opts, httpadapter.WithCost(tlim, cost))
 	}
-	tr, err := t.newTransport(lim)
-	if err != nil {
-		return nil, err
-	}
-	t.byKey[key] = t.lru.PushFront(&keyedEntry{key: key, lim: lim, tr: tr})
-	for len(t.byKey) > t.maxKeys {
-		back := t.lru.Back()
-		delete(t.byKey, back.Value.(*keyedEntry).key)
-		t.lru.Remove(back)
-	}
-	return tr, nil
+	return append(opts, o.transport...), nil
 }
 
 // keyFunc returns how c splits requests into limiters; nil for one

@@ -223,7 +223,7 @@ func TestSlackMethodsHaveTheirOwnLimiters(t *testing.T) {
 		if got := up.times("/api/conversations.list"); !near(got, time.Second) {
 			t.Errorf("conversations.list at %v, want [1s]", got)
 		}
-		if _, ok := rt.(*keyedTransport); !ok {
+		if _, ok := rt.(*httpadapter.KeyedTransport); !ok {
 			t.Errorf("slack's transport is a %T, want one limiter per method", rt)
 		}
 	})
@@ -326,7 +326,7 @@ func TestKeyedTransportIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kt := rt.(*keyedTransport)
+	kt := rt.(*httpadapter.KeyedTransport)
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
@@ -338,7 +338,7 @@ func TestKeyedTransportIsBounded(t *testing.T) {
 					return
 				}
 				_ = resp.Body.Close()
-				if n := kt.group.Len(); n > 4 {
+				if n := kt.Group().Len(); n > 4 {
 					t.Errorf("group holds %d limiters, want at most 4", n)
 					return
 				}
@@ -346,37 +346,11 @@ func TestKeyedTransportIsBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	kt.mu.Lock()
-	n, l := len(kt.byKey), kt.lru.Len()
-	kt.mu.Unlock()
-	if n > 4 || n != l {
-		t.Errorf("%d transports kept (%d in the list), want at most 4", n, l)
+	if n := len(kt.Snapshots()); n > 4 {
+		t.Errorf("%d limiters in use, want at most 4", n)
 	}
-	if kt.group.Evicted() == 0 {
+	if kt.Group().Evicted() == 0 {
 		t.Error("no limiter was evicted")
-	}
-}
-
-// A key whose limiter the group dropped gets a Transport around the new
-// one.
-func TestKeyedTransportFollowsTheGroup(t *testing.T) {
-	cfgs := map[string]Config{"k": func() Config { c := Default(); c.Key = KeyHost; return c }()}
-	up := &inMemoryUpstream{h: func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }}
-	rt, err := NewTransport("k", up, WithConfigs(cfgs), WithMaxKeys(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kt := rt.(*keyedTransport)
-	first, _ := kt.transportFor("a.example")
-	if _, err := kt.group.Get("b.example"); err != nil { // evicts a.example from the group only
-		t.Fatal(err)
-	}
-	again, _ := kt.transportFor("a.example")
-	if again == first {
-		t.Error("the Transport of a dropped limiter is still in use")
-	}
-	if lim, _ := kt.group.Get("a.example"); again.Limiter() != lim {
-		t.Error("the new Transport does not use the group's limiter")
 	}
 }
 

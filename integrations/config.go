@@ -53,6 +53,7 @@ const (
 // a day parks a worker rather than pacing it.
 const (
 	maxRateBound         = 1e6
+	maxTokenBound        = 1e9
 	maxCooldownBound     = 1000
 	maxRetriesBound      = 100
 	maxSecondsBound      = 86400
@@ -112,6 +113,17 @@ type Config struct {
 	// (min_retry_after_sec): Airtable's 30 s of silence, Zapier's 60 s. It
 	// applies to throttle statuses, not to a burst of overloads.
 	MinRetryAfterSec float64
+	// TokensPerSec, when > 0, paces requests by a second budget as well,
+	// in tokens per second (tokens_per_sec): an LLM API's tokens per
+	// minute / 60. Each request is priced by Cost; the budget's policy is
+	// the AIMD parameters scaled from requests to tokens (see
+	// [Config.TokenPolicy]) and the response's token quota headers pace it.
+	// 0 means no token budget.
+	TokensPerSec float64
+	// TokenBurst is the token budget's capacity (token_burst): the most
+	// tokens spent at once, and the most one request is priced at. Needed
+	// when TokensPerSec is set.
+	TokenBurst float64
 
 	// Source says where the numbers come from, marking the unverified
 	// ones. It is not part of the JSON object.
@@ -130,6 +142,10 @@ type Config struct {
 	// JSON object; overrides keep it, and an override's policy fields reach
 	// it as base.
 	KeyPolicy func(key string, base policy.AIMD) policy.AIMD
+	// Cost, when TokensPerSec is set, prices a request in tokens; nil
+	// means [LLMTokenCost]. Not part of the JSON object; overrides keep
+	// it.
+	Cost httpadapter.CostFunc
 }
 
 // Default returns the configuration every field of a new integration in an
@@ -149,6 +165,23 @@ func Default() Config {
 
 // Policy returns the limiter's policy parameters.
 func (c Config) Policy() policy.AIMD { return c.AIMD }
+
+// TokenPolicy returns the policy of the token budget and true, or false
+// when TokensPerSec is 0. It is the request policy scaled by TokensPerSec /
+// rate_limit_per_sec: the same factors, cooldown and probing, with the rate,
+// its bounds and the additive increase in tokens; the burst is TokenBurst.
+func (c Config) TokenPolicy() (policy.AIMD, bool) {
+	if !(c.TokensPerSec > 0) || !(c.AIMD.Rate > 0) {
+		return policy.AIMD{}, false
+	}
+	k := c.TokensPerSec / c.AIMD.Rate
+	a := c.AIMD
+	a.Rate, a.Burst = c.TokensPerSec, c.TokenBurst
+	a.IncreaseFactor *= k
+	a.MinRate *= k
+	a.MaxRate *= k
+	return a, true
+}
 
 // MaxWait returns MaxWaitSec as a duration.
 func (c Config) MaxWait() time.Duration { return durationOfSeconds(c.MaxWaitSec) }
@@ -383,6 +416,11 @@ func (c Config) validate(named func(field string) bool) []Problem {
 		v.add(fKey, strconv.Quote(c.Key), `must be "", "method", "base", "endpoint" or "host"`)
 	}
 	v.number(fMinRetryAfter, c.MinRetryAfterSec, 0, maxSecondsBound, false, "must be a number of seconds from 0 to 86400")
+	v.number(fTokensPerSec, c.TokensPerSec, 0, maxTokenBound, false, "must be a number of tokens per second from 0 (no token budget) to 1e9")
+	v.number(fTokenBurst, c.TokenBurst, 0, maxTokenBound, false, "must be a number of tokens from 0 to 1e9")
+	if v.ok(fTokensPerSec, fTokenBurst) && c.TokensPerSec > 0 && c.TokenBurst < 1 {
+		v.add(fTokenBurst, fmtFloat(c.TokenBurst), "must be >= 1 when tokens_per_sec is set")
+	}
 	if reason := checkBaseURL(c.BaseURL); reason != "" {
 		v.add(fBaseURL, quoteShort(c.BaseURL), reason)
 	}
@@ -390,6 +428,11 @@ func (c Config) validate(named func(field string) bool) []Problem {
 	// The policy has the last word on its own parameters: should it gain a
 	// rule, a Config it rejects must not pass here.
 	if len(v.ps) == 0 {
+		if tp, ok := c.TokenPolicy(); ok {
+			if err := tp.Validate(); err != nil {
+				v.add(fTokensPerSec, fmtFloat(c.TokensPerSec), "gives a token policy that is not valid: "+err.Error())
+			}
+		}
 		if err := c.AIMD.Validate(); err != nil {
 			var pe *policy.Error
 			if errors.As(err, &pe) {
@@ -497,6 +540,8 @@ type wireConfig struct {
 	MaxInFlight         int     `json:"max_in_flight"`
 	Key                 string  `json:"key"`
 	MinRetryAfterSec    float64 `json:"min_retry_after_sec"`
+	TokensPerSec        float64 `json:"tokens_per_sec"`
+	TokenBurst          float64 `json:"token_burst"`
 }
 
 // MarshalJSON writes every field of the JSON object, nil status lists as
@@ -508,6 +553,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		BackoffStatusCodes: c.BackoffStatusCodes, OverloadStatusCodes: c.OverloadStatusCodes,
 		MaxRetriesOnBackoff: c.MaxRetriesOnBackoff, MaxWaitSec: c.MaxWaitSec,
 		MaxInFlight: c.MaxInFlight, Key: c.Key, MinRetryAfterSec: c.MinRetryAfterSec,
+		TokensPerSec: c.TokensPerSec, TokenBurst: c.TokenBurst,
 	}
 	if w.BackoffStatusCodes == nil {
 		w.BackoffStatusCodes = signal.DefaultThrottled()

@@ -33,6 +33,8 @@ const (
 	fMaxInFlight   = "max_in_flight"
 	fKey           = "key"
 	fMinRetryAfter = "min_retry_after_sec"
+	fTokensPerSec  = "tokens_per_sec"
+	fTokenBurst    = "token_burst"
 )
 
 // maxOverridesSize bounds what LoadOverrides reads: an override file is a
@@ -72,6 +74,8 @@ var fieldSpecs = []fieldSpec{
 	{name: fMaxInFlight, whole: func(c *Config) *int { return &c.MaxInFlight }},
 	{name: fKey, text: func(c *Config) *string { return &c.Key }},
 	{name: fMinRetryAfter, num: func(c *Config) *float64 { return &c.MinRetryAfterSec }},
+	{name: fTokensPerSec, num: func(c *Config) *float64 { return &c.TokensPerSec }},
+	{name: fTokenBurst, num: func(c *Config) *float64 { return &c.TokenBurst }},
 }
 
 func specFor(name string) (fieldSpec, bool) {

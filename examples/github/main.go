@@ -104,8 +104,7 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 			h.Get("X-Ratelimit-Remaining"), h.Get("X-Ratelimit-Limit"), h.Get("X-Ratelimit-Used"), reset)
 	}
 
-	if t, ok := client.HTTPClient().Transport.(*httpadapter.Transport); ok {
-		s := t.Limiter().Snapshot()
+	for _, s := range client.Snapshots() {
 		fmt.Fprintf(stdout, "limiter %s: rate %.2f/s, burst %.0f, %.1f tokens left, at most %d in flight; %d granted, %d throttled\n",
 			s.Name, s.Rate, s.Burst, s.Tokens, s.MaxInFlight, s.Counters.Granted, s.Counters.Throttled)
 		if s.QuotaRate > 0 {

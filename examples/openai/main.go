@@ -108,8 +108,7 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	if t, ok := client.HTTPClient().Transport.(*httpadapter.Transport); ok {
-		s := t.Limiter().Snapshot()
+	for _, s := range client.Snapshots() {
 		fmt.Fprintf(stdout, "limiter %s: rate %.2f/s, burst %.0f, %.1f tokens left; %d granted, %d throttled\n",
 			s.Name, s.Rate, s.Burst, s.Tokens, s.Counters.Granted, s.Counters.Throttled)
 	}

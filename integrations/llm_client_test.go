@@ -1,0 +1,70 @@
+package integrations
+
+import (
+	"context"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/dynlimit/dynlimit/httpadapter"
+)
+
+// Against a fake of OpenAI: a client made by name prices each completion
+// by its max_tokens and paces by tokens: with 16,384 tokens of burst and
+// 500 a second, two 10,000-token completions cannot go together; the
+// second waits for the tokens, about 7.3 s, though the request budget
+// would let it go at once. The token headers then reconcile.
+func TestOpenAIClientPacesByTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &inMemoryUpstream{h: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("x-ratelimit-remaining-requests", "499")
+			w.Header().Set("x-ratelimit-reset-requests", "120ms")
+			w.Header().Set("x-ratelimit-remaining-tokens", "20000")
+			w.Header().Set("x-ratelimit-reset-tokens", "20s")
+			_, _ = io.WriteString(w, `{"choices":[]}`)
+		}}
+		c, err := NewClient("openai", WithBaseTransport(up),
+			WithOverrides(mustLoad(t, `{"openai": {"burst_size": 5, "rate_limit_per_sec": 5, "max_rate": 50}}`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"model":"gpt-4o","max_tokens":10000,"messages":[]}`)
+		for range 2 {
+			resp, err := c.Request(context.Background(), http.MethodPost, "/v1/chat/completions",
+				httpadapter.Body("application/json", body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+		}
+		got := up.times("/v1/chat/completions")
+		cost := math.Ceil(10000 + float64(len(body))/BytesPerToken)
+		// After the first answer: 20,000 tokens left over 20 s, 1,000 a
+		// second, above the policy's rate: that is in force, 500 and the
+		// success's increase (0.02 requests/s scaled to tokens: 2).
+		wait := time.Duration((cost - (16384 - cost)) / 502 * float64(time.Second))
+		if len(got) != 2 || got[0] != 0 || got[1] < wait-time.Millisecond || got[1] > wait+time.Millisecond {
+			t.Errorf("sent at %v, want [0 %v]", got, wait)
+		}
+		snaps := c.Snapshots()
+		if len(snaps) != 2 || snaps[0].Name != "openai" || snaps[1].Name != "openai tokens" {
+			t.Fatalf("snapshots %+v, want openai and openai tokens", snaps)
+		}
+		if s := snaps[1]; s.QuotaRate != 1000 {
+			t.Errorf("token budget's quota rate = %v, want 1000 (20,000 left over 20 s)", s.QuotaRate)
+		}
+	})
+}
+
+func mustLoad(tb testing.TB, s string) Overrides {
+	tb.Helper()
+	o, err := LoadOverrides(strings.NewReader(s))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return o
+}
