@@ -17,12 +17,13 @@ import (
 )
 
 // Wrap a client's transport: its requests are paced by the limiter, and a
-// 429 is retried once the upstream's Retry-After has passed.
+// 429 is retried once the upstream's Retry-After has passed (here at once)
+// and the limiter, slowed down by the throttle, has a token again.
 func ExampleNewTransport() {
 	var calls atomic.Int32
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if calls.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", "0")
 			http.Error(w, "slow down", http.StatusTooManyRequests)
 			return
 		}
