@@ -2,10 +2,11 @@ package httpadapter
 
 import (
 	"errors"
-
-	"github.com/dynlimit/dynlimit"
 	"strconv"
 	"time"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/breaker"
 )
 
 // ErrRetriesExhausted matches, with errors.Is, an [*Error] returned because
@@ -18,7 +19,9 @@ var ErrRetriesExhausted = errors.New("httpadapter: retries exhausted")
 var ErrWaitTooLong = errors.New("httpadapter: wait too long")
 
 // Error is returned by the Transport when it gives up on a request that was
-// throttled or found the upstream overloaded. It carries what a caller needs
+// throttled or found the upstream overloaded, or that the circuit breaker
+// refused (errors.Is(err, breaker.ErrOpen), and errors.As finds the
+// *breaker.CircuitOpenError). It carries what a caller needs
 // to decide what to do next. The last response, if any, has been drained and
 // closed (see [WithReturnLastResponse] to get it instead).
 type Error struct {
@@ -45,9 +48,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := "httpadapter: " + e.Method + " " + e.URL + ": "
-	if errors.Is(e.sentinel, ErrWaitTooLong) {
+	switch {
+	case errors.Is(e.sentinel, ErrWaitTooLong):
 		msg += "gave up waiting"
-	} else {
+	case errors.Is(e.sentinel, breaker.ErrOpen):
+		msg += "circuit open"
+	default:
 		msg += "retries exhausted"
 	}
 	msg += " after " + strconv.Itoa(e.Attempts) + " attempt"

@@ -1,11 +1,14 @@
 package httpadapter
 
 import (
+	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -40,6 +43,13 @@ type config struct {
 	classifier     signal.Classifier
 	newClassifier  func(clock.Clock) signal.Classifier
 	cost           *costBudget
+	breaker        *breaker.Breaker
+	onRequest      func(RequestEvent)
+	logger         *slog.Logger
+	instruments    []Instrument
+	integration    string
+	tenant         string
+	routeFunc      func(*http.Request) string
 	maxRetries     int
 	maxWait        time.Duration
 	newBackoff     func() backoff.BackOff
@@ -162,6 +172,104 @@ func WithDrainLimit(n int64) Option {
 			return &OptionError{Name: "WithDrainLimit", Value: strconv.FormatInt(n, 10), Reason: "must be >= 0"}
 		}
 		c.drainLimit = n
+		return nil
+	})
+}
+
+// observed reports whether anything watches the Transport's requests: only
+// then are they measured.
+func (c *config) observed() bool {
+	return c.onRequest != nil || c.logger != nil || len(c.instruments) > 0
+}
+
+// route returns the route of req for its event.
+func (c *config) route(req *http.Request) string {
+	if c.routeFunc != nil {
+		return c.routeFunc(req)
+	}
+	return RouteTemplate(req)
+}
+
+// WithBreaker puts a circuit breaker in front of every attempt: while it is
+// open, the Transport fails at once, before waiting for a permit and
+// before any HTTP call, with an [*Error] that matches breaker.ErrOpen and
+// wraps the *breaker.CircuitOpenError that says when it will probe. Each
+// attempt's outcome (its signal's Kind) is reported to it. A breaker may be
+// shared by several Transports that call the same upstream.
+func WithBreaker(b *breaker.Breaker) Option {
+	return optionFunc(func(c *config) error {
+		if b == nil {
+			return &OptionError{Name: "WithBreaker", Value: "nil", Reason: "must be a *breaker.Breaker"}
+		}
+		c.breaker = b
+		return nil
+	})
+}
+
+// WithOnRequest sets a callback that receives one [RequestEvent] per
+// logical request, once it is over (after its retries): the original
+// design's metrics_handler. It runs on the caller's goroutine before
+// RoundTrip returns; keep it quick. Without it (and without a logger or an
+// instrument) requests are not measured at all.
+func WithOnRequest(f func(RequestEvent)) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return &OptionError{Name: "WithOnRequest", Value: "nil", Reason: "must be a function"}
+		}
+		c.onRequest = f
+		return nil
+	})
+}
+
+// WithLogger logs every request with l: at Debug when it got a response,
+// at Warn when it failed (retries exhausted, wait too long, circuit open,
+// transport error), with the attributes of its [RequestEvent]. No header,
+// query string or body is ever logged. For the limiter's rate changes and
+// throttles, give the limiter a dynlimit.NewLogObserver.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return &OptionError{Name: "WithLogger", Value: "nil", Reason: "must be a *slog.Logger"}
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithInstrument adds an [Instrument] that follows each request from the
+// inside (the OpenTelemetry bridge's tracing). Several may be added; they
+// start in the order given and end in the reverse order.
+func WithInstrument(in Instrument) Option {
+	return optionFunc(func(c *config) error {
+		if in == nil {
+			return &OptionError{Name: "WithInstrument", Value: "nil", Reason: "must be an Instrument"}
+		}
+		c.instruments = append(c.instruments, in)
+		return nil
+	})
+}
+
+// WithIntegration names the API in request events and logs. Default: the
+// limiter's name.
+func WithIntegration(name string) Option {
+	return optionFunc(func(c *config) error { c.integration = name; return nil })
+}
+
+// WithTenant names the tenant requests are made for, in request events and
+// logs, when the request's context names none ([ContextWithTenant]).
+func WithTenant(tenant string) Option {
+	return optionFunc(func(c *config) error { c.tenant = tenant; return nil })
+}
+
+// WithRoute sets how a request's route is named in request events, logs,
+// spans and metrics. It must return a template of low cardinality (no
+// IDs) and nothing secret. Default: [RouteTemplate].
+func WithRoute(f func(*http.Request) string) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return &OptionError{Name: "WithRoute", Value: "nil", Reason: "must be a function"}
+		}
+		c.routeFunc = f
 		return nil
 	})
 }

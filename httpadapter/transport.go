@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -93,6 +94,75 @@ func (t *Transport) Limiter() *dynlimit.Limiter { return t.lim }
 
 // RoundTrip sends req, paced and retried as described on [Transport].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.cfg.observed() {
+		return t.roundTrip(req, nil)
+	}
+	return t.roundTripObserved(req)
+}
+
+// observation is what an observed request gathers for its [RequestEvent]
+// and its instruments.
+type observation struct {
+	ev  RequestEvent
+	ins []Instrument
+	clk clock.Clock
+}
+
+func (o *observation) since(t0 time.Time) time.Duration { return o.clk.Now().Sub(t0) }
+
+// roundTripObserved sends req as roundTrip does, measuring it for the
+// request callback, the logger and the instruments.
+func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error) {
+	o := observation{ins: t.cfg.instruments, clk: t.lim.Clock()}
+	o.ev = RequestEvent{
+		Integration: t.cfg.integration,
+		Tenant:      t.cfg.tenant,
+		Method:      req.Method,
+		Start:       o.clk.Now(),
+	}
+	if o.ev.Integration == "" {
+		o.ev.Integration = t.lim.Name()
+	}
+	if tenant, ok := TenantFromContext(req.Context()); ok {
+		o.ev.Tenant = tenant
+	}
+	if o.ev.Method == "" {
+		o.ev.Method = http.MethodGet
+	}
+	if req.URL != nil {
+		o.ev.Host = req.URL.Host
+	}
+	o.ev.Route = t.cfg.route(req)
+
+	ctx := req.Context()
+	for _, in := range o.ins {
+		ctx = in.StartRequest(ctx, req, &o.ev)
+	}
+	if ctx != req.Context() {
+		req = req.WithContext(ctx)
+	}
+	resp, err := t.roundTrip(req, &o)
+	o.ev.Elapsed = o.since(o.ev.Start)
+	if resp != nil {
+		o.ev.Status = resp.StatusCode
+	}
+	o.ev.Err, o.ev.ErrKind = err, ErrorKind(err)
+	o.ev.Snapshot = t.lim.Snapshot()
+	for i := len(o.ins) - 1; i >= 0; i-- {
+		o.ins[i].EndRequest(ctx, &o.ev)
+	}
+	if t.cfg.logger != nil {
+		t.logRequest(ctx, &o.ev)
+	}
+	if t.cfg.onRequest != nil {
+		t.cfg.onRequest(o.ev)
+	}
+	return resp, err
+}
+
+// roundTrip is RoundTrip; o, when not nil, gathers what the request's
+// event reports.
+func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response, error) {
 	ctx := req.Context()
 	retryable := t.canRetry(req)
 	var (
@@ -100,12 +170,51 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		lastStatus int
 		lastRA     time.Duration
 		units      int
+		t0         time.Time
+		backoffFor time.Duration // before the next attempt
 	)
 	if t.cfg.cost != nil {
 		units = t.cfg.cost.units(req)
 	}
 	for attempt := 1; ; attempt++ {
-		p, cp, err := t.wait(ctx, units)
+		wctx := ctx
+		if o != nil {
+			for _, in := range o.ins {
+				wctx = in.StartWait(wctx, attempt)
+			}
+		}
+		// The wait before an attempt: the backoff the last one called for,
+		// the breaker's leave, then the permits.
+		var err error
+		if backoffFor > 0 {
+			b0 := t.lim.Clock().Now()
+			err = sleep(ctx, t.lim.Clock(), backoffFor)
+			if o != nil {
+				o.ev.Backoff += o.since(b0)
+			}
+		}
+		if o != nil {
+			t0 = o.clk.Now()
+		}
+		var (
+			tk    breaker.Ticket
+			p, cp dynlimit.Permit
+		)
+		if err == nil {
+			tk, err = t.admit()
+		}
+		if err == nil {
+			if p, cp, err = t.wait(wctx, units); err != nil {
+				tk.Done(signal.Canceled)
+			}
+		}
+		if o != nil {
+			waited := o.since(t0)
+			o.ev.Wait += waited
+			for i := len(o.ins) - 1; i >= 0; i-- {
+				o.ins[i].EndWait(wctx, attempt, waited, err)
+			}
+		}
 		if err != nil {
 			if attempt == 1 && req.Body != nil {
 				// A RoundTripper must close the body even when it fails,
@@ -113,8 +222,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				_ = req.Body.Close()
 			}
 			var we *dynlimit.WaitError
-			if errors.As(err, &we) {
+			var ce *breaker.CircuitOpenError
+			switch {
+			case errors.As(err, &we):
 				return nil, t.fail(req, ErrWaitTooLong, attempt-1, lastStatus, lastRA, we.RetryAt, err)
+			case errors.As(err, &ce):
+				return nil, t.fail(req, breaker.ErrOpen, attempt-1, lastStatus, lastRA, ce.RetryAt, err)
 			}
 			return nil, err
 		}
@@ -126,6 +239,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				if areq.Body, err = req.GetBody(); err != nil {
 					p.Done(signal.Signal{Kind: signal.Canceled})
 					cp.Done(signal.Signal{Kind: signal.Canceled})
+					tk.Done(signal.Canceled)
 					return nil, err
 				}
 			}
@@ -136,11 +250,29 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			actx, cancel = context.WithTimeout(ctx, t.cfg.attemptTimeout)
 			areq = areq.WithContext(actx)
 		}
+		if o != nil {
+			actx := areq.Context()
+			for _, in := range o.ins {
+				actx = in.StartAttempt(actx, areq, attempt)
+			}
+			if actx != areq.Context() {
+				areq = areq.WithContext(actx)
+			}
+			t0 = o.clk.Now()
+		}
 
 		resp, err := t.base.RoundTrip(areq)
 		sig := t.cfg.classifier.Classify(resp, err)
 		if err != nil && ctx.Err() != nil {
 			sig.Kind = signal.Canceled // the caller gave up: no news of the upstream
+		}
+		if o != nil {
+			took := o.since(t0)
+			o.ev.Upstream += took
+			o.ev.Attempts, o.ev.Signal = attempt, sig
+			for i := len(o.ins) - 1; i >= 0; i-- {
+				o.ins[i].EndAttempt(areq.Context(), attempt, resp, err, sig, took)
+			}
 		}
 		if units > 0 {
 			rs, cs := splitCost(sig)
@@ -149,6 +281,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			p.Done(sig)
 		}
+		tk.Done(sig.Kind)
 		if cancel != nil {
 			if resp != nil && resp.Body != nil {
 				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
@@ -186,10 +319,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				errors.New("wait of "+wait.String()+" would pass the request's deadline"))
 		}
 		t.discard(resp)
-		if err := sleep(ctx, t.lim.Clock(), wait); err != nil {
-			return nil, err
-		}
+		backoffFor = wait
 	}
+}
+
+// admit asks the circuit breaker, if there is one, whether an attempt may
+// go; the zero Ticket, whose Done does nothing, when there is none.
+func (t *Transport) admit() (breaker.Ticket, error) {
+	if t.cfg.breaker == nil {
+		return breaker.Ticket{}, nil
+	}
+	return t.cfg.breaker.Allow()
 }
 
 // wait returns a permit of the Transport's limiter and, when the request

@@ -3,11 +3,13 @@ package integrations
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/httpadapter"
 )
@@ -37,6 +39,11 @@ type options struct {
 	limiter   []dynlimit.Option
 	transport []httpadapter.Option
 	maxKeys   int
+	tenant    string
+	breaker   *breaker.Config
+	logger    *slog.Logger
+	onRequest func(httpadapter.RequestEvent)
+	telemetry Telemetry
 }
 
 // WithOverrides lays o over the configurations (see [Merge]) before the
@@ -200,10 +207,18 @@ func NewTransport(name string, base http.RoundTripper, opts ...Option) (http.Rou
 
 // newTransport returns the paced RoundTripper of c over base.
 func (o *options) newTransport(c Config, base http.RoundTripper) (http.RoundTripper, error) {
+	lobs, tobs, err := o.observability(c)
+	if err != nil {
+		return nil, err
+	}
+	// Copied: o serves one call, but its slices must not grow under a
+	// caller who reuses the options.
+	o.limiter = append(append([]dynlimit.Option(nil), lobs...), o.limiter...)
 	topts, err := o.transportOptions(c)
 	if err != nil {
 		return nil, err
 	}
+	topts = append(tobs, topts...)
 	if key := c.keyFunc(); key != nil {
 		gopts := []dynlimit.GroupOption{
 			dynlimit.WithLimiterOptions(o.limiterOptions(c)...),
@@ -342,31 +357,15 @@ func baseKey(req *http.Request) string {
 	return seg
 }
 
-// endpointKey returns the method, the host and the path with every segment
-// that holds a digit replaced by {}: IDs, issue keys and versions vary
-// within one endpoint, words do not.
+// endpointKey returns the method, the host and the path as a template
+// (httpadapter.RouteTemplate): IDs, issue keys and tokens vary within one
+// endpoint, words and versions do not.
 func endpointKey(req *http.Request) string {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	var b strings.Builder
-	b.WriteString(method)
-	b.WriteByte(' ')
-	b.WriteString(hostKey(req))
-	segs := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
-	for _, s := range segs {
-		if s == "" {
-			continue
-		}
-		b.WriteByte('/')
-		if strings.ContainsAny(s, "0123456789") {
-			b.WriteString("{}")
-		} else {
-			b.WriteString(s)
-		}
-	}
-	return b.String()
+	return method + " " + hostKey(req) + httpadapter.RouteTemplate(req)
 }
 
 // hostKey returns the request's host, port included, in lower case.

@@ -29,9 +29,10 @@ const (
 	// KeyBase keys by the first path segment after /v0/: Airtable's limit
 	// is per base, /v0/{baseId}/... Requests outside /v0/ share one limiter.
 	KeyBase = "base"
-	// KeyEndpoint keys by method, host and path template, where every path
-	// segment that holds a digit (an ID, an issue key, a version) stands
-	// for any value: GET example.atlassian.net/rest/api/{}/issue/{}. Jira
+	// KeyEndpoint keys by method, host and path template
+	// (httpadapter.RouteTemplate), where every path segment that holds a
+	// digit (an ID, an issue key; versions such as v1 excepted) stands for
+	// any value: GET example.atlassian.net/rest/api/{}/issue/{}. Jira
 	// limits per tenant, endpoint and method.
 	KeyEndpoint = "endpoint"
 	// KeyHost keys by the URL's host: one limiter per Shopify store or Jira

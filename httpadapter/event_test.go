@@ -1,0 +1,204 @@
+package httpadapter_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// One event per logical request, after its retries, with the time spent
+// waiting for permits, backing off and in the upstream.
+func TestRequestEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(429, "Retry-After", "2"), reply{status: 200, body: "ok"})
+		var got []httpadapter.RequestEvent
+		lim := newLimiter(t, steady, dynlimit.WithName("notion"))
+		rt := newTransport(t, up, lim, httpadapter.WithOnRequest(func(ev httpadapter.RequestEvent) { got = append(got, ev) }),
+			httpadapter.WithTenant("fallback"))
+		ctx := httpadapter.ContextWithTenant(context.Background(), "tenant-123")
+		resp, err := rt.RoundTrip(get(t, ctx, "https://api.example/v1/users/42/posts?token=secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeBody(resp)
+		if len(got) != 1 {
+			t.Fatalf("%d events, want 1", len(got))
+		}
+		ev := got[0]
+		want := httpadapter.RequestEvent{
+			Integration: "notion", Tenant: "tenant-123", Method: "GET", Host: "api.example",
+			Route: "/v1/users/{}/posts", Status: 200, Attempts: 2, Start: synctestEpoch,
+			Elapsed: 2 * time.Second, Backoff: 2 * time.Second,
+		}
+		opts := cmp.Options{cmpIgnore("Signal", "Snapshot")}
+		if d := cmp.Diff(want, ev, opts); d != "" {
+			t.Errorf("event (-want +got):\n%s", d)
+		}
+		if ev.Signal.Kind != signal.Success || ev.Snapshot.Counters.Throttled != 1 {
+			t.Errorf("signal %v, snapshot throttled %d; want success and 1", ev.Signal.Kind, ev.Snapshot.Counters.Throttled)
+		}
+	})
+}
+
+func cmpIgnore(fields ...string) cmp.Option {
+	return cmp.FilterPath(func(p cmp.Path) bool {
+		for _, f := range fields {
+			if p.String() == f {
+				return true
+			}
+		}
+		return false
+	}, cmp.Ignore())
+}
+
+// A failed request's event says why, with no credential in its message.
+func TestRequestEventOnFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(503))
+		var got []httpadapter.RequestEvent
+		rt := newTransport(t, up, newLimiter(t, steady), constant(time.Second), httpadapter.WithMaxRetries(1),
+			httpadapter.WithOnRequest(func(ev httpadapter.RequestEvent) { got = append(got, ev) }))
+		resp, err := rt.RoundTrip(get(t, context.Background(), "https://user:pw@api.example/x?api_key=secret"))
+		closeBody(resp)
+		if !errors.Is(err, httpadapter.ErrRetriesExhausted) {
+			t.Fatalf("err = %v", err)
+		}
+		ev := got[0]
+		if ev.ErrKind != httpadapter.ErrKindRetriesExhausted || ev.Attempts != 2 || ev.Status != 0 || ev.Backoff != time.Second {
+			t.Errorf("event = %+v", ev)
+		}
+		if msg := ev.Error(); strings.Contains(msg, "secret") || strings.Contains(msg, "pw") {
+			t.Errorf("event error leaks a credential: %s", msg)
+		}
+	})
+}
+
+// Without a callback, logger or instrument, the Transport allocates nothing
+// of its own for a request that succeeds at once.
+func TestRoundTripAllocatesNothingUnobserved(t *testing.T) {
+	resp := &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	// A limit that never makes a request wait: a wait's timer is the
+	// limiter's allocation, not the Transport's.
+	rt := newTransport(t, base, newLimiter(t, policy.Fixed{Rate: 1e12, Burst: 1e9}),
+		httpadapter.WithClassifier(signal.HTTP{}))
+	req := get(t, context.Background(), apiURL)
+	if n := testing.AllocsPerRun(1000, func() { r, _ := rt.RoundTrip(req); closeBody(r) }); n != 0 {
+		t.Errorf("RoundTrip allocates %v times per request, want 0", n)
+	}
+}
+
+// Nothing secret reaches the log: not the headers, not the query string,
+// not the user info, not in the transport's error either.
+func TestLoggerRedacts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		calls := 0
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			calls++
+			if calls == 1 {
+				return response(req, 429, "", "Retry-After", "1"), nil
+			}
+			if calls == 2 {
+				return response(req, 200, "ok"), nil
+			}
+			return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: errors.New("connection refused")}
+		})
+		lim := newLimiter(t, steady, dynlimit.WithObserver(dynlimit.NewLogObserver(logger)))
+		rt := newTransport(t, base, lim, httpadapter.WithLogger(logger), httpadapter.WithMaxRetries(0))
+		for i := range 3 {
+			req := get(t, context.Background(), fmt.Sprintf("https://bob:hunter2@api.example/v1/items/%d?token=s3cr3t&api_key=s3cr3t", i))
+			req.Header.Set("Authorization", "Bearer s3cr3t")
+			req.Header.Set("Cookie", "session=s3cr3t")
+			req.Header.Set("X-Api-Key", "s3cr3t")
+			req.Header.Set("Proxy-Authorization", "Basic s3cr3t")
+			resp, _ := rt.RoundTrip(req)
+			closeBody(resp)
+		}
+		out := buf.String()
+		for _, secret := range []string{"s3cr3t", "hunter2", "bob"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("log holds %q:\n%s", secret, out)
+			}
+		}
+		for _, want := range []string{`"msg":"request"`, `"msg":"request failed"`, `"msg":"throttled"`, `"route":"/v1/items/{}"`, `"error_kind":"transport"`, `"level":"WARN"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks %s:\n%s", want, out)
+			}
+		}
+	})
+}
+
+func TestRouteTemplate(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{"", "/"},
+		{"/", "/"},
+		{"/v1/databases", "/v1/databases"},
+		{"/v1/users/123/posts", "/v1/users/{}/posts"},
+		{"/repos/golang/go/issues/42", "/repos/golang/go/issues/{}"},
+		{"/rest/api/3/issue/PROJ-9/", "/rest/api/{}/issue/{}"},
+		{"/api/chat.postMessage", "/api/chat.postMessage"},
+		{"//a//b/", "/a/b"},
+		{"/files/" + strings.Repeat("abcdef", 6), "/files/{}"},
+	}
+	for _, tt := range tests {
+		req := &http.Request{URL: &url.URL{Path: tt.path}}
+		if got := httpadapter.RouteTemplate(req); got != tt.want {
+			t.Errorf("RouteTemplate(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+	plain := &http.Request{URL: &url.URL{Path: "/v1/databases"}}
+	if n := testing.AllocsPerRun(100, func() { _ = httpadapter.RouteTemplate(plain) }); n != 0 {
+		t.Errorf("a path of words allocates %v times, want 0", n)
+	}
+}
+
+func TestErrorKind(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{context.Canceled, httpadapter.ErrKindCanceled},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), httpadapter.ErrKindTimeout},
+		{&url.Error{Op: "Get", URL: "u", Err: timeoutErr{}}, httpadapter.ErrKindTimeout},
+		{errors.New("connection reset"), httpadapter.ErrKindTransport},
+	}
+	for _, tt := range tests {
+		if got := httpadapter.ErrorKind(tt.err); got != tt.want {
+			t.Errorf("ErrorKind(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "i/o timeout" }
+func (timeoutErr) Timeout() bool { return true }
+
+func TestRedactError(t *testing.T) {
+	err := fmt.Errorf("calling: %w", &url.Error{Op: "Post", URL: "https://u:p@api.example/x?token=abc#frag", Err: errors.New("EOF")})
+	got := httpadapter.RedactError(err)
+	if want := `calling: Post "https://api.example/x": EOF`; got != want {
+		t.Errorf("RedactError = %q, want %q", got, want)
+	}
+	if httpadapter.RedactError(nil) != "" {
+		t.Error("RedactError(nil) is not empty")
+	}
+}

@@ -1,0 +1,227 @@
+package otelbridge_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/otelbridge"
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+// harness is a bridge recording into a manual reader and a span recorder.
+type harness struct {
+	reader *sdkmetric.ManualReader
+	spans  *tracetest.SpanRecorder
+	bridge *otelbridge.Bridge
+}
+
+func newHarness(t *testing.T, opts ...otelbridge.Option) *harness {
+	t.Helper()
+	h := &harness{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(h.spans))
+	b, err := otelbridge.New(append([]otelbridge.Option{otelbridge.WithMeterProvider(mp), otelbridge.WithTracerProvider(tp)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.bridge = b
+	return h
+}
+
+func (h *harness) metrics(t *testing.T) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := h.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != otelbridge.ScopeName {
+			t.Errorf("scope %q, want %q", sm.Scope.Name, otelbridge.ScopeName)
+		}
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+// scripted answers each request with the next status; the last repeats.
+type scripted struct {
+	mu       sync.Mutex
+	statuses []int
+	n        int
+}
+
+func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	code := s.statuses[min(s.n, len(s.statuses)-1)]
+	s.n++
+	s.mu.Unlock()
+	h := http.Header{}
+	if code == http.StatusTooManyRequests {
+		h.Set("Retry-After", "1")
+	}
+	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+}
+
+// assertSum checks the counter name in m; its description is prose,
+// checked by reading docs/metrics.md, not here.
+func assertSum(t *testing.T, m map[string]metricdata.Metrics, name, unit string, points ...metricdata.DataPoint[int64]) {
+	t.Helper()
+	want := sum(name, unit, points...)
+	want.Description = m[name].Description
+	metricdatatest.AssertEqual(t, want, m[name], metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
+}
+
+func sum(name, unit string, points ...metricdata.DataPoint[int64]) metricdata.Metrics {
+	return metricdata.Metrics{Name: name, Unit: unit, Data: metricdata.Sum[int64]{
+		Temporality: metricdata.CumulativeTemporality, IsMonotonic: true, DataPoints: points,
+	}}
+}
+
+func point(v int64, kv ...attribute.KeyValue) metricdata.DataPoint[int64] {
+	return metricdata.DataPoint[int64]{Attributes: attribute.NewSet(kv...), Value: v}
+}
+
+// A throttled request retried once: its metrics, and a span per request
+// with a wait and a client span per attempt.
+func TestTransportMetricsAndSpans(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, otelbridge.WithHTTPClientMetrics(true))
+		a := policy.DefaultAIMD()
+		a.Rate, a.Burst = 50, 50
+		lim, err := dynlimit.New(dynlimit.WithName("notion"), dynlimit.WithPolicy(a), dynlimit.WithObserver(h.bridge.Observer()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.bridge.RegisterLimiter(lim)
+		rt, err := httpadapter.NewTransport(&scripted{statuses: []int{429, 200}}, lim, h.bridge.TransportOption())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.notion.com/v1/users/42?token=secret", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+
+		m := h.metrics(t)
+		base := []attribute.KeyValue{
+			attribute.String("dynlimit.integration", "notion"),
+			attribute.String("http.request.method", "GET"),
+			attribute.String("server.address", "api.notion.com"),
+		}
+		with := func(kv ...attribute.KeyValue) []attribute.KeyValue {
+			return append(append([]attribute.KeyValue(nil), base...), kv...)
+		}
+		assertSum(t, m, "dynlimit.rate_limiting.requests", "{request}",
+			point(1, with(attribute.String("result", "throttled"))...),
+			point(1, with(attribute.String("result", "success"))...),
+		)
+		assertSum(t, m, "dynlimit.rate_limiting.retries", "{retry}", point(1, base...))
+		assertSum(t, m, "dynlimit.rate_limiting.permits", "{permit}",
+			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("result", "throttled")),
+			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("result", "success")),
+		)
+		assertSum(t, m, "dynlimit.rate_limiting.rate.decreases", "{decrease}",
+			point(1, attribute.String("dynlimit.limiter", "notion")))
+
+		waits, ok := m["dynlimit.rate_limiting.wait.duration"].Data.(metricdata.Histogram[float64])
+		if !ok || len(waits.DataPoints) != 1 || waits.DataPoints[0].Count != 2 {
+			t.Errorf("wait.duration = %+v, want 2 waits in one series", m["dynlimit.rate_limiting.wait.duration"].Data)
+		}
+		dur, ok := m["http.client.request.duration"].Data.(metricdata.Histogram[float64])
+		if !ok || len(dur.DataPoints) != 2 {
+			t.Errorf("http.client.request.duration = %+v, want a series per status", m["http.client.request.duration"].Data)
+		}
+		rate, ok := m["dynlimit.rate_limiting.rate"].Data.(metricdata.Gauge[float64])
+		if !ok || len(rate.DataPoints) != 1 || rate.DataPoints[0].Value >= 50 {
+			t.Errorf("rate gauge = %+v, want one point below the initial 50/s", m["dynlimit.rate_limiting.rate"].Data)
+		}
+
+		spans := h.spans.Ended()
+		var names []string
+		for _, s := range spans {
+			names = append(names, s.Name())
+		}
+		want := []string{"dynlimit.wait", "GET", "dynlimit.wait", "GET", "GET /v1/users/{}"}
+		if strings.Join(names, ",") != strings.Join(want, ",") {
+			t.Fatalf("spans %v, want %v", names, want)
+		}
+		parent := spans[4]
+		for _, s := range spans[:4] {
+			if s.Parent().SpanID() != parent.SpanContext().SpanID() {
+				t.Errorf("span %s is not a child of the request's", s.Name())
+			}
+		}
+		if spans[1].SpanKind() != trace.SpanKindClient || spans[3].SpanKind() != trace.SpanKindClient {
+			t.Error("attempt spans are not client spans")
+		}
+		if attr(spans[1], "http.request.resend_count").Type() != attribute.EMPTY {
+			t.Error("the first attempt has a resend count")
+		}
+		if got := attr(spans[3], "http.request.resend_count").AsInt64(); got != 1 {
+			t.Errorf("second attempt's resend count = %d, want 1", got)
+		}
+		if got := attr(spans[1], "http.response.status_code").AsInt64(); got != 429 {
+			t.Errorf("first attempt's status = %d, want 429", got)
+		}
+		if got := attr(spans[3], "url.full").AsString(); got != "https://api.notion.com/v1/users/42" {
+			t.Errorf("url.full = %q, want it without the query", got)
+		}
+		if waited := spans[2].EndTime().Sub(spans[2].StartTime()); waited < time.Second {
+			t.Errorf("second wait span lasts %v, want the 1 s Retry-After in it", waited)
+		}
+		for _, s := range spans {
+			for _, kv := range s.Attributes() {
+				if strings.Contains(kv.Value.String(), "secret") {
+					t.Errorf("span %s holds %s=%s", s.Name(), kv.Key, kv.Value.String())
+				}
+			}
+		}
+	})
+}
+
+func attr(s sdktrace.ReadOnlySpan, key string) attribute.Value {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value
+		}
+	}
+	return attribute.Value{}
+}
+
+// Without a provider the bridge uses the globals, which do nothing by
+// default: it must still work.
+func TestNewWithGlobals(t *testing.T) {
+	b, err := otelbridge.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim, err := dynlimit.New(dynlimit.WithObserver(b.Observer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.RegisterLimiter(lim)
+	if err := b.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+}

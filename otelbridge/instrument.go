@@ -1,0 +1,217 @@
+package otelbridge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/signal"
+
+	"time"
+)
+
+// Values of the result attribute besides the signal kinds (success,
+// throttled, overloaded, failed, canceled).
+const (
+	// ResultRejected: a permit wait was refused, as it would have passed
+	// the deadline or the max wait.
+	ResultRejected = "rejected"
+	// ResultCircuitOpen: the circuit breaker refused the request before
+	// any HTTP call.
+	ResultCircuitOpen = "circuit_open"
+)
+
+// instrument is the Transport side of the bridge.
+type instrument struct{ b *Bridge }
+
+var _ httpadapter.Instrument = instrument{}
+
+// Context keys of the bridge's own spans and request attributes: another
+// instrument's spans may sit between them in the context.
+type (
+	requestKey struct{}
+	waitKey    struct{}
+	attemptKey struct{}
+)
+
+// request is what the bridge keeps of a logical request.
+type request struct {
+	span  trace.Span
+	attrs []attribute.KeyValue // of every metric point of the request
+}
+
+func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *httpadapter.RequestEvent) context.Context {
+	r := &request{attrs: []attribute.KeyValue{
+		IntegrationKey.String(ev.Integration),
+		semconv.HTTPRequestMethodKey.String(ev.Method),
+		semconv.ServerAddress(hostname(ev.Host)),
+	}}
+	if in.b.cfg.tenant && ev.Tenant != "" {
+		r.attrs = append(r.attrs, TenantKey.String(ev.Tenant))
+	}
+	spanAttrs := append(append([]attribute.KeyValue(nil), r.attrs...), semconv.URLTemplate(ev.Route))
+	ctx, r.span = in.b.tracer.Start(ctx, ev.Method+" "+ev.Route,
+		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(spanAttrs...))
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+func (in instrument) StartWait(ctx context.Context, attempt int) context.Context {
+	ctx, span := in.b.tracer.Start(ctx, "dynlimit.wait",
+		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(AttemptKey.Int(attempt)))
+	return context.WithValue(ctx, waitKey{}, span)
+}
+
+func (in instrument) EndWait(ctx context.Context, _ int, waited time.Duration, err error) {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	result := "granted"
+	if err != nil {
+		result = ResultRejected
+		if !errors.Is(err, dynlimit.ErrWaitTooLong) {
+			result = httpadapter.ErrorKind(err) // canceled, timeout
+		}
+	}
+	if r != nil {
+		in.b.waits.Record(ctx, waited.Seconds(), metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(result))...))
+		if result == ResultRejected {
+			in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(result))...))
+		}
+	}
+	if span, ok := ctx.Value(waitKey{}).(trace.Span); ok {
+		if err != nil {
+			span.SetStatus(codes.Error, result)
+		}
+		span.End()
+	}
+}
+
+func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attempt int) context.Context {
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(method(req)),
+		semconv.ServerAddress(req.URL.Hostname()),
+		semconv.URLFull(safeURL(req.URL)),
+	}
+	if p := port(req.URL); p > 0 {
+		attrs = append(attrs, semconv.ServerPort(p))
+	}
+	if attempt > 1 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(attempt-1))
+		if r, ok := ctx.Value(requestKey{}).(*request); ok {
+			in.b.retries.Add(ctx, 1, metric.WithAttributes(r.attrs...))
+		}
+	}
+	ctx, span := in.b.tracer.Start(ctx, method(req), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return context.WithValue(ctx, attemptKey{}, span)
+}
+
+func (in instrument) EndAttempt(ctx context.Context, _ int, resp *http.Response, err error, sig signal.Signal, took time.Duration) {
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	errType := ""
+	switch {
+	case err != nil:
+		errType = httpadapter.ErrorKind(err)
+	case status >= 400:
+		errType = strconv.Itoa(status)
+	}
+	if r, ok := ctx.Value(requestKey{}).(*request); ok {
+		in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(sig.Kind.String()))...))
+		if in.b.httpDur != nil {
+			attrs := []attribute.KeyValue{r.attrs[1], r.attrs[2]} // method, server.address
+			if resp != nil && resp.Request != nil && resp.Request.URL != nil {
+				if p := port(resp.Request.URL); p > 0 {
+					attrs = append(attrs, semconv.ServerPort(p))
+				}
+			}
+			if status > 0 {
+				attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+			}
+			if errType != "" {
+				attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+			}
+			in.b.httpDur.Record(ctx, took.Seconds(), metric.WithAttributes(attrs...))
+		}
+	}
+	span, ok := ctx.Value(attemptKey{}).(trace.Span)
+	if !ok {
+		return
+	}
+	span.SetAttributes(OutcomeKey.String(sig.Kind.String()))
+	if status > 0 {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+	}
+	if errType != "" {
+		span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+		span.SetStatus(codes.Error, errType)
+	}
+	span.End()
+}
+
+func (in instrument) EndRequest(ctx context.Context, ev *httpadapter.RequestEvent) {
+	r, ok := ctx.Value(requestKey{}).(*request)
+	if !ok {
+		return
+	}
+	if ev.ErrKind == httpadapter.ErrKindCircuitOpen {
+		in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(ResultCircuitOpen))...))
+	}
+	r.span.SetAttributes(AttemptsKey.Int(ev.Attempts))
+	if ev.Status > 0 {
+		r.span.SetAttributes(semconv.HTTPResponseStatusCode(ev.Status))
+	}
+	if ev.Err != nil {
+		r.span.SetAttributes(semconv.ErrorTypeKey.String(ev.ErrKind))
+		r.span.SetStatus(codes.Error, ev.Error())
+	}
+	r.span.End()
+}
+
+func method(req *http.Request) string {
+	if req.Method == "" {
+		return http.MethodGet
+	}
+	return req.Method
+}
+
+// safeURL is u without user info, query or fragment: they may hold
+// credentials.
+func safeURL(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
+	return c.String()
+}
+
+// port returns u's port, explicit or the scheme's; 0 when unknown.
+func port(u *url.URL) int {
+	if p := u.Port(); p != "" {
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	switch u.Scheme {
+	case "http":
+		return 80
+	case "https":
+		return 443
+	}
+	return 0
+}
+
+// hostname strips the port from a host.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
+}

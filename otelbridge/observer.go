@@ -1,0 +1,26 @@
+package otelbridge
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/dynlimit/dynlimit"
+)
+
+// observer records a limiter's events.
+type observer struct{ b *Bridge }
+
+func (o observer) Observe(e dynlimit.Event) {
+	ctx := context.Background()
+	switch e.Kind {
+	case dynlimit.EventOutcome:
+		o.b.permits.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter), ResultKey.String(e.Signal.Kind.String())))
+	case dynlimit.EventRejected:
+		o.b.permits.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter), ResultKey.String(ResultRejected)))
+	case dynlimit.EventRateChange:
+		if e.State.Rate < e.Prev.Rate {
+			o.b.decreases.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter)))
+		}
+	}
+}
