@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -378,6 +379,12 @@ func (t *Transport) exhausted(req *http.Request, resp *http.Response, err error,
 }
 
 func (t *Transport) fail(req *http.Request, kind error, attempts, status int, ra time.Duration, retryAt time.Time, cause error) error {
+	// A base transport's *url.Error quotes the full URL: keep its query
+	// out of the message, as Error.URL keeps it out.
+	var ue *url.Error
+	if errors.As(cause, &ue) && ue == cause { //nolint:errorlint // only a cause that is itself the *url.Error is replaced
+		cause = &url.Error{Op: ue.Op, URL: redactURLString(ue.URL), Err: ue.Err}
+	}
 	return &Error{
 		Method: req.Method, URL: redactedURL(req), Attempts: attempts,
 		StatusCode: status, RetryAfter: ra, RetryAt: retryAt, Err: cause, sentinel: kind,

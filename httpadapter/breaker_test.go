@@ -1,0 +1,100 @@
+package httpadapter_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/dynlimit/dynlimit/breaker"
+	"github.com/dynlimit/dynlimit/httpadapter"
+)
+
+func newBreaker(t *testing.T, threshold int, open time.Duration) *breaker.Breaker {
+	t.Helper()
+	cfg := breaker.DefaultConfig()
+	cfg.FailureThreshold, cfg.OpenInterval = threshold, open
+	b, err := breaker.New(cfg, breaker.WithName("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Once the breaker opens, requests fail at once, before any permit or HTTP
+// call, with an error that says when it will probe; after the interval a
+// probe goes, and its success closes the circuit.
+func TestBreakerFailsFastBeforeAnyCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(503), status(503), status(503), reply{status: 200, body: "ok"})
+		b := newBreaker(t, 3, 30*time.Second)
+		var events []httpadapter.RequestEvent
+		lim := newLimiter(t, steady)
+		rt := newTransport(t, up, lim, httpadapter.WithBreaker(b), httpadapter.WithMaxRetries(0),
+			httpadapter.WithOnRequest(func(ev httpadapter.RequestEvent) { events = append(events, ev) }))
+		for range 3 {
+			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+			if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("got %v, %v; want the 503", resp, err)
+			}
+			closeBody(resp)
+		}
+		granted := lim.Snapshot().Counters.Granted
+		resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+		closeBody(resp)
+		var he *httpadapter.Error
+		var ce *breaker.CircuitOpenError
+		if !errors.Is(err, breaker.ErrOpen) || !errors.As(err, &he) || !errors.As(err, &ce) {
+			t.Fatalf("err = %v, want an *httpadapter.Error wrapping a *breaker.CircuitOpenError", err)
+		}
+		if want := time.Now().Add(30 * time.Second); !he.RetryAt.Equal(want) || !ce.RetryAt.Equal(want) || he.Attempts != 0 {
+			t.Errorf("RetryAt %v / %v, attempts %d; want %v and 0", he.RetryAt, ce.RetryAt, he.Attempts, want)
+		}
+		if up.attempts() != 3 || lim.Snapshot().Counters.Granted != granted {
+			t.Errorf("the refused request reached the upstream or took a permit")
+		}
+		if ev := events[len(events)-1]; ev.ErrKind != httpadapter.ErrKindCircuitOpen || ev.Attempts != 0 {
+			t.Errorf("event %+v, want circuit_open with no attempt", ev)
+		}
+
+		time.Sleep(30 * time.Second)
+		resp, err = rt.RoundTrip(get(t, context.Background(), apiURL))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("probe got %v, %v; want the 200", resp, err)
+		}
+		closeBody(resp)
+		if s := b.State(); s != breaker.Closed {
+			t.Errorf("state after a good probe = %v, want closed", s)
+		}
+	})
+}
+
+// A breaker that opens between two attempts stops the retries at once.
+func TestBreakerStopsRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(503))
+		b := newBreaker(t, 2, time.Minute)
+		rt := newTransport(t, up, newLimiter(t, steady), httpadapter.WithBreaker(b), constant(time.Second))
+		resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+		closeBody(resp)
+		if !errors.Is(err, breaker.ErrOpen) {
+			t.Fatalf("err = %v, want circuit open", err)
+		}
+		var he *httpadapter.Error
+		if errors.As(err, &he); he.Attempts != 2 || he.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("attempts %d, last status %d; want 2 and 503", he.Attempts, he.StatusCode)
+		}
+		if up.attempts() != 2 {
+			t.Errorf("upstream saw %d attempts, want 2", up.attempts())
+		}
+	})
+}
+
+func TestWithBreakerNil(t *testing.T) {
+	var oe *httpadapter.OptionError
+	if _, err := httpadapter.NewTransport(nil, newLimiter(t, steady), httpadapter.WithBreaker(nil)); !errors.As(err, &oe) || oe.Name != "WithBreaker" {
+		t.Errorf("err = %v, want an OptionError naming WithBreaker", err)
+	}
+}
