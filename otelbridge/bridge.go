@@ -3,6 +3,7 @@ package otelbridge
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -109,6 +110,9 @@ type Bridge struct {
 	inFlight   metric.Int64ObservableGauge
 	brkState   metric.Int64ObservableGauge
 	registered reg
+
+	sets  sync.Map // seriesKey or limiterKey → metric.MeasurementOption
+	nsets atomic.Int64
 
 	mu       sync.Mutex
 	limiters map[*dynlimit.Limiter]struct{}

@@ -47,28 +47,41 @@ type (
 
 // request is what the bridge keeps of a logical request.
 type request struct {
-	span  trace.Span
-	attrs []attribute.KeyValue // of every metric point of the request
+	span trace.Span
+	key  seriesKey // of every metric point of the request
 }
 
+// Span options made once: each one boxed per call would allocate.
+var (
+	internalKind = trace.WithSpanKind(trace.SpanKindInternal)
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+)
+
 func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *httpadapter.RequestEvent) context.Context {
-	r := &request{attrs: []attribute.KeyValue{
-		IntegrationKey.String(ev.Integration),
-		semconv.HTTPRequestMethodKey.String(ev.Method),
-		semconv.ServerAddress(hostname(ev.Host)),
-	}}
-	if in.b.cfg.tenant && ev.Tenant != "" {
-		r.attrs = append(r.attrs, TenantKey.String(ev.Tenant))
+	r := &request{key: seriesKey{integration: ev.Integration, method: ev.Method, host: hostname(ev.Host)}}
+	if in.b.cfg.tenant {
+		r.key.tenant = ev.Tenant
 	}
-	spanAttrs := append(append([]attribute.KeyValue(nil), r.attrs...), semconv.URLTemplate(ev.Route))
-	ctx, r.span = in.b.tracer.Start(ctx, ev.Method+" "+ev.Route,
-		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(spanAttrs...))
+	ctx, r.span = in.b.tracer.Start(ctx, ev.Method+" "+ev.Route, internalKind)
+	if r.span.IsRecording() { // not with a no-op or unsampling tracer: no attributes to build
+		r.span.SetAttributes(
+			IntegrationKey.String(ev.Integration),
+			semconv.HTTPRequestMethodKey.String(ev.Method),
+			semconv.ServerAddress(r.key.host),
+			semconv.URLTemplate(ev.Route),
+		)
+		if r.key.tenant != "" {
+			r.span.SetAttributes(TenantKey.String(r.key.tenant))
+		}
+	}
 	return context.WithValue(ctx, requestKey{}, r)
 }
 
 func (in instrument) StartWait(ctx context.Context, attempt int) context.Context {
-	ctx, span := in.b.tracer.Start(ctx, "dynlimit.wait",
-		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(AttemptKey.Int(attempt)))
+	ctx, span := in.b.tracer.Start(ctx, "dynlimit.wait", internalKind)
+	if span.IsRecording() {
+		span.SetAttributes(AttemptKey.Int(attempt))
+	}
 	return context.WithValue(ctx, waitKey{}, span)
 }
 
@@ -82,9 +95,10 @@ func (in instrument) EndWait(ctx context.Context, _ int, waited time.Duration, e
 		}
 	}
 	if r != nil {
-		in.b.waits.Record(ctx, waited.Seconds(), metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(result))...))
+		attrs := in.b.series(r.key, result)
+		in.b.waits.Record(ctx, waited.Seconds(), attrs)
 		if result == ResultRejected {
-			in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(result))...))
+			in.b.requests.Add(ctx, 1, attrs)
 		}
 	}
 	if span, ok := ctx.Value(waitKey{}).(trace.Span); ok {
@@ -96,21 +110,25 @@ func (in instrument) EndWait(ctx context.Context, _ int, waited time.Duration, e
 }
 
 func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attempt int) context.Context {
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(method(req)),
-		semconv.ServerAddress(req.URL.Hostname()),
-		semconv.URLFull(safeURL(req.URL)),
-	}
-	if p := port(req.URL); p > 0 {
-		attrs = append(attrs, semconv.ServerPort(p))
-	}
 	if attempt > 1 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(attempt-1))
 		if r, ok := ctx.Value(requestKey{}).(*request); ok {
-			in.b.retries.Add(ctx, 1, metric.WithAttributes(r.attrs...))
+			in.b.retries.Add(ctx, 1, in.b.series(r.key, ""))
 		}
 	}
-	ctx, span := in.b.tracer.Start(ctx, method(req), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := in.b.tracer.Start(ctx, method(req), clientKind)
+	if span.IsRecording() {
+		span.SetAttributes(
+			semconv.HTTPRequestMethodKey.String(method(req)),
+			semconv.ServerAddress(req.URL.Hostname()),
+			semconv.URLFull(safeURL(req.URL)),
+		)
+		if p := port(req.URL); p > 0 {
+			span.SetAttributes(semconv.ServerPort(p))
+		}
+		if attempt > 1 {
+			span.SetAttributes(semconv.HTTPRequestResendCount(attempt - 1))
+		}
+	}
 	return context.WithValue(ctx, attemptKey{}, span)
 }
 
@@ -127,9 +145,9 @@ func (in instrument) EndAttempt(ctx context.Context, _ int, resp *http.Response,
 		errType = strconv.Itoa(status)
 	}
 	if r, ok := ctx.Value(requestKey{}).(*request); ok {
-		in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(sig.Kind.String()))...))
+		in.b.requests.Add(ctx, 1, in.b.series(r.key, sig.Kind.String()))
 		if in.b.httpDur != nil {
-			attrs := []attribute.KeyValue{r.attrs[1], r.attrs[2]} // method, server.address
+			attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(r.key.method), semconv.ServerAddress(r.key.host)}
 			if resp != nil && resp.Request != nil && resp.Request.URL != nil {
 				if p := port(resp.Request.URL); p > 0 {
 					attrs = append(attrs, semconv.ServerPort(p))
@@ -145,7 +163,10 @@ func (in instrument) EndAttempt(ctx context.Context, _ int, resp *http.Response,
 		}
 	}
 	span, ok := ctx.Value(attemptKey{}).(trace.Span)
-	if !ok {
+	if !ok || !span.IsRecording() {
+		if ok {
+			span.End()
+		}
 		return
 	}
 	span.SetAttributes(OutcomeKey.String(sig.Kind.String()))
@@ -165,7 +186,7 @@ func (in instrument) EndRequest(ctx context.Context, ev *httpadapter.RequestEven
 		return
 	}
 	if ev.ErrKind == httpadapter.ErrKindCircuitOpen {
-		in.b.requests.Add(ctx, 1, metric.WithAttributes(append(r.attrs[:len(r.attrs):len(r.attrs)], ResultKey.String(ResultCircuitOpen))...))
+		in.b.requests.Add(ctx, 1, in.b.series(r.key, ResultCircuitOpen))
 	}
 	r.span.SetAttributes(AttemptsKey.Int(ev.Attempts))
 	if ev.Status > 0 {

@@ -3,8 +3,6 @@ package otelbridge
 import (
 	"context"
 
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/dynlimit/dynlimit"
 )
 
@@ -15,12 +13,12 @@ func (o observer) Observe(e dynlimit.Event) {
 	ctx := context.Background()
 	switch e.Kind {
 	case dynlimit.EventOutcome:
-		o.b.permits.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter), ResultKey.String(e.Signal.Kind.String())))
+		o.b.permits.Add(ctx, 1, o.b.limiterSeries(e.Limiter, e.Signal.Kind.String()))
 	case dynlimit.EventRejected:
-		o.b.permits.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter), ResultKey.String(ResultRejected)))
+		o.b.permits.Add(ctx, 1, o.b.limiterSeries(e.Limiter, ResultRejected))
 	case dynlimit.EventRateChange:
 		if e.State.Rate < e.Prev.Rate {
-			o.b.decreases.Add(ctx, 1, metric.WithAttributes(LimiterKey.String(e.Limiter)))
+			o.b.decreases.Add(ctx, 1, o.b.limiterSeries(e.Limiter, ""))
 		}
 	}
 }

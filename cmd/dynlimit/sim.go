@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/internal/simtest"
 	"github.com/dynlimit/dynlimit/policy"
 )
@@ -69,7 +70,7 @@ The same command line prints the same bytes every time.`,
 		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) error {
 			o := &simOptions{}
 			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
-			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, fixed[:RATE[:BURST]], naive, all")
+			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, breaker (the default with a circuit breaker), fixed[:RATE[:BURST]], naive, all")
 			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
 			fs.StringVar(&o.integration, "integration", "", "also play the configuration of this built-in API `name`")
 			fs.StringVar(&o.overrides, "overrides", "", "with --integration, lay this override `file` over the built-ins first")
@@ -184,6 +185,8 @@ func parseStrategies(spec string, sc simtest.Scenario) ([]simtest.Strategy, erro
 			sts = append(sts, simtest.Default())
 		case item == "naive" || item == "naive-retry":
 			sts = append(sts, simtest.NaiveRetry())
+		case item == "breaker":
+			sts = append(sts, simtest.WithBreaker(simtest.Default(), "dynlimit+breaker", breaker.DefaultConfig()))
 		case item == "fixed":
 			r := clientShare(sc)
 			sts = append(sts, fixedAt(r, r, false))
@@ -194,7 +197,7 @@ func parseStrategies(spec string, sc simtest.Scenario) ([]simtest.Strategy, erro
 			}
 			sts = append(sts, st)
 		default:
-			return nil, usagef("--policy %q: want default, fixed, fixed:RATE, fixed:RATE:BURST, naive or all", item)
+			return nil, usagef("--policy %q: want default, breaker, fixed, fixed:RATE, fixed:RATE:BURST, naive or all", item)
 		}
 	}
 	return sts, nil
@@ -284,7 +287,11 @@ func reactions(r *simtest.Result) string {
 		parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
 	}
 	for _, x := range r.Outages {
-		parts = append(parts, fmt.Sprintf("outage over at %v: %s", x.End, to90(x.To90, "the limit")))
+		parts = append(parts, fmt.Sprintf("outage over at %v: %s, %d %s reached the dead upstream",
+			x.End, to90(x.To90, "the limit"), r.OutageHits, plural(int(r.OutageHits), "request", "requests")))
+	}
+	if r.BreakerRejected > 0 {
+		parts = append(parts, fmt.Sprintf("%d refused by the breaker", r.BreakerRejected))
 	}
 	return strings.Join(parts, "; ")
 }

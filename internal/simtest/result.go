@@ -38,6 +38,9 @@ type Result struct {
 	// OutageHits counts the requests that reached the upstream during an
 	// outage.
 	OutageHits uint64 `json:"outage_hits"`
+	// BreakerRejected counts the attempts a circuit breaker refused before
+	// any call (Strategy.Breaker); they count as Failed too.
+	BreakerRejected uint64 `json:"breaker_rejected,omitempty"`
 	// Drops describe how the clients reacted to each drop of the hidden
 	// limit, Raises to each raise, Outages to the end of each outage.
 	Drops   []Drop     `json:"drops,omitempty"`

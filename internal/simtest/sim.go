@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -37,7 +38,12 @@ const (
 	evResponse              // a worker's request is answered
 	evArrival               // an open-loop request arrives
 	evSample                // the per-second trace is sampled
+	evRestart               // a worker refused by its breaker starts its next request
 )
+
+// probePending is how long a caller whose request the breaker refused
+// while its probes were out waits before its next one.
+const probePending = time.Second
 
 type event struct {
 	at   time.Duration
@@ -92,6 +98,7 @@ func (q *queue) pop() event {
 }
 
 type worker struct {
+	ticket  breaker.Ticket
 	res     dynlimit.Reservation
 	permit  dynlimit.Permit
 	reply   reply
@@ -101,6 +108,7 @@ type worker struct {
 
 type client struct {
 	lim     *dynlimit.Limiter
+	br      *breaker.Breaker
 	workers []worker
 	parked  []int32         // waiting for an in-flight slot
 	idle    []int32         // open loop: free workers
@@ -110,7 +118,7 @@ type client struct {
 
 type clientStats struct {
 	sent, succeeded, throttled, overloaded, failed uint64
-	outageHits                                     uint64
+	outageHits, breakerRejected                    uint64
 }
 
 type engine struct {
@@ -172,6 +180,13 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 			}
 			c.lim = lim
 		}
+		if st.Breaker != nil {
+			b, err := breaker.New(*st.Breaker, breaker.WithClock(e.clk))
+			if err != nil {
+				return nil, err
+			}
+			c.br = b
+		}
 		c.workers = make([]worker, sc.Clients.Workers)
 		for w := range c.workers {
 			if sc.Clients.Arrivals > 0 {
@@ -218,6 +233,9 @@ func (e *engine) run() {
 			e.arrival(int(ev.c))
 		case evSample:
 			e.sample()
+		case evRestart:
+			e.clients[ev.c].workers[ev.w].start = e.now
+			e.ready(int(ev.c), int(ev.w))
 		}
 		if e.check != nil {
 			e.check(e)
@@ -231,6 +249,14 @@ func (e *engine) at() time.Time { return e.t }
 // ready: worker w of client c wants to send its request.
 func (e *engine) ready(c, w int) {
 	cl := &e.clients[c]
+	if cl.br != nil {
+		tk, err := cl.br.AllowAt(e.at())
+		if err != nil {
+			e.refused(c, w, err)
+			return
+		}
+		cl.workers[w].ticket = tk
+	}
 	if cl.lim == nil {
 		e.send(c, w)
 		return
@@ -281,6 +307,10 @@ func (e *engine) response(c, w int) {
 	e.clk.Set(e.at())
 	e.hdr.set(&e.resp, wk.reply)
 	sig := e.cls.Classify(&e.resp, nil)
+	if cl.br != nil {
+		wk.ticket.DoneAt(e.at(), sig.Kind)
+		wk.ticket = breaker.Ticket{}
+	}
 	if cl.lim != nil {
 		wk.permit.DoneAt(e.at(), sig)
 		wk.permit = dynlimit.Permit{}
@@ -326,6 +356,27 @@ func (e *engine) backoff(retry int) time.Duration {
 		d *= 1 + st.BackoffJitter*(2*e.rng.Float64()-1)
 	}
 	return time.Duration(d)
+}
+
+// refused: the breaker refused worker w's attempt. Its request fails for
+// the caller; in a closed loop the worker starts its next one when the
+// breaker will probe, in an open loop it takes the next arrival, which
+// fails as fast while the circuit is open.
+func (e *engine) refused(c, w int, err error) {
+	cl := &e.clients[c]
+	cl.stats.breakerRejected++
+	if e.sc.Clients.Arrivals > 0 {
+		e.finish(c, w, false)
+		return
+	}
+	cl.stats.failed++
+	cl.workers[w].attempt = 0
+	at := e.now + probePending
+	var ce *breaker.CircuitOpenError
+	if errors.As(err, &ce) && !ce.RetryAt.IsZero() {
+		at = max(e.now, ce.RetryAt.Sub(Epoch))
+	}
+	e.schedule(at, evRestart, c, w)
 }
 
 // finish ends worker w's request and starts its next one.
@@ -457,6 +508,7 @@ func (e *engine) result() *Result {
 		r.Overloaded += s.overloaded
 		r.Failed += s.failed
 		r.OutageHits += s.outageHits
+		r.BreakerRejected += s.breakerRejected
 		per[i] = float64(s.succeeded)
 		if cl.lim != nil {
 			r.Decreases += cl.lim.SnapshotAt(e.at()).Counters.Decreases

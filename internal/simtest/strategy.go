@@ -3,6 +3,7 @@ package simtest
 import (
 	"time"
 
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 
@@ -32,6 +33,18 @@ type Strategy struct {
 	// Classifier makes the classifier each client uses, on the simulation's
 	// clock; nil means signal.HTTP.
 	Classifier func(clock.Clock) signal.Classifier `json:"-"`
+	// Breaker, when set, puts a circuit breaker with this configuration in
+	// front of each client's attempts, as httpadapter.WithBreaker does. A
+	// request it refuses fails for its caller, who starts the next one
+	// when the breaker will probe (or a second later, if a probe is out).
+	Breaker *breaker.Config `json:"-"`
+}
+
+// WithBreaker returns st with a circuit breaker of configuration cfg,
+// named name.
+func WithBreaker(st Strategy, name string, cfg breaker.Config) Strategy {
+	st.Name, st.Breaker = name, &cfg
+	return st
 }
 
 // Dynlimit is the strategy of the library's defaults with policy p:

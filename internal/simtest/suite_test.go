@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/policy"
 )
 
@@ -123,4 +124,30 @@ func TestSuiteBeatsBaselines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// S5 with the circuit breaker of the enterprise client (5 overloads in a
+// row open it for 30 s): fewer requests reach the dead upstream than with
+// the limiter alone, and the recovery after the outage is as quick.
+func TestS5WithBreaker(t *testing.T) {
+	var sc Scenario
+	for _, s := range Scenarios() {
+		if s.Name == "S5-outage" {
+			sc = s
+		}
+	}
+	plain := mustRun(t, sc, Default())
+	withBreaker := mustRun(t, sc, WithBreaker(Default(), "dynlimit+breaker", breaker.DefaultConfig()))
+	if withBreaker.OutageHits >= plain.OutageHits {
+		t.Errorf("with the breaker %d requests reached the dead upstream, without %d: want fewer", withBreaker.OutageHits, plain.OutageHits)
+	}
+	if withBreaker.BreakerRejected == 0 {
+		t.Error("the breaker refused nothing")
+	}
+	if len(withBreaker.Outages) != 1 || withBreaker.Outages[0].To90 < 0 || withBreaker.Outages[0].To90 > 30*time.Second {
+		t.Errorf("recovery with the breaker %v, want >= 90%% within 30 s", withBreaker.Outages)
+	}
+	t.Logf("requests that reached the dead upstream: %d without the breaker, %d with it (%d refused); goodput %.1f%% / %.1f%%; back to 90%% after %v / %v",
+		plain.OutageHits, withBreaker.OutageHits, withBreaker.BreakerRejected, 100*plain.Goodput, 100*withBreaker.Goodput,
+		plain.Outages[0].To90, withBreaker.Outages[0].To90)
 }
