@@ -39,23 +39,26 @@ func main() {
 	addr := flag.String("addr", "localhost:9464", "where to serve /metrics")
 	dur := flag.Duration("for", 0, "stop after this long (0: until interrupted)")
 	flag.Parse()
+	if err := serve(*addr, *dur); err != nil {
+		fmt.Fprintln(os.Stderr, "prometheus:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(addr string, dur time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if *dur > 0 {
+	if dur > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *dur)
+		ctx, cancel = context.WithTimeout(ctx, dur)
 		defer cancel()
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "prometheus:", err)
-		os.Exit(1)
+		return err
 	}
 	fmt.Printf("serving metrics at http://%s/metrics\n", ln.Addr())
-	if err := run(ctx, ln, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "prometheus:", err)
-		os.Exit(1)
-	}
+	return run(ctx, ln, nil)
 }
 
 // run serves the metrics on ln and runs the worker until ctx ends. ready,
