@@ -18,6 +18,7 @@ type Limiter struct {
 	name      string
 	policy    policy.Policy
 	bucket    bucket.Bucket
+	local     *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
 	clock     clock.Clock
 	maxWait   time.Duration // bucket.Forever when unbounded
 	sem       chan struct{} // in-flight slots; nil when uncapped
@@ -85,6 +86,7 @@ func New(opts ...Option) (*Limiter, error) {
 		maxWait:   bucket.Forever,
 		observers: c.observers,
 	}
+	l.local, _ = c.bucket.(*bucket.Local)
 	if c.maxWait > 0 {
 		l.maxWait = c.maxWait
 	}
@@ -132,6 +134,12 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 		now = l.clock.Now()
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil {
+		// Tokens there now are within any bound: no need to compute it.
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return l.grant(now, e, 1), nil
+		}
+	}
 	for {
 		// The max wait bounds the whole call, as a deadline would: the
 		// time spent waiting for a slot, or for a reservation that a
@@ -157,7 +165,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 			return Permit{}, l.reject(now, start, r, boundAt, isDeadline)
 		}
 		if !r.At.After(now) {
-			return l.grant(now, r), nil
+			return l.grant(now, r.Epoch, r.Tokens), nil
 		}
 		now, err = l.sleep(ctx, now, r)
 		if err != nil {
@@ -170,7 +178,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 			return Permit{}, l.bucketError(now, err)
 		}
 		if ok {
-			return l.grant(now, r), nil
+			return l.grant(now, r.Epoch, r.Tokens), nil
 		}
 		// A congestion event forfeited the reservation: take again, under
 		// the new rate and cooldown.
@@ -241,12 +249,12 @@ func (l *Limiter) releaseSlot() {
 	}
 }
 
-func (l *Limiter) grant(now time.Time, r bucket.Reservation) Permit {
+func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 	l.counters.granted.Add(1)
-	if r.Epoch > l.epoch.Load() {
-		l.observeEpoch(r.Epoch, now)
+	if epoch > l.epoch.Load() {
+		l.observeEpoch(epoch, now)
 	}
-	return Permit{l: l, issued: now, epoch: r.Epoch, tokens: r.Tokens}
+	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
 }
 
 // maybeFlush hands the batched successes to the policy if flushEvery has
@@ -357,6 +365,11 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		return Permit{}, false
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil {
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return l.grant(now, e, 1), true
+		}
+	}
 	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
 	if err != nil || !r.OK {
 		l.releaseSlot()
@@ -365,7 +378,7 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		}
 		return Permit{}, false
 	}
-	return l.grant(now, r), true
+	return l.grant(now, r.Epoch, r.Tokens), true
 }
 
 // Reserve is shorthand for ReserveN(time.Now(), 1) on the limiter's clock.
@@ -382,6 +395,11 @@ func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
 		return Reservation{}, badN(n)
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil {
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return Reservation{l: l, r: bucket.Reservation{OK: true, At: now, Tokens: 1, Epoch: e}}, nil
+		}
+	}
 	r, err := l.bucket.Take(context.Background(), now, float64(n), l.maxWait)
 	if err != nil {
 		return Reservation{}, l.bucketError(now, err)
@@ -447,7 +465,7 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 	if !l.tryAcquireSlot() {
 		return Permit{}, ErrInFlight
 	}
-	return l.grant(now, r.r), nil
+	return l.grant(now, r.r.Epoch, r.r.Tokens), nil
 }
 
 // Permit is the right to make one call (of Tokens tokens). Report its
