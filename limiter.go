@@ -8,6 +8,7 @@ import (
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/internal/monotime"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -15,11 +16,17 @@ import (
 // Limiter paces calls to one upstream. Make one with [New]; the zero value is
 // not usable. A Limiter is safe for concurrent use.
 type Limiter struct {
-	name      string
-	policy    policy.Policy
-	bucket    bucket.Bucket
-	local     *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
-	clock     clock.Clock
+	name   string
+	policy policy.Policy
+	bucket bucket.Bucket
+	local  *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
+	clock  clock.Clock
+	// real is set when clock is clock.Real and local is set: Allow and Wait
+	// then read the clock as a monotime duration, and take at it minus
+	// realOff, which is local.Origin().Sub(monotime.Epoch), without
+	// building a time.Time unless they must go through the lock.
+	real      bool
+	realOff   time.Duration
 	maxWait   time.Duration // bucket.Forever when unbounded
 	sem       chan struct{} // in-flight slots; nil when uncapped
 	observers []Observer
@@ -96,6 +103,9 @@ func New(opts ...Option) (*Limiter, error) {
 	if err := l.bucket.Init(context.Background(), l.clock.Now(), l.policy.Initial()); err != nil {
 		return nil, err
 	}
+	if l.local != nil && l.clock == clock.Real {
+		l.real, l.realOff = true, l.local.Origin().Sub(monotime.Epoch)
+	}
 	return l, nil
 }
 
@@ -125,16 +135,29 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	start := l.clock.Now()
+	slot, tried := l.tryAcquireSlot(), false
+	var start time.Time
+	if l.real && n == 1 {
+		d := monotime.Since()
+		if slot {
+			if p, ok := l.takeReal(d); ok {
+				return p, nil
+			}
+			tried = true
+		}
+		start = monotime.At(d)
+	} else {
+		start = l.clock.Now()
+	}
 	now := start
-	if l.sem != nil && !l.tryAcquireSlot() {
+	if !slot {
 		if err := l.waitSlot(ctx, start, n); err != nil {
 			return Permit{}, err
 		}
-		now = l.clock.Now()
+		now, tried = l.clock.Now(), false
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil {
+	if n == 1 && l.local != nil && !tried {
 		// Tokens there now are within any bound: no need to compute it.
 		if e, ok := l.local.TryTakeOne(now); ok {
 			return l.grant(now, e, 1), nil
@@ -257,17 +280,40 @@ func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
 }
 
+// takeReal grants a one-token permit, its in-flight slot already held, at
+// the real clock's reading d if the bucket's lock-free take can. l.real is
+// set.
+func (l *Limiter) takeReal(d time.Duration) (Permit, bool) {
+	if l.batched() && l.flushDue(monotime.EpochUnixNano+int64(d)) {
+		l.flush(monotime.At(d))
+	}
+	e, ok := l.local.TryTakeOneAt(d - l.realOff)
+	if !ok {
+		return Permit{}, false
+	}
+	l.counters.granted.Add(1)
+	if e > l.epoch.Load() {
+		l.observeEpoch(e, monotime.At(d))
+	}
+	return Permit{l: l, real: int64(d) + 1, epoch: e, tokens: 1}, true
+}
+
 // maybeFlush hands the batched successes to the policy if flushEvery has
 // passed since the last time (or the clock went back).
 func (l *Limiter) maybeFlush(now time.Time) {
-	if uint32(l.batch.Load()) == 0 {
-		return
+	if l.batched() && l.flushDue(now.UnixNano()) {
+		l.flush(now)
 	}
-	t := now.UnixNano()
-	if last := l.lastFlush.Load(); t >= last && t-last < flushEvery {
-		return
-	}
-	l.flush(now)
+}
+
+// batched reports whether successes wait in the batch.
+func (l *Limiter) batched() bool { return uint32(l.batch.Load()) != 0 }
+
+// flushDue reports whether flushEvery has passed since the last flush, or
+// the clock went back, at the instant whose UnixNano is t.
+func (l *Limiter) flushDue(t int64) bool {
+	last := l.lastFlush.Load()
+	return t < last || t-last >= flushEvery
 }
 
 // flush hands the batched successes to the policy as one outcome.
@@ -355,7 +401,19 @@ func (l *Limiter) emit(e Event) {
 }
 
 // Allow is shorthand for AllowN(time.Now(), 1) on the limiter's clock.
-func (l *Limiter) Allow() (Permit, bool) { return l.AllowN(l.clock.Now(), 1) }
+func (l *Limiter) Allow() (Permit, bool) {
+	if !l.real {
+		return l.AllowN(l.clock.Now(), 1)
+	}
+	if !l.tryAcquireSlot() {
+		return Permit{}, false
+	}
+	d := monotime.Since()
+	if p, ok := l.takeReal(d); ok {
+		return p, true
+	}
+	return l.allowLocked(monotime.At(d), 1)
+}
 
 // AllowN returns a Permit for n tokens if they are available at now, no
 // cooldown runs and an in-flight slot is free; it never blocks. An invalid
@@ -370,6 +428,12 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 			return l.grant(now, e, 1), true
 		}
 	}
+	return l.allowLocked(now, n)
+}
+
+// allowLocked is AllowN through the bucket's Take, once the in-flight slot
+// is held and the batch flushed.
+func (l *Limiter) allowLocked(now time.Time, n int) (Permit, bool) {
 	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
 	if err != nil || !r.OK {
 		l.releaseSlot()
@@ -473,6 +537,9 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 type Permit struct {
 	l      *Limiter
 	issued time.Time
+	// real, when not 0, stands for issued: the permit was granted at the
+	// real clock's reading real - 1, and issued was not built.
+	real   int64
 	epoch  uint64
 	tokens float64
 }
@@ -481,7 +548,12 @@ type Permit struct {
 func (p Permit) Epoch() uint64 { return p.epoch }
 
 // Issued returns the instant the permit was granted.
-func (p Permit) Issued() time.Time { return p.issued }
+func (p Permit) Issued() time.Time {
+	if p.real != 0 {
+		return monotime.At(time.Duration(p.real - 1))
+	}
+	return p.issued
+}
 
 // Tokens returns the number of tokens the permit took.
 func (p Permit) Tokens() float64 { return p.tokens }

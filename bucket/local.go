@@ -136,7 +136,31 @@ func (b *Local) TryTakeOne(now time.Time) (epoch uint64, ok bool) {
 	}
 	// base is written once, before the first word that opens the path: the
 	// load above orders this read after that write.
-	n := int64(now.Sub(b.base))
+	return b.tryTake(w, int64(now.Sub(b.base)))
+}
+
+// Origin returns the instant from which [Local.TryTakeOneAt] counts, fixed
+// by the first Init; the zero Time before it.
+func (b *Local) Origin() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.base
+}
+
+// TryTakeOneAt is TryTakeOne(b.Origin().Add(d)) without building the
+// instant, for a caller that reads its clock as a duration since some
+// instant e: it passes its reading minus b.Origin().Sub(e).
+func (b *Local) TryTakeOneAt(d time.Duration) (epoch uint64, ok bool) {
+	w := b.fast.Load()
+	if w == 0 {
+		return 0, false
+	}
+	return b.tryTake(w, int64(d))
+}
+
+// tryTake is the lock-free take at n, an offset from base, of a path that
+// was open with the word w a moment ago.
+func (b *Local) tryTake(w, n int64) (epoch uint64, ok bool) {
 	for n >= w && n < fastLimit {
 		// Read after the word: if the word is still w at the CAS, these
 		// are the span and epoch stored before it was published.
