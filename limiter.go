@@ -8,6 +8,7 @@ import (
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/internal/monotime"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -15,10 +16,17 @@ import (
 // Limiter paces calls to one upstream. Make one with [New]; the zero value is
 // not usable. A Limiter is safe for concurrent use.
 type Limiter struct {
-	name      string
-	policy    policy.Policy
-	bucket    bucket.Bucket
-	clock     clock.Clock
+	name   string
+	policy policy.Policy
+	bucket bucket.Bucket
+	local  *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
+	clock  clock.Clock
+	// real is set when clock is clock.Real and local is set: Allow and Wait
+	// then read the clock as a monotime duration, and take at it minus
+	// realOff, which is local.Origin().Sub(monotime.Epoch), without
+	// building a time.Time unless they must go through the lock.
+	real      bool
+	realOff   time.Duration
 	maxWait   time.Duration // bucket.Forever when unbounded
 	sem       chan struct{} // in-flight slots; nil when uncapped
 	observers []Observer
@@ -85,6 +93,7 @@ func New(opts ...Option) (*Limiter, error) {
 		maxWait:   bucket.Forever,
 		observers: c.observers,
 	}
+	l.local, _ = c.bucket.(*bucket.Local)
 	if c.maxWait > 0 {
 		l.maxWait = c.maxWait
 	}
@@ -93,6 +102,9 @@ func New(opts ...Option) (*Limiter, error) {
 	}
 	if err := l.bucket.Init(context.Background(), l.clock.Now(), l.policy.Initial()); err != nil {
 		return nil, err
+	}
+	if l.local != nil && l.clock == clock.Real {
+		l.real, l.realOff = true, l.local.Origin().Sub(monotime.Epoch)
 	}
 	return l, nil
 }
@@ -123,15 +135,34 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	start := l.clock.Now()
+	slot, tried := l.tryAcquireSlot(), false
+	var start time.Time
+	if l.real && n == 1 {
+		d := monotime.Since()
+		if slot {
+			if p, ok := l.takeReal(d); ok {
+				return p, nil
+			}
+			tried = true
+		}
+		start = monotime.At(d)
+	} else {
+		start = l.clock.Now()
+	}
 	now := start
-	if l.sem != nil && !l.tryAcquireSlot() {
+	if !slot {
 		if err := l.waitSlot(ctx, start, n); err != nil {
 			return Permit{}, err
 		}
-		now = l.clock.Now()
+		now, tried = l.clock.Now(), false
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil && !tried {
+		// Tokens there now are within any bound: no need to compute it.
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return l.grant(now, e, 1), nil
+		}
+	}
 	for {
 		// The max wait bounds the whole call, as a deadline would: the
 		// time spent waiting for a slot, or for a reservation that a
@@ -157,7 +188,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 			return Permit{}, l.reject(now, start, r, boundAt, isDeadline)
 		}
 		if !r.At.After(now) {
-			return l.grant(now, r), nil
+			return l.grant(now, r.Epoch, r.Tokens), nil
 		}
 		now, err = l.sleep(ctx, now, r)
 		if err != nil {
@@ -170,7 +201,7 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 			return Permit{}, l.bucketError(now, err)
 		}
 		if ok {
-			return l.grant(now, r), nil
+			return l.grant(now, r.Epoch, r.Tokens), nil
 		}
 		// A congestion event forfeited the reservation: take again, under
 		// the new rate and cooldown.
@@ -241,25 +272,48 @@ func (l *Limiter) releaseSlot() {
 	}
 }
 
-func (l *Limiter) grant(now time.Time, r bucket.Reservation) Permit {
+func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 	l.counters.granted.Add(1)
-	if r.Epoch > l.epoch.Load() {
-		l.observeEpoch(r.Epoch, now)
+	if epoch > l.epoch.Load() {
+		l.observeEpoch(epoch, now)
 	}
-	return Permit{l: l, issued: now, epoch: r.Epoch, tokens: r.Tokens}
+	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
+}
+
+// takeReal grants a one-token permit, its in-flight slot already held, at
+// the real clock's reading d if the bucket's lock-free take can. l.real is
+// set.
+func (l *Limiter) takeReal(d time.Duration) (Permit, bool) {
+	if l.batched() && l.flushDue(monotime.EpochUnixNano+int64(d)) {
+		l.flush(monotime.At(d))
+	}
+	e, ok := l.local.TryTakeOneAt(d - l.realOff)
+	if !ok {
+		return Permit{}, false
+	}
+	l.counters.granted.Add(1)
+	if e > l.epoch.Load() {
+		l.observeEpoch(e, monotime.At(d))
+	}
+	return Permit{l: l, real: int64(d) + 1, epoch: e, tokens: 1}, true
 }
 
 // maybeFlush hands the batched successes to the policy if flushEvery has
 // passed since the last time (or the clock went back).
 func (l *Limiter) maybeFlush(now time.Time) {
-	if uint32(l.batch.Load()) == 0 {
-		return
+	if l.batched() && l.flushDue(now.UnixNano()) {
+		l.flush(now)
 	}
-	t := now.UnixNano()
-	if last := l.lastFlush.Load(); t >= last && t-last < flushEvery {
-		return
-	}
-	l.flush(now)
+}
+
+// batched reports whether successes wait in the batch.
+func (l *Limiter) batched() bool { return uint32(l.batch.Load()) != 0 }
+
+// flushDue reports whether flushEvery has passed since the last flush, or
+// the clock went back, at the instant whose UnixNano is t.
+func (l *Limiter) flushDue(t int64) bool {
+	last := l.lastFlush.Load()
+	return t < last || t-last >= flushEvery
 }
 
 // flush hands the batched successes to the policy as one outcome.
@@ -347,7 +401,19 @@ func (l *Limiter) emit(e Event) {
 }
 
 // Allow is shorthand for AllowN(time.Now(), 1) on the limiter's clock.
-func (l *Limiter) Allow() (Permit, bool) { return l.AllowN(l.clock.Now(), 1) }
+func (l *Limiter) Allow() (Permit, bool) {
+	if !l.real {
+		return l.AllowN(l.clock.Now(), 1)
+	}
+	if !l.tryAcquireSlot() {
+		return Permit{}, false
+	}
+	d := monotime.Since()
+	if p, ok := l.takeReal(d); ok {
+		return p, true
+	}
+	return l.allowLocked(monotime.At(d), 1)
+}
 
 // AllowN returns a Permit for n tokens if they are available at now, no
 // cooldown runs and an in-flight slot is free; it never blocks. An invalid
@@ -357,6 +423,17 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		return Permit{}, false
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil {
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return l.grant(now, e, 1), true
+		}
+	}
+	return l.allowLocked(now, n)
+}
+
+// allowLocked is AllowN through the bucket's Take, once the in-flight slot
+// is held and the batch flushed.
+func (l *Limiter) allowLocked(now time.Time, n int) (Permit, bool) {
 	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
 	if err != nil || !r.OK {
 		l.releaseSlot()
@@ -365,7 +442,7 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		}
 		return Permit{}, false
 	}
-	return l.grant(now, r), true
+	return l.grant(now, r.Epoch, r.Tokens), true
 }
 
 // Reserve is shorthand for ReserveN(time.Now(), 1) on the limiter's clock.
@@ -382,6 +459,11 @@ func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
 		return Reservation{}, badN(n)
 	}
 	l.maybeFlush(now)
+	if n == 1 && l.local != nil {
+		if e, ok := l.local.TryTakeOne(now); ok {
+			return Reservation{l: l, r: bucket.Reservation{OK: true, At: now, Tokens: 1, Epoch: e}}, nil
+		}
+	}
 	r, err := l.bucket.Take(context.Background(), now, float64(n), l.maxWait)
 	if err != nil {
 		return Reservation{}, l.bucketError(now, err)
@@ -447,7 +529,7 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 	if !l.tryAcquireSlot() {
 		return Permit{}, ErrInFlight
 	}
-	return l.grant(now, r.r), nil
+	return l.grant(now, r.r.Epoch, r.r.Tokens), nil
 }
 
 // Permit is the right to make one call (of Tokens tokens). Report its
@@ -455,6 +537,9 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 type Permit struct {
 	l      *Limiter
 	issued time.Time
+	// real, when not 0, stands for issued: the permit was granted at the
+	// real clock's reading real - 1, and issued was not built.
+	real   int64
 	epoch  uint64
 	tokens float64
 }
@@ -463,7 +548,12 @@ type Permit struct {
 func (p Permit) Epoch() uint64 { return p.epoch }
 
 // Issued returns the instant the permit was granted.
-func (p Permit) Issued() time.Time { return p.issued }
+func (p Permit) Issued() time.Time {
+	if p.real != 0 {
+		return monotime.At(time.Duration(p.real - 1))
+	}
+	return p.issued
+}
 
 // Tokens returns the number of tokens the permit took.
 func (p Permit) Tokens() float64 { return p.tokens }
@@ -478,7 +568,7 @@ func (p Permit) Done(sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
+	if l.batchable(&p, &sig) && l.addToBatch(p.epoch) {
 		return
 	}
 	l.doneSlow(p, l.clock.Now(), sig)
@@ -495,7 +585,7 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
+	if l.batchable(&p, &sig) && l.addToBatch(p.epoch) {
 		l.maybeFlush(now)
 		return
 	}
@@ -505,9 +595,17 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 // batchable reports whether the batch can stand for sig. Status is left
 // out: it is there for observers, and a limiter with observers does not
 // batch; a success that carries its 200 is as plain as one that does not.
-func (l *Limiter) batchable(p Permit, sig signal.Signal) bool {
-	return sig.Kind == signal.Success && sig.RetryAfter == 0 && !sig.HasRetryAfter && !sig.Quota.Known() && !sig.TokenQuota.Known() &&
-		p.tokens == 1 && l.observers == nil
+// It takes pointers so that the inlined checks read the caller's copies
+// instead of making their own of the 112-byte Signal.
+func (l *Limiter) batchable(p *Permit, sig *signal.Signal) bool {
+	return p.tokens == 1 && l.observers == nil &&
+		sig.Kind == signal.Success && sig.RetryAfter == 0 && !sig.HasRetryAfter &&
+		noHints(&sig.Quota) && noHints(&sig.TokenQuota)
+}
+
+// noHints is !q.Known(), without a copy of q when q is the zero Quota.
+func noHints(q *signal.Quota) bool {
+	return *q == signal.Quota{} || !q.Known()
 }
 
 // addToBatch counts one success of a permit of the given epoch, if that is

@@ -1,6 +1,10 @@
 package clock
 
-import "time"
+import (
+	"time"
+
+	"github.com/dynlimit/dynlimit/internal/monotime"
+)
 
 // Clock tells the time and makes timers.
 //
@@ -40,11 +44,7 @@ var Real Clock = realClock{}
 
 type realClock struct{}
 
-// epoch carries a monotonic reading; time.Since on it reads only the
-// monotonic clock.
-var epoch = time.Now()
-
-func (realClock) Now() time.Time { return epoch.Add(time.Since(epoch)) }
+func (realClock) Now() time.Time { return monotime.At(monotime.Since()) }
 
 func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
 

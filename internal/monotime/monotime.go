@@ -1,0 +1,23 @@
+// Package monotime is the time base of [clock.Real], shared with the
+// limiter so that its hot path can read the real clock as a plain duration
+// and build a [time.Time] only when it needs one.
+//
+// [clock.Real]: https://pkg.go.dev/github.com/dynlimit/dynlimit/clock#Real
+package monotime
+
+import "time"
+
+// Epoch carries a monotonic reading; time.Since on it reads only the
+// monotonic clock.
+var Epoch = time.Now()
+
+// EpochUnixNano is Epoch.UnixNano(): At(d).UnixNano() is EpochUnixNano +
+// d, without building the instant.
+var EpochUnixNano = Epoch.UnixNano()
+
+// Since returns the time elapsed since Epoch, from one monotonic read.
+func Since() time.Duration { return time.Since(Epoch) }
+
+// At returns the instant d after Epoch: the real clock's reading when
+// Since returned d.
+func At(d time.Duration) time.Time { return Epoch.Add(d) }
