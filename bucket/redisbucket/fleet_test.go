@@ -1,0 +1,384 @@
+package redisbucket_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/bucket"
+	"github.com/dynlimit/dynlimit/bucket/redisbucket"
+	"github.com/dynlimit/dynlimit/internal/redistest"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+// The fleet test runs this test binary again as its worker processes; these
+// variables tell a worker what to do.
+const (
+	workerEnv     = "DYNLIMIT_FLEET_WORKER" // the Redis address
+	workerNameEnv = "DYNLIMIT_FLEET_NAME"
+	workerForEnv  = "DYNLIMIT_FLEET_FOR"
+)
+
+const (
+	fleetRate  = 40.0
+	fleetBurst = 4.0
+)
+
+// TestMain lets the test binary be a fleet worker: with workerEnv set it
+// takes permits from the shared limiter as fast as it gives them for the
+// time it is told, prints the Unix nanoseconds of each grant, and exits.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(workerEnv); addr != "" {
+		os.Exit(worker(addr, os.Getenv(workerNameEnv), os.Getenv(workerForEnv)))
+	}
+	os.Exit(m.Run())
+}
+
+func worker(addr, name, dur string) int {
+	d, err := time.ParseDuration(dur)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	b, err := redisbucket.New(c, name, redisbucket.WithFailureMode(redisbucket.FailClosed), redisbucket.WithTimeout(time.Second))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(policy.Fixed{Rate: fleetRate, Burst: fleetBurst}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for {
+		p, err := lim.Wait(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, dynlimit.ErrWaitTooLong) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Fprintln(out, time.Now().UnixNano())
+		p.Done(signal.Signal{Kind: signal.Success})
+	}
+}
+
+// Four OS processes pace against one limiter in Redis: together they never
+// go faster than its rate allows, plus its burst.
+func TestFleetOfProcessesSharesOneRate(t *testing.T) {
+	srv := redistest.Start(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const procs = 4
+	const run = 2 * time.Second
+	name := fmt.Sprintf("fleet-%d", names.Add(1))
+	var (
+		mu     sync.Mutex
+		grants []int64
+		wg     sync.WaitGroup
+	)
+	for i := range procs {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), workerEnv+"="+srv.Addr(), workerNameEnv+"="+name, workerForEnv+"="+run.String())
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			sc := bufio.NewScanner(stdout)
+			var mine []int64
+			for sc.Scan() {
+				n, err := strconv.ParseInt(sc.Text(), 10, 64)
+				if err == nil {
+					mine = append(mine, n)
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("worker %d: %v\n%s", i, err, stderr.String())
+			}
+			mu.Lock()
+			grants = append(grants, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(grants) == 0 {
+		t.Fatal("no permit granted")
+	}
+	slices.Sort(grants)
+	// Every window of w holds at most rate × w + burst grants. The grants are
+	// stamped by the workers after the script answered, so a window may
+	// catch one stamped a little late: one grant of slack per process.
+	const w = 500 * time.Millisecond
+	limit := int(fleetRate*w.Seconds()+fleetBurst) + procs
+	for i := range grants {
+		j := i
+		for j < len(grants) && grants[j]-grants[i] < int64(w) {
+			j++
+		}
+		if n := j - i; n > limit {
+			t.Fatalf("%d grants within %v from grant %d, want at most %d (rate %v/s, burst %v)", n, w, i, limit, fleetRate, fleetBurst)
+		}
+	}
+	span := time.Duration(grants[len(grants)-1] - grants[0])
+	if max := int(fleetRate*span.Seconds()+fleetBurst) + procs; len(grants) > max {
+		t.Errorf("%d grants over %v, want at most %d", len(grants), span, max)
+	}
+	// And the fleet did use its budget: at least half of it.
+	if min := int(fleetRate * span.Seconds() / 2); len(grants) < min {
+		t.Errorf("%d grants over %v, want at least %d: the fleet starved", len(grants), span, min)
+	}
+	t.Logf("%d processes: %d grants over %v (%.1f/s for a rate of %v/s)", procs, len(grants), span, float64(len(grants))/span.Seconds(), fleetRate)
+}
+
+// A 429 seen by every process of a fleet lowers the shared rate once: the
+// first report moves the epoch, and the others are about permits of the
+// epoch before. Each "process" here has its own client and limiter; they
+// share nothing but Redis.
+func TestSharedThrottleLowersTheRateOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	name := fmt.Sprintf("throttle-%d", names.Add(1))
+	a := policy.DefaultAIMD()
+	a.Rate, a.Burst = 10, 10
+	var lims []*dynlimit.Limiter
+	for range 4 {
+		b, err := redisbucket.New(newClient(t, srv), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lims = append(lims, lim)
+	}
+	var permits []dynlimit.Permit
+	for _, l := range lims {
+		p, ok := l.Allow()
+		if !ok {
+			t.Fatal("no permit from a full bucket")
+		}
+		permits = append(permits, p)
+	}
+	var wg sync.WaitGroup
+	for _, p := range permits {
+		wg.Go(func() { p.Done(signal.Signal{Kind: signal.Throttled, Status: 429}) })
+	}
+	wg.Wait()
+	var decreases uint64
+	for i, l := range lims {
+		s := l.Snapshot()
+		decreases += s.Counters.Decreases
+		if s.Rate != 10*a.DecreaseFactor || s.Epoch != 1 {
+			t.Errorf("process %d sees rate %v in epoch %d, want %v in epoch 1", i, s.Rate, s.Epoch, 10*a.DecreaseFactor)
+		}
+	}
+	if decreases != 1 {
+		t.Errorf("%d decreases over the fleet, want 1", decreases)
+	}
+}
+
+// kill -9 of the server: the bucket falls back to a local one at a share
+// of the last known rate, and goes back to Redis once a new server answers.
+func TestFallbackAndRecovery(t *testing.T) {
+	srv := redistest.Start(t)
+	var events []string
+	var mu sync.Mutex
+	b, err := redisbucket.New(newClient(t, srv), fmt.Sprintf("fallback-%d", names.Add(1)),
+		redisbucket.WithRetryInterval(time.Second), redisbucket.WithTimeout(200*time.Millisecond),
+		redisbucket.WithOnFailure(func(key string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, fmt.Sprint(err == nil))
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	if err := b.Init(ctx, now, policy.State{Rate: 100, Burst: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := b.Take(ctx, now, 1, 0); err != nil || !r.OK {
+		t.Fatalf("take with Redis up: %+v, %v", r, err)
+	}
+
+	srv.Kill()
+	r, err := b.Take(ctx, now, 1, 0)
+	if err != nil || !r.OK {
+		t.Fatalf("take with Redis dead: %+v, %v; want a permit from the fallback", r, err)
+	}
+	if !b.Down() {
+		t.Error("the bucket does not know Redis is down")
+	}
+	st, err := b.Peek(ctx, now)
+	if err != nil || st.State.Rate != 25 || st.State.Burst != 2 {
+		t.Errorf("fallback state %+v, %v; want a quarter of the rate (25/s) and burst (2)", st.State, err)
+	}
+	// The fallback paces: its burst of 2 is spent by one more take.
+	if r, _ := b.Take(ctx, now, 1, 0); !r.OK {
+		t.Error("the fallback refused its second token")
+	}
+	if r, _ := b.Take(ctx, now, 1, 0); r.OK {
+		t.Error("the fallback gave a third token at once: it does not pace")
+	}
+
+	srv.Restart(t)
+	later := now.Add(2 * time.Second) // past the retry interval
+	if r, err := b.Take(ctx, later, 1, 0); err != nil || !r.OK {
+		t.Fatalf("take after the restart: %+v, %v", r, err)
+	}
+	if b.Down() {
+		t.Error("the bucket is still on its fallback after Redis came back")
+	}
+	// The new server lost the hash (no persistence): it was made again
+	// from the starting state.
+	if st, err := b.Peek(ctx, later); err != nil || st.State.Rate != 100 {
+		t.Errorf("state after the restart %+v, %v; want the starting state again", st.State, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(events, []string{"false", "true"}) {
+		t.Errorf("failure events %v, want one down (false) then one up (true)", events)
+	}
+}
+
+// The failure modes against a Redis that is not there.
+func TestFailureModes(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	s := policy.State{Rate: 10, Burst: 4}
+
+	open, err := redisbucket.New(dead, "open", redisbucket.WithFailureMode(redisbucket.FailOpen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := open.Init(ctx, now, s); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if r, err := open.Take(ctx, now, 1, 0); err != nil || !r.OK || !r.At.Equal(now) {
+			t.Fatalf("fail-open take %d: %+v, %v; want a permit at once", i, r, err)
+		}
+	}
+
+	closed, err := redisbucket.New(dead, "closed", redisbucket.WithFailureMode(redisbucket.FailClosed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Init(ctx, now, s); err != nil {
+		t.Fatal(err)
+	}
+	_, err = closed.Take(ctx, now, 1, 0)
+	var ue *redisbucket.UnavailableError
+	if !errors.Is(err, redisbucket.ErrUnavailable) || !errors.As(err, &ue) || ue.Op != "take" {
+		t.Fatalf("fail-closed take: %v, want an *UnavailableError", err)
+	}
+	// Within the retry interval it answers at once, without asking Redis.
+	start := time.Now()
+	if _, err := closed.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+		t.Errorf("second fail-closed take: %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Millisecond {
+		t.Logf("second take took %v: it should not have dialled", d)
+	}
+
+	// A limiter on a fail-closed bucket reports the error to its caller.
+	lim, err := dynlimit.New(dynlimit.WithBucket(mustNew(t, dead, "closed-lim", redisbucket.WithFailureMode(redisbucket.FailClosed))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lim.Wait(ctx); !errors.Is(err, redisbucket.ErrUnavailable) {
+		t.Errorf("Wait on a fail-closed bucket: %v, want ErrUnavailable", err)
+	}
+
+	// The caller's canceled context is its own error, not Redis's.
+	fb := mustNew(t, dead, "canceled")
+	if err := fb.Init(ctx, now, s); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := fb.Take(cctx, now.Add(time.Hour), 1, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("take with a canceled context: %v, want context.Canceled", err)
+	}
+}
+
+func mustNew(t *testing.T, c redis.UniversalClient, name string, opts ...redisbucket.Option) *redisbucket.Bucket {
+	t.Helper()
+	b, err := redisbucket.New(c, name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBadInput(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = c.Close() })
+	tests := []struct {
+		name   string
+		client redis.UniversalClient
+		key    string
+		opts   []redisbucket.Option
+		field  string
+	}{
+		{"nil client", nil, "ok", nil, "client"},
+		{"empty name", c, "", nil, "name"},
+		{"space", c, "my limiter", nil, "name"},
+		{"brace", c, "a{b}", nil, "name"},
+		{"newline", c, "a\nb", nil, "name"},
+		{"too long", c, strings.Repeat("k", 201), nil, "name"},
+		{"prefix", c, "ok", []redisbucket.Option{redisbucket.WithPrefix("x{")}, "WithPrefix"},
+		{"ttl", c, "ok", []redisbucket.Option{redisbucket.WithTTL(-time.Second)}, "WithTTL"},
+		{"timeout", c, "ok", []redisbucket.Option{redisbucket.WithTimeout(0)}, "WithTimeout"},
+		{"share", c, "ok", []redisbucket.Option{redisbucket.WithFallbackShare(1.5)}, "WithFallbackShare"},
+		{"mode", c, "ok", []redisbucket.Option{redisbucket.WithFailureMode(7)}, "WithFailureMode"},
+		{"retry", c, "ok", []redisbucket.Option{redisbucket.WithRetryInterval(0)}, "WithRetryInterval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := redisbucket.New(tt.client, tt.key, tt.opts...)
+			var oe *redisbucket.OptionError
+			if !errors.As(err, &oe) || oe.Name != tt.field {
+				t.Errorf("err = %v, want an OptionError naming %s", err, tt.field)
+			}
+		})
+	}
+	b := mustNew(t, c, "before-init")
+	if _, err := b.Take(context.Background(), time.Now(), 1, 0); !errors.Is(err, bucket.ErrUninitialized) {
+		t.Errorf("take before Init: %v", err)
+	}
+	if got := mustNew(t, c, "svc:notion/tenant-1").Key(); got != "dynlimit:{svc:notion/tenant-1}" {
+		t.Errorf("key = %q", got)
+	}
+}
