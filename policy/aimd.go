@@ -144,6 +144,11 @@ func (a AIMD) Validate() error {
 	return nil
 }
 
+// RateBounds returns MinRate and MaxRate: a bucket shared by several
+// processes, which adds up the increases each one computed, keeps the sum
+// within them.
+func (a AIMD) RateBounds() (minRate, maxRate float64) { return a.MinRate, a.MaxRate }
+
 // Initial returns the starting state: Rate and Burst, no cooldown, epoch 0.
 func (a AIMD) Initial() State {
 	return State{Rate: a.Rate, Burst: a.Burst}

@@ -36,6 +36,9 @@ func (f Fixed) Validate() error {
 	return nil
 }
 
+// RateBounds returns Rate twice: the rate never moves.
+func (f Fixed) RateBounds() (minRate, maxRate float64) { return f.Rate, f.Rate }
+
 // Initial returns Rate and Burst with no cooldown.
 func (f Fixed) Initial() State { return State{Rate: f.Rate, Burst: f.Burst} }
 

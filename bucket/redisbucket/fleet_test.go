@@ -382,3 +382,53 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("key = %q", got)
 	}
 }
+
+// Successes ride on the next take: a permit cycle is one call to Redis,
+// and the fleet's rate grows by one increase per success, whichever
+// process reported it: increases neither multiply nor get lost.
+func TestSuccessesRideOnTakes(t *testing.T) {
+	srv := redistest.Start(t)
+	name := fmt.Sprintf("successes-%d", names.Add(1))
+	a := policy.DefaultAIMD()
+	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor = 10, 1000, 1000, 0.5
+	a.ProbeBand = 0 // a plain additive increase, whatever the ceiling
+	var lims []*dynlimit.Limiter
+	for range 3 {
+		b, err := redisbucket.New(newClient(t, srv), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lims = append(lims, lim)
+	}
+	srv.ResetStats(t)
+	const rounds = 40
+	for i := range rounds {
+		for _, l := range lims {
+			p, ok := l.Allow()
+			if !ok {
+				t.Fatalf("round %d: refused", i)
+			}
+			p.Done(signal.Signal{Kind: signal.Success})
+		}
+	}
+	stats := srv.CommandStats(t)
+	calls := stats["evalsha"] + stats["eval"]
+	cycles := int64(rounds * len(lims))
+	// Each cycle is a take; a success batch that another instant's batch
+	// finds still pending (no take in between) is written on its own.
+	if calls > cycles+cycles/10 {
+		t.Errorf("%d calls to Redis for %d permit cycles, want about one each", calls, cycles)
+	}
+	// Every success but the last few (still pending in their processes)
+	// is in the shared rate, once.
+	s := lims[0].Snapshot()
+	want := a.Rate + float64(cycles)*a.IncreaseFactor
+	if s.Rate > want || s.Rate < want-float64(2*len(lims))*a.IncreaseFactor {
+		t.Errorf("shared rate %v after %d successes from %d processes, want about %v", s.Rate, cycles, len(lims), want)
+	}
+	t.Logf("%d calls for %d cycles; rate %v (want about %v)", calls, cycles, s.Rate, want)
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
 )
 
 //go:embed script.lua
@@ -239,11 +240,21 @@ type Bucket struct {
 	callerClock bool
 	onFailure   func(string, error)
 
-	mu       sync.Mutex
-	inited   bool
-	initial  policy.State // what Init was given: to make the hash again if it expired
-	origin   time.Time    // of the hash, caller clock
-	last     policy.State // the last state seen in Redis
+	mu      sync.Mutex
+	inited  bool
+	initial policy.State // what Init was given: to make the hash again if it expired
+	origin  time.Time    // of the hash, caller clock
+	last    policy.State // the last state seen in Redis
+	// version is the version of last, when known (haveVersion): a policy
+	// step computed from last is written if the hash is still at it.
+	version     string
+	haveVersion bool
+	// pending are the successes reported since the last write, not yet in
+	// Redis: their step is computed from last and written with the next
+	// take, in the same call. view is last with that step applied: what
+	// Apply reports.
+	pending  pendingStep
+	view     policy.State
 	down     bool
 	retryAt  time.Time // while down: when to ask Redis again
 	fallback *bucket.Local
@@ -313,6 +324,32 @@ func (b *Bucket) Down() bool {
 	return b.down
 }
 
+// pendingStep is a batch of successes waiting for the next call to Redis,
+// reported at at.
+type pendingStep struct {
+	p  policy.Policy
+	o  policy.Outcome // Count is the number of successes
+	at time.Time
+}
+
+func (ps pendingStep) ok() bool { return ps.p != nil && ps.o.Count > 0 }
+
+// step is a policy step to write with a call: next, computed from the
+// state at version, taken at at; count successes of the pending batch are
+// in it.
+type step struct {
+	version string // "" for none
+	at      time.Time
+	next    policy.State
+	count   uint64
+	// delta, when set, writes the step as what it adds to the rate and the
+	// ceiling of whatever state the hash holds in epoch next.Epoch, within
+	// [minRate, maxRate]: successes from several processes add up.
+	delta            bool
+	dRate, dCeiling  float64
+	minRate, maxRate float64
+}
+
 // Init makes the shared hash with state s, unless a process already made
 // it; see [bucket.Bucket.Init].
 func (b *Bucket) Init(ctx context.Context, now time.Time, s policy.State) error {
@@ -327,7 +364,7 @@ func (b *Bucket) Init(ctx context.Context, now time.Time, s policy.State) error 
 		b.mu.Unlock()
 		return nil
 	}
-	b.inited, b.initial, b.last = true, s, s
+	b.inited, b.initial, b.last, b.view = true, s, s, s
 	b.mu.Unlock()
 	err := b.remoteInit(ctx, now)
 	if err == nil {
@@ -347,17 +384,17 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	b.mu.Lock()
 	s := b.initial
 	b.mu.Unlock()
-	args := []any{"init", b.nowArg(0), b.ttlArg(), now.Unix(), now.Nanosecond(),
-		ftoa(s.Rate), ftoa(s.Burst), spanArg(s.CooldownUntil, now), strconv.FormatUint(s.Epoch, 10),
-		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling)}
+	clk := "srv"
 	if b.callerClock {
-		args[1] = "caller"
+		clk = "caller"
 	}
-	v, err := b.run(ctx, args)
+	v, err := b.run(ctx, []any{"init", clk, b.ttlArg(), now.Unix(), now.Nanosecond(),
+		ftoa(s.Rate), ftoa(s.Burst), spanArg(s.CooldownUntil, now), strconv.FormatUint(s.Epoch, 10),
+		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling)})
 	if err != nil {
 		return err
 	}
-	if len(v) < 3 {
+	if len(v) < 4 {
 		return errReply("init", v)
 	}
 	sec, e1 := strconv.ParseInt(v[1], 10, 64)
@@ -367,11 +404,19 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	}
 	b.mu.Lock()
 	b.origin = time.Unix(sec, nsec)
+	if v[3] == "new" {
+		b.last, b.version, b.haveVersion = s, "0", true
+	} else {
+		b.haveVersion = false // another process's hash: learn its state first
+	}
+	b.refreshView()
 	b.mu.Unlock()
 	return nil
 }
 
-// Take reserves n tokens; see [bucket.Bucket.Take].
+// Take reserves n tokens; see [bucket.Bucket.Take]. It is one call to
+// Redis, which also writes the step of the successes reported since the
+// last one.
 func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait time.Duration) (bucket.Reservation, error) {
 	if err := b.checkInit(); err != nil {
 		return bucket.Reservation{}, err
@@ -392,7 +437,7 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 	if maxWait != bucket.Forever {
 		wait = strconv.FormatInt(int64(max(maxWait, 0)), 10)
 	}
-	v, err := b.call(ctx, now, "take", ftoa(n), wait)
+	nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), ftoa(n), wait)
 	if err != nil {
 		var r bucket.Reservation
 		err = b.failed(ctx, now, "take", err, func(l *bucket.Local) (e error) {
@@ -404,20 +449,19 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 		}
 		return r, err
 	}
-	if len(v) >= 3 && v[1] == "burst" {
-		burst, _ := strconv.ParseFloat(v[2], 64)
+	if len(v) >= 2 && v[0] == "burst" {
+		burst, _ := strconv.ParseFloat(v[1], 64)
 		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: burst}
 	}
-	if len(v) < 4 {
+	if len(v) < 3 {
 		return bucket.Reservation{}, errReply("take", v)
 	}
-	nowOff, e0 := parseF(v[0])
-	at, e1 := parseF(v[2])
-	epoch, e2 := strconv.ParseUint(v[3], 10, 64)
-	if e0 != nil || e1 != nil || e2 != nil {
+	at, e1 := parseF(v[1])
+	epoch, e2 := strconv.ParseUint(v[2], 10, 64)
+	if e1 != nil || e2 != nil {
 		return bucket.Reservation{}, errReply("take", v)
 	}
-	return bucket.Reservation{OK: v[1] == "1", At: b.toCaller(now, nowOff, at), Tokens: n, Epoch: epoch}, nil
+	return bucket.Reservation{OK: v[0] == "1", At: b.toCaller(now, nowOff, at), Tokens: n, Epoch: epoch}, nil
 }
 
 // Confirm reports whether r was made in the current epoch.
@@ -434,7 +478,7 @@ func (b *Bucket) Confirm(ctx context.Context, now time.Time, r bucket.Reservatio
 		}
 		return errors.Is(err, errOpen), ignoreOpen(err)
 	}
-	v, err := b.call(ctx, now, "epoch")
+	_, v, err := b.call(ctx, now, "epoch", b.pendingStep(now))
 	if err != nil {
 		ok := true
 		err = b.failed(ctx, now, "confirm", err, func(l *bucket.Local) (e error) {
@@ -446,10 +490,10 @@ func (b *Bucket) Confirm(ctx context.Context, now time.Time, r bucket.Reservatio
 		}
 		return ok, err
 	}
-	if len(v) < 2 {
+	if len(v) < 1 {
 		return false, errReply("epoch", v)
 	}
-	epoch, perr := strconv.ParseUint(v[1], 10, 64)
+	epoch, perr := strconv.ParseUint(v[0], 10, 64)
 	if perr != nil {
 		return false, errReply("epoch", v)
 	}
@@ -470,20 +514,24 @@ func (b *Bucket) Cancel(ctx context.Context, now time.Time, r bucket.Reservation
 		}
 		return ignoreOpen(err)
 	}
-	_, err := b.call(ctx, now, "cancel", strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
+	_, _, err := b.call(ctx, now, "cancel", b.pendingStep(now), strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
 	if err != nil {
-		err = b.failed(ctx, now, "cancel", err, func(l *bucket.Local) error { return l.Cancel(ctx, now, r) })
-		if errors.Is(err, errOpen) {
-			return nil
-		}
+		err = ignoreOpen(b.failed(ctx, now, "cancel", err, func(l *bucket.Local) error { return l.Cancel(ctx, now, r) }))
 	}
 	return err
 }
 
 // Apply runs one policy step on the shared state; see [bucket.Bucket.Apply].
-// It reads the state, runs p in this process, and writes the result back
-// unless another process changed the state meanwhile, in which case it
-// reads again.
+//
+// A batch of plain successes (no quota hints, no Retry-After) costs no
+// call of its own: its step is computed here from the last state seen and
+// written by the next call, a take most often, as of the instant it was
+// reported. Any other outcome is written at once, computed from the last
+// state seen and written if the hash is still at that version; if another
+// process changed it meanwhile, the reply carries the state as it is and
+// the step is computed again from it. So a congestion event that every
+// process of a fleet reports lowers the rate once: the first write moves
+// the epoch, and the others' outcomes are then about an older one.
 func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error) {
 	if err := b.checkInit(); err != nil {
 		return prev, next, err
@@ -495,32 +543,45 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 		s := b.lastState()
 		return s, s, ignoreOpen(err)
 	}
-	for range maxApplyRounds {
-		var version string
-		prev, version, err = b.read(ctx, now)
+	var done bool
+	if prev, next, done, err = b.deferSuccesses(ctx, p, o, now); done || err != nil {
 		if err != nil {
-			break
+			return b.applyFailed(ctx, p, o, now, err)
 		}
-		next = p.Next(prev, o, now)
+		return prev, next, nil
+	}
+	// The pending successes were reported before: written first.
+	if err = b.flush(ctx, now); err != nil {
+		return b.applyFailed(ctx, p, o, now, err)
+	}
+	for range maxApplyRounds {
+		b.mu.Lock()
+		have, base, version := b.haveVersion, b.last, b.version
+		b.mu.Unlock()
+		if !have {
+			if _, err = b.Peek(ctx, now); err != nil {
+				return b.applyFailed(ctx, p, o, now, err)
+			}
+			continue
+		}
+		next = p.Next(base, o, now)
 		if o.Signal.Quota.HasRemaining {
 			next = policy.Pace(next, o.Signal.Quota, now)
 		}
-		next = policy.Sanitize(prev, next)
-		var v []string
-		v, err = b.call(ctx, now, "write", version,
-			ftoa(next.Rate), ftoa(next.Burst), b.instArg(next.CooldownUntil, now), strconv.FormatUint(next.Epoch, 10),
-			ftoa(next.QuotaRate), b.instArg(next.QuotaUntil, now), ftoa(next.Ceiling))
-		if err != nil {
-			break
+		next = policy.Sanitize(base, next)
+		var written bool
+		if written, err = b.write(ctx, now, step{version: version, at: now, next: next}); err != nil {
+			return b.applyFailed(ctx, p, o, now, err)
 		}
-		if len(v) >= 2 && v[1] == "written" {
-			b.remember(next)
-			return prev, next, nil
+		if written {
+			return base, next, nil
 		}
 	}
-	if err == nil {
-		return prev, next, fmt.Errorf("redisbucket: apply %s: the state changed under %d attempts in a row", b.key, maxApplyRounds)
-	}
+	return prev, next, fmt.Errorf("redisbucket: apply %s: the state changed under %d attempts in a row", b.key, maxApplyRounds)
+}
+
+// applyFailed is Apply when Redis failed.
+func (b *Bucket) applyFailed(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time, err error) (prev, next policy.State, _ error) {
 	err = b.failed(ctx, now, "apply", err, func(l *bucket.Local) (e error) {
 		prev, next, e = l.Apply(ctx, p, o, now)
 		return e
@@ -532,21 +593,104 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 	return prev, next, err
 }
 
-// read returns the shared state at now and its version.
-func (b *Bucket) read(ctx context.Context, now time.Time) (policy.State, string, error) {
-	v, err := b.call(ctx, now, "read")
-	if err != nil {
-		return policy.State{}, "", err
+// deferSuccesses takes in a batch of plain successes without a call of its
+// own when it can (done): the last state and its version are known and the
+// batch belongs to their epoch. A batch reported at another instant than
+// the pending one first writes that one, as its step must take effect at
+// its own instant.
+func (b *Bucket) deferSuccesses(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, done bool, err error) {
+	sig := &o.Signal
+	if sig.Kind != signal.Success || sig.HasRetryAfter || sig.RetryAfter != 0 || sig.Quota.Known() || sig.TokenQuota.Known() {
+		return prev, next, false, nil
 	}
-	s, err := b.parseState("read", now, v)
-	if err != nil {
-		return s, "", err
+	for range 2 {
+		b.mu.Lock()
+		if !b.haveVersion || o.Epoch != b.last.Epoch {
+			b.mu.Unlock()
+			return prev, next, false, nil
+		}
+		if b.pending.ok() && !b.pending.at.Equal(now) {
+			b.mu.Unlock()
+			if err := b.flush(ctx, now); err != nil {
+				return prev, next, false, err
+			}
+			continue
+		}
+		o.Count = o.N()
+		if b.pending.ok() {
+			o.Count += b.pending.o.Count
+		}
+		prev = b.view
+		b.pending = pendingStep{p: p, o: o, at: now}
+		b.refreshView()
+		next = b.view
+		b.mu.Unlock()
+		return prev, next, true, nil
 	}
-	b.remember(s)
-	return s, v[8], nil
+	return prev, next, false, nil
 }
 
-// Peek returns the shared state and tokens at now.
+// flush writes the pending successes' step now, if there is one.
+func (b *Bucket) flush(ctx context.Context, now time.Time) error {
+	st := b.pendingStep(now)
+	if st.version == "" {
+		return nil
+	}
+	_, _, err := b.call(ctx, now, "write", st)
+	return err
+}
+
+// write writes st alone and reports whether it was written; on a conflict
+// the state as it is was taken in.
+func (b *Bucket) write(ctx context.Context, now time.Time, st step) (bool, error) {
+	_, v, err := b.call(ctx, now, "write", st)
+	if err != nil {
+		return false, err
+	}
+	return v == nil, nil // the header said written: call returns no body; see call
+}
+
+// pendingStep returns the step of the pending successes to carry with a
+// call; a step without version when there is none.
+func (b *Bucket) pendingStep(now time.Time) step {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.pending.ok() || !b.haveVersion {
+		return step{}
+	}
+	if b.pending.o.Epoch != b.last.Epoch {
+		b.pending = pendingStep{} // successes of an epoch a throttle ended
+		b.view = b.last
+		return step{}
+	}
+	next := policy.Sanitize(b.last, b.pending.p.Next(b.last, b.pending.o, b.pending.at))
+	st := step{version: b.version, at: b.pending.at, next: next, count: b.pending.o.Count}
+	// A step that moves only the rate and the ceiling, as successes do, is
+	// written as a change when the policy says its bounds.
+	if rb, ok := b.pending.p.(interface{ RateBounds() (float64, float64) }); ok {
+		same := b.last
+		same.Rate, same.Ceiling = next.Rate, next.Ceiling
+		if same == next {
+			st.delta, st.dRate, st.dCeiling = true, next.Rate-b.last.Rate, next.Ceiling-b.last.Ceiling
+			st.minRate, st.maxRate = rb.RateBounds()
+		}
+	}
+	return st
+}
+
+// refreshView recomputes view from last and the pending successes. b.mu is
+// held.
+func (b *Bucket) refreshView() {
+	b.view = b.last
+	if !b.pending.ok() || b.pending.o.Epoch != b.last.Epoch {
+		b.pending = pendingStep{}
+		return
+	}
+	b.view = policy.Sanitize(b.last, b.pending.p.Next(b.last, b.pending.o, b.pending.at))
+}
+
+// Peek returns the shared state and tokens at now. The state is the one
+// this process sees: with the successes it reported and not yet wrote.
 func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error) {
 	if err := b.checkInit(); err != nil {
 		return bucket.Status{}, err
@@ -558,7 +702,7 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		s := b.lastState()
 		return bucket.Status{State: s, Tokens: s.Burst}, ignoreOpen(err)
 	}
-	v, err := b.call(ctx, now, "peek")
+	nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
 	if err != nil {
 		var st bucket.Status
 		err = b.failed(ctx, now, "peek", err, func(l *bucket.Local) (e error) {
@@ -571,15 +715,22 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		}
 		return st, err
 	}
-	s, err := b.parseState("peek", now, v)
-	if err != nil || len(v) < 10 {
+	if len(v) < 9 {
 		return bucket.Status{}, errReply("peek", v)
 	}
-	b.remember(s)
-	tokens, perr := parseF(v[9])
+	s, version, err := b.parseState(now, nowOff, v[:8])
+	if err != nil {
+		return bucket.Status{}, err
+	}
+	tokens, perr := parseF(v[8])
 	if perr != nil {
 		return bucket.Status{}, errReply("peek", v)
 	}
+	b.mu.Lock()
+	b.last, b.version, b.haveVersion = s, version, true
+	b.refreshView()
+	s = b.view
+	b.mu.Unlock()
 	st := bucket.Status{State: s}
 	if tokens >= 0 {
 		st.Tokens = tokens
@@ -589,46 +740,127 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 	return st, nil
 }
 
-// parseState reads the state of a "read" or "peek" reply.
-func (b *Bucket) parseState(op string, now time.Time, v []string) (policy.State, error) {
-	if len(v) < 9 {
-		return policy.State{}, errReply(op, v)
+// parseState reads a state and its version: rate, burst, cooldown, epoch,
+// quota rate, quota until, ceiling, version.
+func (b *Bucket) parseState(now time.Time, nowOff float64, w []string) (policy.State, string, error) {
+	if len(w) < 8 {
+		return policy.State{}, "", errReply("state", w)
 	}
-	var f [8]float64
+	var f [7]float64
 	for i := range f {
-		x, err := parseF(v[i])
+		x, err := parseF(w[i])
 		if err != nil {
-			return policy.State{}, errReply(op, v)
+			return policy.State{}, "", errReply("state", w)
 		}
 		f[i] = x
 	}
-	nowOff := f[0]
 	return policy.State{
-		Rate: f[1], Burst: f[2], CooldownUntil: b.instant(now, nowOff, f[3]), Epoch: uint64(f[4]),
-		QuotaRate: f[5], QuotaUntil: b.instant(now, nowOff, f[6]), Ceiling: f[7],
-	}, nil
+		Rate: f[0], Burst: f[1], CooldownUntil: b.instant(now, nowOff, f[2]), Epoch: uint64(f[3]),
+		QuotaRate: f[4], QuotaUntil: b.instant(now, nowOff, f[5]), Ceiling: f[6],
+	}, w[7], nil
 }
 
-// call runs op on the hash, making it again from Init's state if it has
-// expired or was deleted.
-func (b *Bucket) call(ctx context.Context, now time.Time, op string, rest ...string) ([]string, error) {
-	args := make([]any, 0, 3+len(rest))
-	args = append(args, op, b.nowArg(now.Sub(b.originAt())), b.ttlArg())
+// headerLen is the length of every reply's header (see script.lua).
+const headerLen = 10
+
+// call runs op on the hash with st, the step to write first, and returns
+// the instant the script ran at (as an offset, see script.lua) and the
+// operation's reply, after the header. It takes in what the header says of
+// st. A hash that expired or was deleted is made again from Init's state.
+// For "write", the reply is nil when st was written and the header
+// otherwise.
+func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...string) (float64, []string, error) {
+	args := make([]any, 0, 12+len(rest))
+	args = append(args, op, nil, b.ttlArg(), st.version)
+	switch {
+	case st.version != "" && st.delta:
+		args[3] = "d"
+		args = append(args, b.instArg(st.at, now), ftoa(st.dRate), ftoa(st.dCeiling), ftoa(st.minRate), ftoa(st.maxRate),
+			strconv.FormatUint(st.next.Epoch, 10), st.version, "")
+	case st.version != "":
+		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
+			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
+	default:
+		args = append(args, "", "", "", "", "", "", "", "")
+	}
 	for _, r := range rest {
 		args = append(args, r)
 	}
+	args[1] = b.nowArg(now.Sub(b.originAt()))
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
 		if err = b.remoteInit(ctx, now); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
+		// The step was computed from a hash that is gone.
+		args[3] = ""
+		st = step{}
 		args[1] = b.nowArg(now.Sub(b.originAt()))
 		v, err = b.run(ctx, args)
 	}
-	if err == nil {
-		b.up()
+	if err != nil {
+		return 0, nil, err
 	}
-	return v, err
+	b.up()
+	if len(v) < headerLen {
+		return 0, nil, errReply(op, v)
+	}
+	nowOff, perr := parseF(v[0])
+	if perr != nil {
+		return 0, nil, errReply(op, v)
+	}
+	switch v[1] {
+	case "written":
+		b.mu.Lock()
+		b.last, b.version, b.haveVersion = st.next, v[2], true
+		b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		b.refreshView()
+		b.mu.Unlock()
+		if op == "write" {
+			return nowOff, nil, nil
+		}
+	case "added1":
+		// Only this process wrote since its version: its state with the
+		// rate and ceiling the change left.
+		r, e1 := parseF(v[2])
+		c, e2 := parseF(v[3])
+		if e1 != nil || e2 != nil {
+			return 0, nil, errReply(op, v)
+		}
+		b.mu.Lock()
+		b.last.Rate, b.last.Ceiling, b.version, b.haveVersion = r, c, v[4], true
+		b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		b.refreshView()
+		b.mu.Unlock()
+		if op == "write" {
+			return nowOff, nil, nil
+		}
+	case "added", "conflict":
+		s, version, err := b.parseState(now, nowOff, v[2:headerLen])
+		if err != nil {
+			return 0, nil, err
+		}
+		b.mu.Lock()
+		b.last, b.version, b.haveVersion = s, version, true
+		if v[1] == "added" {
+			b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		}
+		b.refreshView()
+		b.mu.Unlock()
+		if op == "write" {
+			if v[1] == "added" {
+				return nowOff, nil, nil
+			}
+			return nowOff, v[:headerLen], nil
+		}
+	case "stale":
+		b.mu.Lock()
+		b.pending = pendingStep{} // the epoch they belong to has ended
+		b.haveVersion = false
+		b.refreshView()
+		b.mu.Unlock()
+	}
+	return nowOff, v[headerLen:], nil
 }
 
 // run runs the script once, within the per-call timeout.
@@ -732,6 +964,9 @@ func (b *Bucket) up() {
 	b.mu.Lock()
 	was := b.down
 	b.down, b.fallback = false, nil
+	if was {
+		b.haveVersion = false // what happened meanwhile is unknown
+	}
 	b.mu.Unlock()
 	if was && b.onFailure != nil {
 		b.onFailure(b.key, nil)
@@ -745,12 +980,6 @@ func (b *Bucket) checkInit() error {
 		return bucket.ErrUninitialized
 	}
 	return nil
-}
-
-func (b *Bucket) remember(s policy.State) {
-	b.mu.Lock()
-	b.last = s
-	b.mu.Unlock()
 }
 
 func (b *Bucket) lastState() policy.State {

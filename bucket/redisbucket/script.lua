@@ -126,10 +126,6 @@ local function accrual(st, need, from)
   return span(need / st.r)
 end
 
-local function state_reply(now, st)
-  return {fmt(now), fmt(st.r), fmt(st.b), fmt(st.cd), fmt(st.e), fmt(st.qr), fmt(st.qu), fmt(st.c), fmt(st.v)}
-end
-
 if op == 'init' then
   -- ARGV[4..5]: the caller's now as Unix seconds and nanoseconds, which
   -- becomes the origin of a new hash (the server's now, with "srv");
@@ -176,80 +172,149 @@ local st = load()
 if not st then return {err = 'NOINIT'} end
 local now = now_of(ARGV[2], st.os_, st.ons)
 
+-- Every call but init may carry a policy step to write first: ARGV[4] is
+-- the version of the state it was computed from ("" for none), ARGV[5] the
+-- instant it was taken at, ARGV[6..12] the next state (rate, burst,
+-- cooldown, epoch, quota rate, quota until, ceiling). It is written only if
+-- the hash is still at that version; the tokens accrue at the old rate up to
+-- its instant (or now, if the bucket was refilled later), at the new one
+-- after. The operation's own arguments start at ARGV[13].
+--
+-- Every reply but init's starts with a header of ten: the instant used,
+-- then "none", "written" and the new version, "stale", or "added" or
+-- "conflict" and the state as it is (the seven fields above and its version), so that the caller can
+-- compute its step again without reading. The operation's reply follows,
+-- from index 11.
+local header = {fmt(now), 'none', '', '', '', '', '', '', '', ''}
+-- dirty: the rate, ceiling and version changed and are not saved yet.
+local dirty = false
+local function flush_dirty()
+  if dirty then
+    redis.call('HSET', key, 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v), 'tk', fmt(st.tk), 'l', fmt(st.l))
+    dirty = false
+  end
+end
+if ARGV[4] == 'd' then
+  -- A step of successes, as a change: ARGV[5] its instant, ARGV[6] and
+  -- ARGV[7] what it adds to the rate and the ceiling, ARGV[8] and ARGV[9]
+  -- the policy's rate bounds, ARGV[10] the epoch it belongs to. Changes
+  -- from several processes add up, so none is lost to a race and none
+  -- counts twice; a step of an epoch that has ended is dropped ("stale").
+  -- ARGV[11] is the version the change was computed from: when no other
+  -- process wrote since, the reply says only the new rate, ceiling and
+  -- version ("added1"), which with the caller's state is the whole state.
+  if tonumber(ARGV[10]) == st.e then
+    advance(st, math.min(inst(ARGV[5], now), now))
+    local own = tonumber(ARGV[11]) == st.v
+    st.r = math.max(tonumber(ARGV[8]), math.min(tonumber(ARGV[9]), st.r + tonumber(ARGV[6])))
+    st.c = math.max(0, st.c + tonumber(ARGV[7]))
+    st.v = st.v + 1
+    dirty = true
+    if own then
+      header[2], header[3], header[4], header[5] = 'added1', fmt(st.r), fmt(st.c), fmt(st.v)
+    else
+      header[2] = 'added'
+      local f = {st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v}
+      for i = 1, 8 do header[2 + i] = fmt(f[i]) end
+    end
+  else
+    header[2] = 'stale'
+  end
+elseif ARGV[4] ~= '' then
+  if tonumber(ARGV[4]) == st.v then
+    advance(st, math.min(inst(ARGV[5], now), now))
+    local nx = {
+      r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = inst(ARGV[8], now), e = tonumber(ARGV[9]),
+      qr = tonumber(ARGV[10]), qu = inst(ARGV[11], now), c = tonumber(ARGV[12]),
+    }
+    if nx.e ~= st.e then
+      st.tk, st.tl = 0, NEG
+      if nx.cd > st.l then st.l = nx.cd end
+    end
+    st.tk = math.min(st.tk, nx.b)
+    st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
+    if paced(st, now) then st.tk = math.min(st.tk, 1) end
+    st.v = st.v + 1
+    save(st)
+    header[2], header[3] = 'written', fmt(st.v)
+  else
+    header[2] = 'conflict'
+    local f = {st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v}
+    for i = 1, 8 do header[2 + i] = fmt(f[i]) end
+  end
+end
+
+local function reply(...)
+  flush_dirty()
+  local r = header
+  for _, x in ipairs({...}) do r[#r + 1] = x end
+  return r
+end
+
 if op == 'take' then
-  -- ARGV[4]: tokens; ARGV[5]: the longest wait in ns, or "inf".
-  local n = tonumber(ARGV[4])
+  -- ARGV[13]: tokens; ARGV[14]: the longest wait in ns, or "inf". Reply:
+  -- OK (1 or 0), the reservation's instant, the epoch; or "burst" and the
+  -- burst when the tokens are not within (0, burst].
+  local n = tonumber(ARGV[13])
   if not (n > 0) or n > st.b then
-    return {fmt(now), 'burst', fmt(st.b)}
+    return reply('burst', fmt(st.b))
   end
   advance(st, now)
   local at = now
   if st.cd > now then at = st.cd end
   local need = n - st.tk
   if need > 0 then at = at + accrual(st, need, at) end
-  local ok = 0
-  if ARGV[5] == 'inf' or at - now <= tonumber(ARGV[5]) then
-    ok = 1
+  local ok = '0'
+  if ARGV[14] == 'inf' or at - now <= tonumber(ARGV[14]) then
+    ok = '1'
     st.tk = st.tk - n
     if at > st.tl then st.tl = at end
   end
-  redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l))
-  put('tl', st.tl)
+  if dirty then
+    dirty = false
+    if st.tl ~= NEG then
+      redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'tl', fmt(st.tl), 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v))
+    else
+      redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v))
+    end
+  elseif st.tl ~= NEG then
+    redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'tl', fmt(st.tl))
+  else
+    redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l))
+  end
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-  return {fmt(now), ok, fmt(at), fmt(st.e)}
+  return reply(ok, fmt(at), fmt(st.e))
 end
 
 if op == 'epoch' then
-  return {fmt(now), fmt(st.e)}
+  return reply(fmt(st.e))
 end
 
 if op == 'cancel' then
-  -- ARGV[4..6]: the reservation's epoch, instant and tokens.
-  local e, at, n = tonumber(ARGV[4]), inst(ARGV[5], now), tonumber(ARGV[6])
-  if e ~= st.e or not (at > now) then return {fmt(now), 'kept'} end
+  -- ARGV[13..15]: the reservation's epoch, instant and tokens.
+  local e, at, n = tonumber(ARGV[13]), inst(ARGV[14], now), tonumber(ARGV[15])
+  if e ~= st.e or not (at > now) then return reply('kept') end
   local give = n
   if st.tl > at then give = give - rate_at(st, at) * seconds(st.tl - at) end
-  if give <= 0 then return {fmt(now), 'kept'} end
+  if give <= 0 then return reply('kept') end
   advance(st, now)
   st.tk = math.min(st.b, st.tk + give)
   if at == st.tl then st.tl = at - span(n / rate_at(st, at)) end
   redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l))
   put('tl', st.tl)
-  return {fmt(now), 'given'}
-end
-
-if op == 'read' then
-  return state_reply(now, st)
+  return reply('given')
 end
 
 if op == 'peek' then
+  -- Reply: the state (as in a conflict), then the tokens at now.
   local tokens = st.tk
   if now > st.l then tokens = refilled(st, now) end
-  local r = state_reply(now, st)
-  r[#r + 1] = fmt(tokens)
-  return r
+  return reply(fmt(st.r), fmt(st.b), fmt(st.cd), fmt(st.e), fmt(st.qr), fmt(st.qu), fmt(st.c), fmt(st.v), fmt(tokens))
 end
 
 if op == 'write' then
-  -- ARGV[4]: the version the state was read at; ARGV[5..11]: the next
-  -- state, as for init. A version that moved on means another process
-  -- changed the state since: nothing is written, the caller reads again.
-  if tonumber(ARGV[4]) ~= st.v then return {fmt(now), 'conflict'} end
-  advance(st, now)
-  local nx = {
-    r = tonumber(ARGV[5]), b = tonumber(ARGV[6]), cd = inst(ARGV[7], now), e = tonumber(ARGV[8]),
-    qr = tonumber(ARGV[9]), qu = inst(ARGV[10], now), c = tonumber(ARGV[11]),
-  }
-  if nx.e ~= st.e then
-    st.tk, st.tl = 0, NEG
-    if nx.cd > st.l then st.l = nx.cd end
-  end
-  st.tk = math.min(st.tk, nx.b)
-  st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
-  if paced(st, now) then st.tk = math.min(st.tk, 1) end
-  st.v = st.v + 1
-  save(st)
-  return {fmt(now), 'written'}
+  -- Only the step of the header.
+  return reply()
 end
 
 return {err = 'unknown operation ' .. tostring(op)}

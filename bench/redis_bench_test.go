@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/bucket/redisbucket"
+	"github.com/dynlimit/dynlimit/internal/redistest"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
+)
+
+var redisKeys atomic.Int64
+
+// BenchmarkRedisAcquire compares one permit from a limiter shared through
+// Redis, dynlimit's (Allow and the Done that reports a success, the whole
+// cycle) against github.com/go-redis/redis_rate's Allow, against the same
+// local redis-server in the same run, serial and parallel. The limit is so
+// high that every acquire is granted. Besides time per acquire it reports
+// the 99th percentile of one acquire's latency (p99-µs) and the Redis
+// commands the client sent per acquire, read from INFO commandstats
+// (cmds/op: EVALSHA and EVAL, the only commands either sends).
+func BenchmarkRedisAcquire(b *testing.B) {
+	srv := redistest.Start(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 32})
+	b.Cleanup(func() { _ = client.Close() })
+	ctx := context.Background()
+
+	impls := []struct {
+		name    string
+		acquire func(b *testing.B) func() error
+	}{
+		{"dynlimit", func(b *testing.B) func() error {
+			rb, err := redisbucket.New(client, fmt.Sprintf("bench-%d", redisKeys.Add(1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			lim, err := dynlimit.New(dynlimit.WithBucket(rb), dynlimit.WithPolicy(policy.Fixed{Rate: 1e9, Burst: 1e9}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() error {
+				p, ok := lim.Allow()
+				if !ok {
+					return fmt.Errorf("refused: %+v", lim.Snapshot())
+				}
+				p.Done(signal.Signal{Kind: signal.Success})
+				return nil
+			}
+		}},
+		{"redis_rate", func(b *testing.B) func() error {
+			rl := redis_rate.NewLimiter(client)
+			key := fmt.Sprintf("bench-rr-%d", redisKeys.Add(1))
+			limit := redis_rate.Limit{Rate: 1_000_000_000, Burst: 1_000_000_000, Period: time.Second}
+			return func() error {
+				res, err := rl.Allow(ctx, key, limit)
+				if err != nil {
+					return err
+				}
+				if res.Allowed != 1 {
+					return fmt.Errorf("refused: %+v", res)
+				}
+				return nil
+			}
+		}},
+	}
+	for _, mode := range []string{"serial", "parallel"} {
+		for _, im := range impls {
+			b.Run("mode="+mode+"/impl="+im.name, func(b *testing.B) {
+				acquire := im.acquire(b)
+				if err := acquire(); err != nil { // load the script, make the key
+					b.Fatal(err)
+				}
+				srv.ResetStats(b)
+				var (
+					mu    sync.Mutex
+					lats  []time.Duration
+					count atomic.Int64
+				)
+				run := func(next func() bool) {
+					mine := make([]time.Duration, 0, 1024)
+					for next() {
+						t0 := time.Now()
+						if err := acquire(); err != nil {
+							b.Error(err)
+							return
+						}
+						mine = append(mine, time.Since(t0))
+					}
+					count.Add(int64(len(mine)))
+					mu.Lock()
+					lats = append(lats, mine...)
+					mu.Unlock()
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if mode == "serial" {
+					run(b.Loop)
+				} else {
+					b.RunParallel(func(pb *testing.PB) { run(pb.Next) })
+				}
+				b.StopTimer()
+				stats := srv.CommandStats(b)
+				cmds := stats["evalsha"] + stats["eval"] + stats["evalsha_ro"] + stats["eval_ro"]
+				if n := count.Load(); n > 0 {
+					b.ReportMetric(float64(cmds)/float64(n), "cmds/op")
+					b.ReportMetric(float64(scriptMicros(b, srv))/float64(n), "redis-µs/op")
+				}
+				if len(lats) > 0 {
+					slices.Sort(lats)
+					b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+				}
+			})
+		}
+	}
+}
+
+// scriptMicros returns the microseconds Redis spent running scripts since
+// the last reset of its statistics (INFO commandstats, usec of evalsha and
+// eval): the server's share of an acquire.
+func scriptMicros(b *testing.B, srv *redistest.Server) int64 {
+	b.Helper()
+	reply, err := srv.Do("INFO", "commandstats")
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, _ := reply.(string)
+	var total int64
+	for line := range strings.SplitSeq(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "usec="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
+}
