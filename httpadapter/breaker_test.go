@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
 )
 
 func newBreaker(t *testing.T, threshold int, open time.Duration) *breaker.Breaker {
@@ -97,4 +99,64 @@ func TestWithBreakerNil(t *testing.T) {
 	if _, err := httpadapter.NewTransport(nil, newLimiter(t, steady), httpadapter.WithBreaker(nil)); !errors.As(err, &oe) || oe.Name != "WithBreaker" {
 		t.Errorf("err = %v, want an OptionError naming WithBreaker", err)
 	}
+}
+
+// The default classifier turns the fifth overload in 10 s into a throttle;
+// to the breaker it is still an overload, so five 503s in a row open it.
+func TestBreakerCountsBurstThrottlesAsOverloads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(503))
+		b := newBreaker(t, 5, time.Minute)
+		rt := newTransport(t, up, newLimiter(t, steady), httpadapter.WithBreaker(b), httpadapter.WithMaxRetries(0))
+		for range 5 {
+			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeBody(resp)
+		}
+		if s := b.State(); s != breaker.Open {
+			t.Errorf("after five 503s in a row the breaker is %v, want open", s)
+		}
+	})
+}
+
+// A half-open breaker hands out its probe only with the permits: a probe
+// that waits for a permit does not turn the other requests away meanwhile.
+func TestBreakerProbeAfterThePermit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := script(status(503), status(503), reply{status: 200})
+		b := newBreaker(t, 2, time.Second)
+		lim := newLimiter(t, policy.Fixed{Rate: 1, Burst: 1})
+		rt := newTransport(t, up, lim, httpadapter.WithBreaker(b), httpadapter.WithMaxRetries(0))
+		for range 2 {
+			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeBody(resp)
+		}
+		if b.State() != breaker.Open {
+			t.Fatal("breaker not open after two 503s")
+		}
+		time.Sleep(time.Second)        // half-open now
+		if _, ok := lim.Allow(); !ok { // and the limiter empty: requests wait
+			t.Fatal("no token to take")
+		}
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+				if err != nil {
+					t.Errorf("request %d: %v", i, err)
+					return
+				}
+				closeBody(resp)
+			})
+		}
+		wg.Wait()
+		if b.State() != breaker.Closed {
+			t.Errorf("breaker %v after a good probe, want closed", b.State())
+		}
+	})
 }

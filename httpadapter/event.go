@@ -157,8 +157,9 @@ func TenantFromContext(ctx context.Context) (string, bool) {
 
 // RouteTemplate returns req's path with every segment that varies replaced
 // by "{}": one that holds a digit (an ID, an issue key, a date) but is not
-// a version such as v1 or v2beta, or one longer than 32 bytes (a token, a
-// hash). The result is a low-cardinality name for the route, fit for a
+// a version such as v1 or v2beta, one longer than 32 bytes (a hash), or one
+// that looks like a token (16 bytes or more of mixed-case letters without a
+// separator). The result is a low-cardinality name for the route, fit for a
 // metric attribute: "/v1/users/123/posts" → "/v1/users/{}/posts". The query
 // string is never part of it.
 func RouteTemplate(req *http.Request) string {
@@ -218,13 +219,31 @@ func needsTemplate(p string) bool {
 
 // variable reports whether a path segment stands for a value.
 func variable(seg string) bool {
-	if len(seg) > 32 {
+	if len(seg) > 32 || secretLike(seg) {
 		return true
 	}
 	if !strings.ContainsAny(seg, "0123456789") {
 		return false
 	}
 	return !isVersion(seg)
+}
+
+// secretLike reports whether seg looks like a token rather than a word: 16
+// bytes or more, no separator a name would have (. - _ ~), and both upper
+// and lower case letters, as in a webhook secret (T00000000/B00000000/
+// XXXXXXXXXXXXXXXXXXXXXXXX). Method names such as chat.postMessage have a
+// separator; resource names are lower case.
+func secretLike(seg string) bool {
+	if len(seg) < 16 || strings.ContainsAny(seg, ".-_~") {
+		return false
+	}
+	var upper, lower bool
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		upper = upper || 'A' <= c && c <= 'Z'
+		lower = lower || 'a' <= c && c <= 'z'
+	}
+	return upper && lower
 }
 
 // isVersion reports whether seg names an API version: v1, v2, V3, v1beta1,

@@ -201,12 +201,20 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			tk    breaker.Ticket
 			p, cp dynlimit.Permit
 		)
+		// An open circuit fails the attempt before it waits for anything;
+		// a half-open one gives its probe slot only once the permits are
+		// there, so that a probe waiting for a permit does not turn every
+		// other request away meanwhile.
 		if err == nil {
-			tk, err = t.admit()
+			err = t.openCircuit()
 		}
 		if err == nil {
-			if p, cp, err = t.wait(wctx, units); err != nil {
-				tk.Done(signal.Canceled)
+			p, cp, err = t.wait(wctx, units)
+		}
+		if err == nil {
+			if tk, err = t.admit(); err != nil {
+				p.Done(signal.Signal{Kind: signal.Canceled})
+				cp.Done(signal.Signal{Kind: signal.Canceled})
 			}
 		}
 		if o != nil {
@@ -282,7 +290,7 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		} else {
 			p.Done(sig)
 		}
-		tk.Done(sig.Kind)
+		tk.Done(breakerKind(sig))
 		if cancel != nil {
 			if resp != nil && resp.Body != nil {
 				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
@@ -322,6 +330,26 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		t.discard(resp)
 		backoffFor = wait
 	}
+}
+
+// openCircuit returns the breaker's error while it is open, before any
+// wait; nil when there is no breaker or it may let an attempt through.
+func (t *Transport) openCircuit() error {
+	if t.cfg.breaker == nil || t.cfg.breaker.State() != breaker.Open {
+		return nil
+	}
+	_, err := t.cfg.breaker.Allow() // the error that says when it will probe
+	return err
+}
+
+// breakerKind is what an attempt tells the breaker. A throttle that a
+// burst of overloads turned into one is an overload to the breaker: the
+// upstream is failing, not pacing.
+func breakerKind(sig signal.Signal) signal.Kind {
+	if sig.Kind == signal.Throttled && sig.FromOverloads {
+		return signal.Overloaded
+	}
+	return sig.Kind
 }
 
 // admit asks the circuit breaker, if there is one, whether an attempt may

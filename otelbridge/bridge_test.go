@@ -184,8 +184,8 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 		if got := attr(spans[1], "http.response.status_code").AsInt64(); got != 429 {
 			t.Errorf("first attempt's status = %d, want 429", got)
 		}
-		if got := attr(spans[3], "url.full").AsString(); got != "https://api.notion.com/v1/users/42" {
-			t.Errorf("url.full = %q, want it without the query", got)
+		if got := attr(spans[3], "url.full").AsString(); got != "https://api.notion.com/v1/users/{}" {
+			t.Errorf("url.full = %q, want the route template, without the query", got)
 		}
 		if waited := spans[2].EndTime().Sub(spans[2].StartTime()); waited < time.Second {
 			t.Errorf("second wait span lasts %v, want the 1 s Retry-After in it", waited)

@@ -47,8 +47,10 @@ type (
 
 // request is what the bridge keeps of a logical request.
 type request struct {
-	span trace.Span
-	key  seriesKey // of every metric point of the request
+	span  trace.Span
+	key   seriesKey // of every metric point of the request
+	route string    // the route template, for url.full
+	port  int
 }
 
 // Span options made once: each one boxed per call would allocate.
@@ -58,7 +60,10 @@ var (
 )
 
 func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *httpadapter.RequestEvent) context.Context {
-	r := &request{key: seriesKey{integration: ev.Integration, method: ev.Method, host: hostname(ev.Host)}}
+	r := &request{key: seriesKey{integration: ev.Integration, method: knownMethod(ev.Method), host: hostname(ev.Host)}, route: ev.Route}
+	if req.URL != nil {
+		r.port = port(req.URL)
+	}
 	if in.b.cfg.tenant {
 		r.key.tenant = ev.Tenant
 	}
@@ -117,10 +122,11 @@ func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attemp
 	}
 	ctx, span := in.b.tracer.Start(ctx, method(req), clientKind)
 	if span.IsRecording() {
+		r, _ := ctx.Value(requestKey{}).(*request)
 		span.SetAttributes(
-			semconv.HTTPRequestMethodKey.String(method(req)),
+			semconv.HTTPRequestMethodKey.String(knownMethod(method(req))),
 			semconv.ServerAddress(req.URL.Hostname()),
-			semconv.URLFull(safeURL(req.URL)),
+			semconv.URLFull(safeURL(req.URL, r)),
 		)
 		if p := port(req.URL); p > 0 {
 			span.SetAttributes(semconv.ServerPort(p))
@@ -148,10 +154,8 @@ func (in instrument) EndAttempt(ctx context.Context, _ int, resp *http.Response,
 		in.b.requests.Add(ctx, 1, in.b.series(r.key, sig.Kind.String()))
 		if in.b.httpDur != nil {
 			attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(r.key.method), semconv.ServerAddress(r.key.host)}
-			if resp != nil && resp.Request != nil && resp.Request.URL != nil {
-				if p := port(resp.Request.URL); p > 0 {
-					attrs = append(attrs, semconv.ServerPort(p))
-				}
+			if r.port > 0 {
+				attrs = append(attrs, semconv.ServerPort(r.port))
 			}
 			if status > 0 {
 				attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
@@ -206,12 +210,27 @@ func method(req *http.Request) string {
 	return req.Method
 }
 
-// safeURL is u without user info, query or fragment: they may hold
-// credentials.
-func safeURL(u *url.URL) string {
-	c := *u
-	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
-	return c.String()
+// safeURL is u with its path as the request's route template and without
+// user info, query or fragment: any of them may hold a credential (a token
+// in the query, a webhook secret in the path).
+func safeURL(u *url.URL, r *request) string {
+	path := httpadapter.RouteTemplate(&http.Request{URL: u})
+	if r != nil {
+		path = r.route
+	}
+	return u.Scheme + "://" + u.Host + path // the braces of the template as they are
+}
+
+// knownMethod folds a method outside HTTP's own set into "_OTHER", as the
+// semantic conventions ask, so that a caller's made-up methods do not
+// multiply the series.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }
 
 // port returns u's port, explicit or the scheme's; 0 when unknown.

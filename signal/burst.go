@@ -80,7 +80,7 @@ func (b *Burst) Classify(resp *http.Response, err error) Signal {
 	}
 	if b.count == n && now.Sub(b.times[b.next]) < b.window {
 		b.count, b.next = 0, 0
-		s.Kind = Throttled
+		s.Kind, s.FromOverloads = Throttled, true
 	}
 	return s
 }

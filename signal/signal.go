@@ -56,6 +56,10 @@ type Signal struct {
 	// that a RetryAfter of 0 means "retry at once" rather than "not said". A
 	// RetryAfter > 0 counts as sent whatever this says.
 	HasRetryAfter bool
+	// FromOverloads reports a Throttled signal that [Burst] made of an
+	// Overloaded one, the last of a burst: the upstream is failing rather
+	// than pacing, which a circuit breaker counts as an overload.
+	FromOverloads bool
 	// Quota holds what the upstream said about its request quota, if
 	// anything. The limiter paces by it.
 	Quota Quota

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -431,4 +432,89 @@ func TestSuccessesRideOnTakes(t *testing.T) {
 		t.Errorf("shared rate %v after %d successes from %d processes, want about %v", s.Rate, cycles, len(lims), want)
 	}
 	t.Logf("%d calls for %d cycles; rate %v (want about %v)", calls, cycles, s.Rate, want)
+}
+
+// A hash that expired or was deleted is made again from the starting state;
+// the call that found it gone is not misread for the step it carried, and
+// the successes of that step still count, from the new state.
+func TestHashGoneWithAPendingStep(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, srv)
+	b := mustNew(t, c, fmt.Sprintf("gone-%d", names.Add(1)))
+	ctx := context.Background()
+	now := time.Now()
+	a := policy.DefaultAIMD()
+	a.Rate, a.Burst = 10, 5
+	if err := b.Init(ctx, now, a.Initial()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Apply(ctx, a, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Tokens: 1, Count: 3}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Del(ctx, b.Key()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.Take(ctx, now, 2, 0)
+	if err != nil || !r.OK {
+		t.Fatalf("take after the hash was deleted: %+v, %v", r, err)
+	}
+	st, err := b.Peek(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(st.State.Rate-10.3) > 1e-9 || st.Tokens < 2.9 || st.Tokens > 3.1 {
+		t.Errorf("after the hash was made again: rate %v, tokens %v; want the starting 10/s with the 3 successes' +0.3, and 5 - 2 tokens", st.State.Rate, st.Tokens)
+	}
+}
+
+// Successes reported once are added once, however many calls are in flight
+// when they are carried.
+func TestConcurrentCallsAddSuccessesOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	b := mustNew(t, newClient(t, srv), fmt.Sprintf("once-%d", names.Add(1)))
+	ctx := context.Background()
+	now := time.Now()
+	a := policy.DefaultAIMD()
+	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor, a.ProbeBand = 10, 1000, 1000, 1, 0
+	if err := b.Init(ctx, now, a.Initial()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Apply(ctx, a, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Tokens: 1, Count: 10}, now); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			if _, err := b.Take(ctx, now, 1, 0); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st, err := b.Peek(ctx, now); err != nil || st.State.Rate != 20 {
+		t.Errorf("rate after 10 successes of +1 and 64 concurrent takes: %v, %v; want 20", st.State.Rate, err)
+	}
+}
+
+// A throttle reported while Redis is unreachable reaches the fallback.
+func TestApplyFallsBackWhenRedisIsDown(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = dead.Close() })
+	b := mustNew(t, dead, "apply-down")
+	ctx := context.Background()
+	now := time.Now()
+	a := policy.DefaultAIMD()
+	if err := b.Init(ctx, now, a.Initial()); err != nil {
+		t.Fatal(err)
+	}
+	// Past the retry interval, so that Apply asks Redis, finds it down,
+	// and must fall back rather than loop.
+	later := now.Add(2 * redisbucket.DefaultRetryInterval)
+	prev, next, err := b.Apply(ctx, a, policy.Outcome{Signal: signal.Signal{Kind: signal.Throttled}, Tokens: 1}, later)
+	if err != nil {
+		t.Fatalf("Apply with Redis down: %v", err)
+	}
+	if next.Epoch != prev.Epoch+1 || next.Rate >= prev.Rate {
+		t.Errorf("fallback step %+v → %+v, want a decrease in a new epoch", prev, next)
+	}
 }

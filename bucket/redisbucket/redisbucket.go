@@ -239,6 +239,7 @@ type Bucket struct {
 	retry       time.Duration
 	callerClock bool
 	onFailure   func(string, error)
+	ttlStr      string // ttl in milliseconds, as the script takes it
 
 	mu      sync.Mutex
 	inited  bool
@@ -248,6 +249,7 @@ type Bucket struct {
 	// version is the version of last, when known (haveVersion): a policy
 	// step computed from last is written if the hash is still at it.
 	version     string
+	versionN    uint64
 	haveVersion bool
 	// pending are the successes reported since the last write, not yet in
 	// Redis: their step is computed from last and written with the next
@@ -286,6 +288,7 @@ func New(c redis.UniversalClient, name string, opts ...Option) (*Bucket, error) 
 		}
 	}
 	b.key = b.prefix + "{" + name + "}"
+	b.ttlStr = strconv.FormatInt(b.ttl.Milliseconds(), 10)
 	return b, nil
 }
 
@@ -348,6 +351,9 @@ type step struct {
 	delta            bool
 	dRate, dCeiling  float64
 	minRate, maxRate float64
+	// from is the pending batch the step was made of, to put its count
+	// back if the step is not applied.
+	from pendingStep
 }
 
 // Init makes the shared hash with state s, unless a process already made
@@ -405,9 +411,9 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	b.mu.Lock()
 	b.origin = time.Unix(sec, nsec)
 	if v[3] == "new" {
-		b.last, b.version, b.haveVersion = s, "0", true
+		b.last, b.version, b.versionN, b.haveVersion = s, "0", 0, true // a new hash: versions start again
 	} else {
-		b.haveVersion = false // another process's hash: learn its state first
+		b.haveVersion, b.versionN = false, 0 // another process's hash: learn its state first
 	}
 	b.refreshView()
 	b.mu.Unlock()
@@ -559,7 +565,7 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 		have, base, version := b.haveVersion, b.last, b.version
 		b.mu.Unlock()
 		if !have {
-			if _, err = b.Peek(ctx, now); err != nil {
+			if err = b.refresh(ctx, now); err != nil {
 				return b.applyFailed(ctx, p, o, now, err)
 			}
 			continue
@@ -578,6 +584,27 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 		}
 	}
 	return prev, next, fmt.Errorf("redisbucket: apply %s: the state changed under %d attempts in a row", b.key, maxApplyRounds)
+}
+
+// refresh learns the state and its version from Redis, with Redis's error
+// as it is: Peek's failure mode is the caller's to apply.
+func (b *Bucket) refresh(ctx context.Context, now time.Time) error {
+	nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
+	if err != nil {
+		return err
+	}
+	if len(v) < 8 {
+		return errReply("peek", v)
+	}
+	s, version, err := b.parseState(now, nowOff, v[:8])
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.adopt(s, version, false)
+	b.refreshView()
+	b.mu.Unlock()
+	return nil
 }
 
 // applyFailed is Apply when Redis failed.
@@ -664,7 +691,10 @@ func (b *Bucket) pendingStep(now time.Time) step {
 		return step{}
 	}
 	next := policy.Sanitize(b.last, b.pending.p.Next(b.last, b.pending.o, b.pending.at))
-	st := step{version: b.version, at: b.pending.at, next: next, count: b.pending.o.Count}
+	st := step{version: b.version, at: b.pending.at, next: next, count: b.pending.o.Count, from: b.pending}
+	// In flight now: a call made before this one's reply must not carry the
+	// same successes again. unsend puts them back if the call fails.
+	b.pending.o.Count = 0
 	// A step that moves only the rate and the ceiling, as successes do, is
 	// written as a change when the policy says its bounds.
 	if rb, ok := b.pending.p.(interface{ RateBounds() (float64, float64) }); ok {
@@ -676,6 +706,37 @@ func (b *Bucket) pendingStep(now time.Time) step {
 		}
 	}
 	return st
+}
+
+// unsend puts back into the pending batch the successes of st, which a
+// call carried but Redis did not apply (the call failed, or the version
+// had moved on). b.mu is held.
+func (b *Bucket) unsend(st step) {
+	if st.count == 0 {
+		return
+	}
+	if b.pending.ok() {
+		b.pending.o.Count += st.count
+		return
+	}
+	b.pending = st.from
+	b.pending.o.Count = st.count
+}
+
+// adopt takes s, at version, as the last state seen. A state this process
+// derived from its own write (own) is ignored when a reply that came back
+// first already showed a later version; a state Redis sent is taken as it
+// is, even at a lower version: the hash may have been made again. b.mu is
+// held.
+func (b *Bucket) adopt(s policy.State, version string, own bool) {
+	v, err := strconv.ParseUint(version, 10, 64)
+	if err != nil {
+		return
+	}
+	if own && b.haveVersion && v < b.versionN {
+		return
+	}
+	b.last, b.version, b.versionN, b.haveVersion = s, version, v, true
 }
 
 // refreshView recomputes view from last and the pending successes. b.mu is
@@ -727,7 +788,7 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		return bucket.Status{}, errReply("peek", v)
 	}
 	b.mu.Lock()
-	b.last, b.version, b.haveVersion = s, version, true
+	b.adopt(s, version, false)
 	b.refreshView()
 	s = b.view
 	b.mu.Unlock()
@@ -741,13 +802,17 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 }
 
 // parseState reads a state and its version: rate, burst, cooldown, epoch,
-// quota rate, quota until, ceiling, version.
+// quota rate, quota until, ceiling, version; "z" is the zero instant.
 func (b *Bucket) parseState(now time.Time, nowOff float64, w []string) (policy.State, string, error) {
 	if len(w) < 8 {
 		return policy.State{}, "", errReply("state", w)
 	}
 	var f [7]float64
 	for i := range f {
+		if w[i] == "z" && (i == 2 || i == 5) {
+			f[i] = zeroInstant
+			continue
+		}
 		x, err := parseF(w[i])
 		if err != nil {
 			return policy.State{}, "", errReply("state", w)
@@ -760,6 +825,9 @@ func (b *Bucket) parseState(now time.Time, nowOff float64, w []string) (policy.S
 	}, w[7], nil
 }
 
+// zeroInstant is the script's zero instant (NEG in script.lua).
+const zeroInstant = -1e300
+
 // headerLen is the length of every reply's header (see script.lua).
 const headerLen = 10
 
@@ -771,17 +839,15 @@ const headerLen = 10
 // otherwise.
 func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...string) (float64, []string, error) {
 	args := make([]any, 0, 12+len(rest))
-	args = append(args, op, nil, b.ttlArg(), st.version)
+	args = append(args, op, nil, b.ttlStr, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
 		args = append(args, b.instArg(st.at, now), ftoa(st.dRate), ftoa(st.dCeiling), ftoa(st.minRate), ftoa(st.maxRate),
-			strconv.FormatUint(st.next.Epoch, 10), st.version, "")
+			strconv.FormatUint(st.next.Epoch, 10), st.version)
 	case st.version != "":
 		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
-	default:
-		args = append(args, "", "", "", "", "", "", "", "")
 	}
 	for _, r := range rest {
 		args = append(args, r)
@@ -789,31 +855,40 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 	args[1] = b.nowArg(now.Sub(b.originAt()))
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
+		b.mu.Lock()
+		b.unsend(st)
+		b.mu.Unlock()
 		if err = b.remoteInit(ctx, now); err != nil {
 			return 0, nil, err
 		}
 		// The step was computed from a hash that is gone.
-		args[3] = ""
+		if st.version != "" {
+			restAt := 4 + 8 // after a state
+			if st.delta {
+				restAt = 4 + 7 // after a change
+			}
+			args = append(args[:4:4], args[restAt:]...)
+			args[3] = ""
+		}
 		st = step{}
 		args[1] = b.nowArg(now.Sub(b.originAt()))
 		v, err = b.run(ctx, args)
 	}
+	if err == nil && (len(v) < headerLen || !isNumber(v[0])) {
+		err = errReply(op, v)
+	}
 	if err != nil {
+		b.mu.Lock()
+		b.unsend(st)
+		b.mu.Unlock()
 		return 0, nil, err
 	}
 	b.up()
-	if len(v) < headerLen {
-		return 0, nil, errReply(op, v)
-	}
-	nowOff, perr := parseF(v[0])
-	if perr != nil {
-		return 0, nil, errReply(op, v)
-	}
+	nowOff, _ := parseF(v[0])
 	switch v[1] {
 	case "written":
 		b.mu.Lock()
-		b.last, b.version, b.haveVersion = st.next, v[2], true
-		b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		b.adopt(st.next, v[2], true)
 		b.refreshView()
 		b.mu.Unlock()
 		if op == "write" {
@@ -828,8 +903,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			return 0, nil, errReply(op, v)
 		}
 		b.mu.Lock()
-		b.last.Rate, b.last.Ceiling, b.version, b.haveVersion = r, c, v[4], true
-		b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		s := b.last
+		s.Rate, s.Ceiling = r, c
+		b.adopt(s, v[4], true)
 		b.refreshView()
 		b.mu.Unlock()
 		if op == "write" {
@@ -841,9 +917,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			return 0, nil, err
 		}
 		b.mu.Lock()
-		b.last, b.version, b.haveVersion = s, version, true
-		if v[1] == "added" {
-			b.pending.o.Count -= min(st.count, b.pending.o.Count)
+		b.adopt(s, version, false)
+		if v[1] == "conflict" {
+			b.unsend(st)
 		}
 		b.refreshView()
 		b.mu.Unlock()
@@ -856,7 +932,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 	case "stale":
 		b.mu.Lock()
 		b.pending = pendingStep{} // the epoch they belong to has ended
-		b.haveVersion = false
+		b.haveVersion, b.versionN = false, 0
 		b.refreshView()
 		b.mu.Unlock()
 	}
@@ -965,7 +1041,7 @@ func (b *Bucket) up() {
 	was := b.down
 	b.down, b.fallback = false, nil
 	if was {
-		b.haveVersion = false // what happened meanwhile is unknown
+		b.haveVersion, b.versionN = false, 0 // what happened meanwhile is unknown
 	}
 	b.mu.Unlock()
 	if was && b.onFailure != nil {
@@ -1003,7 +1079,7 @@ func (b *Bucket) nowArg(off time.Duration) string {
 	return "srv"
 }
 
-func (b *Bucket) ttlArg() string { return strconv.FormatInt(b.ttl.Milliseconds(), 10) }
+func (b *Bucket) ttlArg() string { return b.ttlStr }
 
 // instArg is an instant argument: an offset from the origin with the
 // caller's clock, a span from now with the server's; "z" for the zero
@@ -1034,13 +1110,15 @@ func (b *Bucket) toCaller(now time.Time, nowOff, off float64) time.Time {
 
 // instant is toCaller for state instants, which may be zero (very negative).
 func (b *Bucket) instant(now time.Time, nowOff, off float64) time.Time {
-	if off < -1e299 {
+	if off <= zeroInstant/2 {
 		return time.Time{}
 	}
 	return b.toCaller(now, nowOff, off)
 }
 
 func parseF(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
+
+func isNumber(s string) bool { _, err := parseF(s); return err == nil }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 

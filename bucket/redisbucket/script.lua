@@ -1,35 +1,41 @@
 -- One limiter's shared token bucket, as a Redis hash at KEYS[1]. Every call
 -- runs here, atomically: one round trip per acquire.
 --
--- Instants are offsets in nanoseconds from the bucket's origin (o_s, o_ns:
--- the Unix time of its first Init), held in doubles: exact for 104 days
--- after the origin, within nanoseconds for centuries. The zero instant (no
--- cooldown, no quota window, no tail) is absent from the hash and NEG here.
--- Numbers go back to the client as strings: Redis would truncate a Lua
--- number to an integer.
+-- The hash has three fields, each a few doubles packed little-endian (the
+-- struct library): s, the adaptive state (rate, burst, cooldown until,
+-- epoch, quota rate, quota until, ceiling, version); t, the tokens (count,
+-- instant of the count, latest reservation); o, the origin (Unix seconds and
+-- nanoseconds of the first Init). Packed, a call reads three values instead
+-- of thirteen and formats no number to store it, which is most of what a
+-- call costs the server.
+--
+-- Instants are offsets in nanoseconds from the origin, held in doubles:
+-- exact for 104 days after the origin, within nanoseconds for centuries. The
+-- zero instant (no cooldown, no quota window, no reservation) is NEG.
+-- Replies carry integral numbers (instants, epochs, versions) as Lua
+-- numbers, which Redis turns into integers, and the others as strings: Redis
+-- would truncate them.
 --
 -- ARGV[1] is the operation, ARGV[2] the instant: an offset, or "srv" for the
 -- server's clock (TIME) measured from the origin. ARGV[3] is the TTL in
--- milliseconds. Every reply starts with the instant used. Other instants in
--- ARGV are offsets from the origin, or, with "srv", spans from the instant
--- used; "z" is the zero instant.
+-- milliseconds. Other instants in ARGV are offsets from the origin, or, with
+-- "srv", spans from the instant used; "z" is the zero instant.
 
 local NEG = -1e300
 local key = KEYS[1]
 local op = ARGV[1]
 local ttl = tonumber(ARGV[3])
+local srv = ARGV[2] == 'srv'
 
 local function fmt(x)
   return string.format('%.17g', x)
 end
 
-local function num(x)
-  local n = tonumber(x)
-  if n == nil then return NEG end
-  return n
+-- int is an instant for a reply: an integer, or the string "z".
+local function int(x)
+  if x == NEG then return 'z' end
+  return x
 end
-
-local srv = ARGV[2] == 'srv'
 
 -- inst reads an instant of ARGV, given the instant the call runs at.
 local function inst(x, now)
@@ -57,34 +63,22 @@ local function span(sec)
   return math.floor(sec * 1e9)
 end
 
-local F = {'r', 'b', 'cd', 'e', 'qr', 'qu', 'c', 'tk', 'l', 'tl', 'v', 'o_s', 'o_ns'}
-
 local function load()
-  local v = redis.call('HMGET', key, unpack(F))
-  if v[1] == false then return nil end
-  return {
-    r = tonumber(v[1]), b = tonumber(v[2]), cd = num(v[3]), e = tonumber(v[4]),
-    qr = tonumber(v[5]) or 0, qu = num(v[6]), c = tonumber(v[7]) or 0,
-    tk = tonumber(v[8]), l = num(v[9]), tl = num(v[10]), v = tonumber(v[11]) or 0,
-    os_ = tonumber(v[12]), ons = tonumber(v[13]),
-  }
+  local v = redis.call('HMGET', key, 's', 't', 'o')
+  if not v[1] or not v[2] or not v[3] then return nil end
+  local st = {}
+  st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v = struct.unpack('<dddddddd', v[1])
+  st.tk, st.l, st.tl = struct.unpack('<ddd', v[2])
+  st.os_, st.ons = struct.unpack('<dd', v[3])
+  return st
 end
 
-local function put(k, x)
-  if x == NEG then
-    redis.call('HDEL', key, k)
-  else
-    redis.call('HSET', key, k, fmt(x))
-  end
+local function packed_s(st)
+  return struct.pack('<dddddddd', st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v)
 end
 
-local function save(st)
-  redis.call('HSET', key, 'r', fmt(st.r), 'b', fmt(st.b), 'e', fmt(st.e), 'qr', fmt(st.qr),
-    'c', fmt(st.c), 'tk', fmt(st.tk), 'l', fmt(st.l), 'v', fmt(st.v))
-  put('cd', st.cd)
-  put('qu', st.qu)
-  put('tl', st.tl)
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+local function packed_t(st)
+  return struct.pack('<ddd', st.tk, st.l, st.tl)
 end
 
 local function paced(st, t)
@@ -131,7 +125,8 @@ if op == 'init' then
   -- becomes the origin of a new hash (the server's now, with "srv");
   -- ARGV[6..12]: the state (rate, burst, cooldown, epoch, quota rate, quota
   -- until, ceiling), its instants as spans from now. A hash that exists is
-  -- kept as it is: another process made it.
+  -- kept as it is: another process made it. Reply: now, the origin's
+  -- seconds and nanoseconds, "new" or "kept".
   local st = load()
   local os_, ons
   if st then
@@ -150,7 +145,7 @@ if op == 'init' then
   end
   if st then
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-    return {fmt(now), fmt(os_), fmt(ons), 'kept'}
+    return {now, os_, ons, 'kept'}
   end
   local function span_of(x)
     if x == 'z' then return NEG end
@@ -163,46 +158,55 @@ if op == 'init' then
   }
   st.tk, st.l = st.b, now
   if st.cd > now then st.tk, st.l = 0, st.cd end
-  redis.call('HSET', key, 'o_s', fmt(os_), 'o_ns', fmt(ons))
-  save(st)
-  return {fmt(now), fmt(os_), fmt(ons), 'new'}
+  redis.call('HSET', key, 's', packed_s(st), 't', packed_t(st), 'o', struct.pack('<dd', os_, ons))
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  return {now, os_, ons, 'new'}
 end
 
 local st = load()
 if not st then return {err = 'NOINIT'} end
 local now = now_of(ARGV[2], st.os_, st.ons)
 
--- Every call but init may carry a policy step to write first: ARGV[4] is
--- the version of the state it was computed from ("" for none), ARGV[5] the
--- instant it was taken at, ARGV[6..12] the next state (rate, burst,
--- cooldown, epoch, quota rate, quota until, ceiling). It is written only if
--- the hash is still at that version; the tokens accrue at the old rate up to
--- its instant (or now, if the bucket was refilled later), at the new one
--- after. The operation's own arguments start at ARGV[13].
+-- Every call but init may carry a policy step to apply first, from
+-- ARGV[4]:
+--
+--   - "d": the step of the successes this process reported since its last
+--     call, as a change: ARGV[5] its instant, ARGV[6] and ARGV[7] what it
+--     adds to the rate and the ceiling, ARGV[8] and ARGV[9] the policy's
+--     rate bounds, ARGV[10] the epoch it belongs to, ARGV[11] the version
+--     it was computed from. Changes from several processes add up, so none
+--     is lost to a race and none counts twice; one of an epoch that has
+--     ended is dropped.
+--   - a version: a step computed from the state at that version, written
+--     only if the hash is still at it: ARGV[5] its instant, ARGV[6..12] the
+--     next state (rate, burst, cooldown, epoch, quota rate, quota until,
+--     ceiling).
+--   - "": none.
+--
+-- Either way the tokens accrue at the old rate up to the step's instant (or
+-- now, if the bucket was refilled later) and at the new one after. The
+-- operation's own arguments follow the step's: from ARGV[5] without one,
+-- ARGV[12] after a change, ARGV[13] after a state.
 --
 -- Every reply but init's starts with a header of ten: the instant used,
--- then "none", "written" and the new version, "stale", or "added" or
--- "conflict" and the state as it is (the seven fields above and its version), so that the caller can
--- compute its step again without reading. The operation's reply follows,
--- from index 11.
-local header = {fmt(now), 'none', '', '', '', '', '', '', '', ''}
--- dirty: the rate, ceiling and version changed and are not saved yet.
-local dirty = false
-local function flush_dirty()
-  if dirty then
-    redis.call('HSET', key, 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v), 'tk', fmt(st.tk), 'l', fmt(st.l))
-    dirty = false
-  end
+-- then "none"; "written" and the new version; "stale"; "added1" and the new
+-- rate, ceiling and version (no other process wrote since the change's
+-- version: with the caller's state, that is the whole state); or "added" or
+-- "conflict" and the state as it is (the seven fields above and its
+-- version), so that the caller can compute its step again without reading.
+-- The operation's reply follows, from index 11.
+local header = {now, 'none', '', '', '', '', '', '', '', ''}
+local base = 13 -- the operation's first argument
+if ARGV[4] == '' then base = 5 elseif ARGV[4] == 'd' then base = 12 end
+local dirty = false -- the state changed and is not saved yet
+
+local function full_state(kind)
+  header[2] = kind
+  header[3], header[4], header[5], header[6] = fmt(st.r), fmt(st.b), int(st.cd), st.e
+  header[7], header[8], header[9], header[10] = fmt(st.qr), int(st.qu), fmt(st.c), st.v
 end
+
 if ARGV[4] == 'd' then
-  -- A step of successes, as a change: ARGV[5] its instant, ARGV[6] and
-  -- ARGV[7] what it adds to the rate and the ceiling, ARGV[8] and ARGV[9]
-  -- the policy's rate bounds, ARGV[10] the epoch it belongs to. Changes
-  -- from several processes add up, so none is lost to a race and none
-  -- counts twice; a step of an epoch that has ended is dropped ("stale").
-  -- ARGV[11] is the version the change was computed from: when no other
-  -- process wrote since, the reply says only the new rate, ceiling and
-  -- version ("added1"), which with the caller's state is the whole state.
   if tonumber(ARGV[10]) == st.e then
     advance(st, math.min(inst(ARGV[5], now), now))
     local own = tonumber(ARGV[11]) == st.v
@@ -211,11 +215,9 @@ if ARGV[4] == 'd' then
     st.v = st.v + 1
     dirty = true
     if own then
-      header[2], header[3], header[4], header[5] = 'added1', fmt(st.r), fmt(st.c), fmt(st.v)
+      header[2], header[3], header[4], header[5] = 'added1', fmt(st.r), fmt(st.c), st.v
     else
-      header[2] = 'added'
-      local f = {st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v}
-      for i = 1, 8 do header[2 + i] = fmt(f[i]) end
+      full_state('added')
     end
   else
     header[2] = 'stale'
@@ -235,28 +237,37 @@ elseif ARGV[4] ~= '' then
     st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
     if paced(st, now) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
-    save(st)
-    header[2], header[3] = 'written', fmt(st.v)
+    dirty = true
+    header[2], header[3] = 'written', st.v
   else
-    header[2] = 'conflict'
-    local f = {st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v}
-    for i = 1, 8 do header[2 + i] = fmt(f[i]) end
+    full_state('conflict')
   end
 end
 
+-- save stores the tokens, and the state if it changed, and refreshes the
+-- TTL.
+local function save()
+  if dirty then
+    redis.call('HSET', key, 't', packed_t(st), 's', packed_s(st))
+  else
+    redis.call('HSET', key, 't', packed_t(st))
+  end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
 local function reply(...)
-  flush_dirty()
   local r = header
   for _, x in ipairs({...}) do r[#r + 1] = x end
   return r
 end
 
 if op == 'take' then
-  -- ARGV[13]: tokens; ARGV[14]: the longest wait in ns, or "inf". Reply:
-  -- OK (1 or 0), the reservation's instant, the epoch; or "burst" and the
-  -- burst when the tokens are not within (0, burst].
-  local n = tonumber(ARGV[13])
+  -- ARGV[base]: tokens; ARGV[base+1]: the longest wait in ns, or "inf".
+  -- Reply: OK (1 or 0), the reservation's instant, the epoch; or "burst" and
+  -- the burst when the tokens are not within (0, burst].
+  local n = tonumber(ARGV[base])
   if not (n > 0) or n > st.b then
+    if dirty then save() end
     return reply('burst', fmt(st.b))
   end
   advance(st, now)
@@ -264,56 +275,52 @@ if op == 'take' then
   if st.cd > now then at = st.cd end
   local need = n - st.tk
   if need > 0 then at = at + accrual(st, need, at) end
-  local ok = '0'
-  if ARGV[14] == 'inf' or at - now <= tonumber(ARGV[14]) then
-    ok = '1'
+  local ok = 0
+  if ARGV[base + 1] == 'inf' or at - now <= tonumber(ARGV[base + 1]) then
+    ok = 1
     st.tk = st.tk - n
     if at > st.tl then st.tl = at end
   end
-  if dirty then
-    dirty = false
-    if st.tl ~= NEG then
-      redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'tl', fmt(st.tl), 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v))
-    else
-      redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'r', fmt(st.r), 'c', fmt(st.c), 'v', fmt(st.v))
-    end
-  elseif st.tl ~= NEG then
-    redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l), 'tl', fmt(st.tl))
-  else
-    redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l))
-  end
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-  return reply(ok, fmt(at), fmt(st.e))
+  save()
+  return reply(ok, at, st.e)
 end
 
 if op == 'epoch' then
-  return reply(fmt(st.e))
+  if dirty then save() end
+  return reply(st.e)
 end
 
 if op == 'cancel' then
-  -- ARGV[13..15]: the reservation's epoch, instant and tokens.
-  local e, at, n = tonumber(ARGV[13]), inst(ARGV[14], now), tonumber(ARGV[15])
-  if e ~= st.e or not (at > now) then return reply('kept') end
-  local give = n
-  if st.tl > at then give = give - rate_at(st, at) * seconds(st.tl - at) end
-  if give <= 0 then return reply('kept') end
+  -- ARGV[base..base+2]: the reservation's epoch, instant and tokens.
+  -- Reply: "given" or "kept".
+  local e, at, n = tonumber(ARGV[base]), inst(ARGV[base + 1], now), tonumber(ARGV[base + 2])
+  local give = 0
+  if e == st.e and at > now then
+    give = n
+    if st.tl > at then give = give - rate_at(st, at) * seconds(st.tl - at) end
+  end
+  if give <= 0 then
+    if dirty then save() end
+    return reply('kept')
+  end
   advance(st, now)
   st.tk = math.min(st.b, st.tk + give)
   if at == st.tl then st.tl = at - span(n / rate_at(st, at)) end
-  redis.call('HSET', key, 'tk', fmt(st.tk), 'l', fmt(st.l))
-  put('tl', st.tl)
+  save()
   return reply('given')
 end
 
 if op == 'peek' then
   -- Reply: the state (as in a conflict), then the tokens at now.
+  if dirty then save() end
   local tokens = st.tk
   if now > st.l then tokens = refilled(st, now) end
-  return reply(fmt(st.r), fmt(st.b), fmt(st.cd), fmt(st.e), fmt(st.qr), fmt(st.qu), fmt(st.c), fmt(st.v), fmt(tokens))
+  return reply(fmt(st.r), fmt(st.b), int(st.cd), st.e, fmt(st.qr), int(st.qu), fmt(st.c), st.v, fmt(tokens))
 end
 
 if op == 'write' then
   -- Only the step of the header.
+  if dirty then save() end
   return reply()
 end
 
