@@ -10,17 +10,18 @@
 //
 // Each name is one Redis hash (dynlimit:{name}, the braces a hash tag so that
 // a Cluster keeps it in one slot) holding the tokens, the instant of their
-// last refill, the latest reservation, the adaptive state (rate, burst,
-// cooldown, epoch, quota pacing, ceiling), a version and the origin of its
-// instants. Every operation is one Lua script run with EVALSHA (EVAL when the
+// last refill and the latest reservation (field t), the adaptive state
+// (rate, burst, cooldown, epoch, quota pacing, ceiling) and its version
+// (field s), and the origin of its instants (field o), each packed as
+// doubles. Every operation is one Lua script run with EVALSHA (EVAL when the
 // server lacks it), atomically, in one round trip; the script reads the time
 // from the server (TIME), so the hosts' clocks need not agree. A policy step
 // reads the state, runs the policy in the process and writes back if the
-// version has not moved, else reads again: the first process to report a
-// congestion event moves the epoch, and the same event reported by the
-// others then belongs to an older epoch and changes nothing. Successes reach
-// Redis in the limiter's batches, at most one step per millisecond per
-// process. The hash expires after a TTL of disuse (WithTTL).
+// version has not moved, else computes again from the state the reply
+// carries: the first process to report a congestion event moves the epoch,
+// and the same event reported by the others then belongs to an older epoch
+// and changes nothing. Successes cost no call: their step rides on the next
+// one, as a change of the rate that adds up with other processes'. The hash expires after a TTL of disuse (WithTTL).
 //
 // When Redis cannot be reached, times out (WithTimeout, 100 ms by default) or
 // its script fails, the failure mode decides: FailFallback (the default)
