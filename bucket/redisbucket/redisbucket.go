@@ -838,6 +838,16 @@ const headerLen = 10
 // For "write", the reply is nil when st was written and the header
 // otherwise.
 func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...string) (float64, []string, error) {
+	if b.originAt().IsZero() {
+		// Init could not reach Redis: make the hash first, which also
+		// gives the origin the caller's instants are measured from.
+		if err := b.remoteInit(ctx, now); err != nil {
+			b.mu.Lock()
+			b.unsend(st)
+			b.mu.Unlock()
+			return 0, nil, err
+		}
+	}
 	args := make([]any, 0, 12+len(rest))
 	args = append(args, op, nil, b.ttlStr, st.version)
 	switch {
@@ -1015,7 +1025,14 @@ func (b *Bucket) newFallback(now time.Time) *bucket.Local {
 func (b *Bucket) whileDown(now time.Time, op string) (l *bucket.Local, err error, ok bool) { //nolint:revive // err is not the function's error
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.down || !now.Before(b.retryAt) {
+	if !b.down {
+		return nil, nil, false
+	}
+	if !now.Before(b.retryAt) {
+		// This caller asks Redis; the others stay where they are for
+		// another interval rather than all wait on a server that may still
+		// be down.
+		b.retryAt = now.Add(b.retry)
 		return nil, nil, false
 	}
 	switch b.mode {
