@@ -518,3 +518,31 @@ func TestApplyFallsBackWhenRedisIsDown(t *testing.T) {
 		t.Errorf("fallback step %+v → %+v, want a decrease in a new epoch", prev, next)
 	}
 }
+
+// The hash carries a TTL, so that a name nobody uses any more disappears;
+// calls keep it alive.
+func TestHashHasATTL(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, srv)
+	b := mustNew(t, c, fmt.Sprintf("ttl-%d", names.Add(1)), redisbucket.WithTTL(time.Minute))
+	ctx := context.Background()
+	if err := b.Init(ctx, time.Now(), policy.State{Rate: 10, Burst: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := b.Take(ctx, time.Now(), 1, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ttl, err := c.PTTL(ctx, b.Key()).Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Errorf("PTTL = %v, %v; want within (0, 1m]", ttl, err)
+	}
+	none := mustNew(t, c, fmt.Sprintf("nottl-%d", names.Add(1)), redisbucket.WithTTL(0))
+	if err := none.Init(ctx, time.Now(), policy.State{Rate: 10, Burst: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := c.PTTL(ctx, none.Key()).Result(); err != nil || ttl != -1 {
+		t.Errorf("PTTL with WithTTL(0) = %v, %v; want -1 (no expiry)", ttl, err)
+	}
+}

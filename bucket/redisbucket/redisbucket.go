@@ -240,6 +240,7 @@ type Bucket struct {
 	callerClock bool
 	onFailure   func(string, error)
 	ttlStr      string // ttl in milliseconds, as the script takes it
+	ttlAny      any    // ttlStr, boxed once: every call passes it
 
 	mu      sync.Mutex
 	inited  bool
@@ -289,6 +290,7 @@ func New(c redis.UniversalClient, name string, opts ...Option) (*Bucket, error) 
 	}
 	b.key = b.prefix + "{" + name + "}"
 	b.ttlStr = strconv.FormatInt(b.ttl.Milliseconds(), 10)
+	b.ttlAny = b.ttlStr
 	return b, nil
 }
 
@@ -439,11 +441,18 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 		}
 		return bucket.Reservation{}, err
 	}
-	wait := "inf"
-	if maxWait != bucket.Forever {
-		wait = strconv.FormatInt(int64(max(maxWait, 0)), 10)
+	// The commonest arguments, a token and no wait, boxed once.
+	var nArg, waitArg any = argOne, argZero
+	if n != 1 {
+		nArg = ftoa(n)
 	}
-	nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), ftoa(n), wait)
+	switch {
+	case maxWait == bucket.Forever:
+		waitArg = "inf"
+	case maxWait > 0:
+		waitArg = strconv.FormatInt(int64(maxWait), 10)
+	}
+	nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), nArg, waitArg)
 	if err != nil {
 		var r bucket.Reservation
 		err = b.failed(ctx, now, "take", err, func(l *bucket.Local) (e error) {
@@ -837,7 +846,7 @@ const headerLen = 10
 // st. A hash that expired or was deleted is made again from Init's state.
 // For "write", the reply is nil when st was written and the header
 // otherwise.
-func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...string) (float64, []string, error) {
+func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...any) (float64, []string, error) {
 	if b.originAt().IsZero() {
 		// Init could not reach Redis: make the hash first, which also
 		// gives the origin the caller's instants are measured from.
@@ -849,7 +858,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	}
 	args := make([]any, 0, 12+len(rest))
-	args = append(args, op, nil, b.ttlStr, st.version)
+	args = append(args, op, nil, b.ttlAny, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
@@ -859,9 +868,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
 	}
-	for _, r := range rest {
-		args = append(args, r)
-	}
+	args = append(args, rest...)
 	args[1] = b.nowArg(now.Sub(b.originAt()))
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
@@ -974,6 +981,9 @@ func (b *Bucket) run(ctx context.Context, args []any) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Arguments boxed once.
+var argOne, argZero any = "1", "0"
 
 // errOpen is what failed returns to a FailOpen bucket's methods: let it be.
 var errOpen = errors.New("redisbucket: failing open")

@@ -4,7 +4,8 @@
 -- The hash has three fields, each a few doubles packed little-endian (the
 -- struct library): s, the adaptive state (rate, burst, cooldown until,
 -- epoch, quota rate, quota until, ceiling, version); t, the tokens (count,
--- instant of the count, latest reservation); o, the origin (Unix seconds and
+-- instant of the count, latest reservation, and the instant the TTL was last
+-- refreshed); o, the origin (Unix seconds and
 -- nanoseconds of the first Init). Packed, a call reads three values instead
 -- of thirteen and formats no number to store it, which is most of what a
 -- call costs the server.
@@ -68,7 +69,7 @@ local function load()
   if not v[1] or not v[2] or not v[3] then return nil end
   local st = {}
   st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v = struct.unpack('<dddddddd', v[1])
-  st.tk, st.l, st.tl = struct.unpack('<ddd', v[2])
+  st.tk, st.l, st.tl, st.x = struct.unpack('<dddd', v[2])
   st.os_, st.ons = struct.unpack('<dd', v[3])
   return st
 end
@@ -78,7 +79,7 @@ local function packed_s(st)
 end
 
 local function packed_t(st)
-  return struct.pack('<ddd', st.tk, st.l, st.tl)
+  return struct.pack('<dddd', st.tk, st.l, st.tl, st.x)
 end
 
 local function paced(st, t)
@@ -154,7 +155,7 @@ if op == 'init' then
   st = {
     r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = span_of(ARGV[8]), e = tonumber(ARGV[9]),
     qr = tonumber(ARGV[10]), qu = span_of(ARGV[11]), c = tonumber(ARGV[12]),
-    v = 0, tl = NEG,
+    v = 0, tl = NEG, x = now,
   }
   st.tk, st.l = st.b, now
   if st.cd > now then st.tk, st.l = 0, st.cd end
@@ -245,14 +246,18 @@ elseif ARGV[4] ~= '' then
 end
 
 -- save stores the tokens, and the state if it changed, and refreshes the
--- TTL.
+-- TTL when a quarter of it has passed since the last time (or the state
+-- changed): a hash in use never gets near expiry, and a busy one does not
+-- pay a PEXPIRE per call.
 local function save()
+  local refresh = ttl > 0 and (dirty or math.abs(now - st.x) >= ttl * 250000)
+  if refresh then st.x = now end
   if dirty then
     redis.call('HSET', key, 't', packed_t(st), 's', packed_s(st))
   else
     redis.call('HSET', key, 't', packed_t(st))
   end
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  if refresh then redis.call('PEXPIRE', key, ttl) end
 end
 
 local function reply(...)
