@@ -442,7 +442,7 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 		return bucket.Reservation{}, err
 	}
 	// The commonest arguments, a token and no wait, boxed once.
-	var nArg, waitArg any = argOne, argZero
+	nArg, waitArg := argOne, argZero
 	if n != 1 {
 		nArg = ftoa(n)
 	}
