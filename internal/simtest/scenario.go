@@ -163,6 +163,17 @@ func ParseScenario(data []byte) (Scenario, error) {
 
 func (s Scenario) withDefaults() Scenario {
 	u := &s.Upstream
+	// An empty list is no list: written back, it is left out, and must
+	// read back the same.
+	if len(u.Profile) == 0 {
+		u.Profile = nil
+	}
+	if len(u.Outages) == 0 {
+		u.Outages = nil
+	}
+	if len(u.Throttles) == 0 {
+		u.Throttles = nil
+	}
 	if u.Model == "" {
 		u.Model = ModelTokenBucket
 	}
