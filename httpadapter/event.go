@@ -48,7 +48,9 @@ type RequestEvent struct {
 	Upstream time.Duration
 	// Signal is how the last attempt was classified.
 	Signal signal.Signal
-	// Snapshot is the limiter's, once the request is over.
+	// Snapshot is the limiter's, once the request is over. It is taken
+	// when a callback ([WithOnRequest]) or a logger is set; instruments
+	// alone get it zero, as reading a shared bucket costs a call.
 	Snapshot dynlimit.Snapshot
 	// ErrKind says why the request failed: one of the ErrKind constants;
 	// empty when it did not.

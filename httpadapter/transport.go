@@ -148,7 +148,11 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 		o.ev.Status = resp.StatusCode
 	}
 	o.ev.Err, o.ev.ErrKind = err, ErrorKind(err)
-	o.ev.Snapshot = t.lim.Snapshot()
+	if t.cfg.onRequest != nil || t.cfg.logger != nil {
+		// A snapshot of a shared bucket is a call to it: taken only for
+		// those who read it, not for instruments alone.
+		o.ev.Snapshot = t.lim.Snapshot()
+	}
 	for i := len(o.ins) - 1; i >= 0; i-- {
 		o.ins[i].EndRequest(ctx, &o.ev)
 	}
