@@ -350,6 +350,18 @@ func TestUpstreamPenaltyBox(t *testing.T) {
 			),
 		},
 		{
+			// With quota headers, a blocked caller is told it has nothing
+			// left until the block ends, though the bucket refills: the
+			// headers do not invite it back early.
+			name: "headers during the block",
+			u:    Upstream{Model: ModelTokenBucket, Rate: 1, Burst: 1, Penalty: d(p), Headers: true},
+			calls: seq(
+				callsAt(0, withQuota(ok200, 1, 0, sec), withQuota(refused(p), 1, 0, p)),
+				callsAt(4*sec, withQuota(refused(16*sec), 1, 0, 16*sec)),
+				callsAt(20*sec, withQuota(ok200, 1, 0, sec)),
+			),
+		},
+		{
 			name: "no penalty: a 429 blocks nothing",
 			u:    Upstream{Model: ModelTokenBucket, Rate: 1, Burst: 1},
 			calls: seq(
@@ -442,6 +454,15 @@ func TestCapacity(t *testing.T) {
 		{"fixed window, profile", with(fw, func(u *Upstream) {
 			u.Profile = []Step{{At: d(2 * time.Minute), Limit: 50}, {At: d(3 * time.Minute), Limit: 200}}
 		}), 4 * time.Minute, 100 + 100 + 50 + 200},
+		{"fixed window, a step raises a window's limit mid-window", with(fw, func(u *Upstream) {
+			u.Profile = []Step{{At: d(90 * sec), Limit: 300}}
+		}), 2 * time.Minute, 100 + 300},
+		{"fixed window, a step lowers it mid-window: what was served stays", with(fw, func(u *Upstream) {
+			u.Profile = []Step{{At: d(90 * sec), Limit: 10}}
+		}), 3 * time.Minute, 100 + 100 + 10},
+		{"fixed window, a step after the end changes nothing", with(fw, func(u *Upstream) {
+			u.Profile = []Step{{At: d(90 * sec), Limit: 300}}
+		}), 80 * sec, 100 + 100},
 		{"fixed window, outages do not count", with(fw, func(u *Upstream) {
 			u.Outages = []Span{{From: 0, To: d(time.Minute)}}
 		}), 2 * time.Minute, 200},

@@ -98,6 +98,11 @@ func (up *upstream) serve(now time.Duration) reply {
 		r.status = 429
 		r.retryAfter = up.blockedUntil - now
 		up.quota(now, &r)
+		if r.headers {
+			// Blocked, the caller has nothing left until the block ends,
+			// whatever the bucket or the window would say.
+			r.remaining, r.reset = 0, max(r.reset, up.blockedUntil-now)
+		}
 		return r
 	}
 	ok := false
@@ -128,6 +133,9 @@ func (up *upstream) serve(now time.Duration) reply {
 		}
 	}
 	up.quota(now, &r)
+	if !ok && r.headers && up.u.Penalty > 0 {
+		r.remaining, r.reset = 0, max(r.reset, up.blockedUntil-now)
+	}
 	return r
 }
 
@@ -152,14 +160,24 @@ func (up *upstream) quota(now time.Duration, r *reply) {
 
 // capacity returns how many requests the upstream could have served over
 // [0, d): the integral of its hidden rate, plus the initial burst of a
-// token bucket, or the limits of the windows that began in the span.
+// token bucket, or for each window that began in the span the highest limit
+// in force during it.
 func capacity(u Upstream, d time.Duration) float64 {
 	switch u.Model {
 	case ModelFixedWindow:
+		// A window serves up to its limit; a step of the profile inside it
+		// changes the limit at once while what was used still counts, so
+		// the most it can serve is the highest limit in force during it.
 		w := u.Window.D()
 		total := 0.0
 		for start := time.Duration(0); start < d; start += w {
-			total += float64(limitAt(u, start))
+			most := limitAt(u, start)
+			for _, st := range u.Profile {
+				if at := st.At.D(); at > start && at < min(start+w, d) {
+					most = max(most, limitAt(u, at))
+				}
+			}
+			total += float64(most)
 		}
 		return total
 	default:
