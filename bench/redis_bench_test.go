@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,7 +113,8 @@ func BenchmarkRedisAcquire(b *testing.B) {
 				cmds := stats["evalsha"] + stats["eval"] + stats["evalsha_ro"] + stats["eval_ro"]
 				if n := count.Load(); n > 0 {
 					b.ReportMetric(float64(cmds)/float64(n), "cmds/op")
-					b.ReportMetric(float64(scriptMicros(b, srv))/float64(n), "redis-µs/op")
+					us := srv.CommandMicros(b)
+					b.ReportMetric(float64(us["evalsha"]+us["eval"])/float64(n), "redis-µs/op")
 				}
 				if len(lats) > 0 {
 					slices.Sort(lats)
@@ -124,30 +123,4 @@ func BenchmarkRedisAcquire(b *testing.B) {
 			})
 		}
 	}
-}
-
-// scriptMicros returns the microseconds Redis spent running scripts since
-// the last reset of its statistics (INFO commandstats, usec of evalsha and
-// eval): the server's share of an acquire.
-func scriptMicros(b *testing.B, srv *redistest.Server) int64 {
-	b.Helper()
-	reply, err := srv.Do("INFO", "commandstats")
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, _ := reply.(string)
-	var total int64
-	for line := range strings.SplitSeq(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || (name != "cmdstat_evalsha" && name != "cmdstat_eval") {
-			continue
-		}
-		for field := range strings.SplitSeq(rest, ",") {
-			if v, ok := strings.CutPrefix(field, "usec="); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				total += n
-			}
-		}
-	}
-	return total
 }

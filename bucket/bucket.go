@@ -64,6 +64,19 @@ type Bucket interface {
 	Peek(ctx context.Context, now time.Time) (Status, error)
 }
 
+// CheckState reports whether s can start a bucket, as [Bucket.Init] wants
+// it: a finite rate > 0 and a finite burst >= 1. The error is a
+// *policy.Error naming the field and its value.
+func CheckState(s policy.State) error {
+	if s.Rate <= 0 || math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) {
+		return &policy.Error{Field: "rate_limit_per_sec", Value: s.Rate, Reason: "must be a finite number > 0"}
+	}
+	if s.Burst < 1 || math.IsNaN(s.Burst) || math.IsInf(s.Burst, 0) {
+		return &policy.Error{Field: "burst_size", Value: s.Burst, Reason: "must be a finite number >= 1"}
+	}
+	return nil
+}
+
 // Reservation is the answer of [Bucket.Take].
 type Reservation struct {
 	// OK reports whether the tokens were taken.

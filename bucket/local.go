@@ -96,11 +96,8 @@ func NewLocal() *Local { return new(Local) }
 
 // Init sets the state and fills the bucket, unless Init was already called.
 func (b *Local) Init(_ context.Context, now time.Time, s policy.State) error {
-	if s.Rate <= 0 || math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) {
-		return &policy.Error{Field: "rate_limit_per_sec", Value: s.Rate, Reason: "must be a finite number > 0"}
-	}
-	if s.Burst < 1 || math.IsNaN(s.Burst) || math.IsInf(s.Burst, 0) {
-		return &policy.Error{Field: "burst_size", Value: s.Burst, Reason: "must be a finite number >= 1"}
+	if err := CheckState(s); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

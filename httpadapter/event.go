@@ -139,8 +139,7 @@ func redactURLString(s string) string {
 	if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
 		return s
 	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
+	return strippedURL(*u)
 }
 
 type tenantKey struct{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
 )
 
 // Wrap a client's transport: its requests are paced by the limiter, and a
@@ -31,7 +32,11 @@ func ExampleNewTransport() {
 	}))
 	defer upstream.Close()
 
-	lim, err := dynlimit.New(dynlimit.WithName("example"))
+	// The default policy, starting at 100 requests/s so that the example
+	// waits milliseconds, not a fraction of a second, for its token.
+	p := policy.DefaultAIMD()
+	p.Rate, p.Burst = 100, 1
+	lim, err := dynlimit.New(dynlimit.WithName("example"), dynlimit.WithPolicy(p))
 	if err != nil {
 		panic(err)
 	}

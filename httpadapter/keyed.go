@@ -149,13 +149,3 @@ func (t *KeyedTransport) transportFor(key string) (*Transport, error) {
 	}
 	return tr, nil
 }
-
-// Snapshots returns the snapshot of the Transport's limiter, then that of
-// its cost budget if it has one ([WithCost]).
-func (t *Transport) Snapshots() []dynlimit.Snapshot {
-	s := []dynlimit.Snapshot{t.lim.Snapshot()}
-	if t.cfg.cost != nil {
-		s = append(s, t.cfg.cost.lim.Snapshot())
-	}
-	return s
-}

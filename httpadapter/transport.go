@@ -93,6 +93,16 @@ func NewTransport(base http.RoundTripper, lim *dynlimit.Limiter, opts ...Option)
 // Limiter returns the limiter that paces the Transport.
 func (t *Transport) Limiter() *dynlimit.Limiter { return t.lim }
 
+// Snapshots returns the snapshot of the Transport's limiter, then that of
+// its cost budget if it has one ([WithCost]).
+func (t *Transport) Snapshots() []dynlimit.Snapshot {
+	s := []dynlimit.Snapshot{t.lim.Snapshot()}
+	if t.cfg.cost != nil {
+		s = append(s, t.cfg.cost.lim.Snapshot())
+	}
+	return s
+}
+
 // RoundTrip sends req, paced and retried as described on [Transport].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.cfg.observed() {
@@ -192,10 +202,12 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		// the breaker's leave, then the permits.
 		var err error
 		if backoffFor > 0 {
-			b0 := t.lim.Clock().Now()
+			if o != nil {
+				t0 = o.clk.Now()
+			}
 			err = sleep(ctx, t.lim.Clock(), backoffFor)
 			if o != nil {
-				o.ev.Backoff += o.since(b0)
+				o.ev.Backoff += o.since(t0)
 			}
 		}
 		if o != nil {
@@ -439,7 +451,11 @@ func redactedURL(req *http.Request) string {
 	if req.URL == nil {
 		return ""
 	}
-	u := *req.URL
+	return strippedURL(*req.URL)
+}
+
+// strippedURL is u without user info, query or fragment.
+func strippedURL(u url.URL) string {
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
 }

@@ -17,32 +17,24 @@ type seriesKey struct {
 const maxSeries = 4096
 
 // series returns the measurement option of the request series k with
-// result (none when empty). Building an attribute set sorts and copies its
-// attributes; the sets of a process are few, so each is built once.
+// result (none when empty).
 func (b *Bridge) series(k seriesKey, result string) metric.MeasurementOption {
 	k.result = result
-	if o, ok := b.sets.Load(k); ok {
-		return o.(metric.MeasurementOption)
-	}
-	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs,
-		IntegrationKey.String(k.integration),
-		semconv.HTTPRequestMethodKey.String(k.method),
-		semconv.ServerAddress(k.host),
-	)
-	if k.tenant != "" {
-		attrs = append(attrs, TenantKey.String(k.tenant))
-	}
-	if result != "" {
-		attrs = append(attrs, ResultKey.String(result))
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
-	if b.nsets.Load() < maxSeries {
-		if _, loaded := b.sets.LoadOrStore(k, o); !loaded {
-			b.nsets.Add(1)
+	return b.cached(k, func() []attribute.KeyValue {
+		attrs := make([]attribute.KeyValue, 0, 5)
+		attrs = append(attrs,
+			IntegrationKey.String(k.integration),
+			semconv.HTTPRequestMethodKey.String(k.method),
+			semconv.ServerAddress(k.host),
+		)
+		if k.tenant != "" {
+			attrs = append(attrs, TenantKey.String(k.tenant))
 		}
-	}
-	return o
+		if result != "" {
+			attrs = append(attrs, ResultKey.String(result))
+		}
+		return attrs
+	})
 }
 
 // limiterKey identifies the attributes of a metric point of a limiter.
@@ -50,15 +42,24 @@ type limiterKey struct{ limiter, result string }
 
 // limiterSeries is series for the observer's points.
 func (b *Bridge) limiterSeries(limiter, result string) metric.MeasurementOption {
-	k := limiterKey{limiter, result}
+	return b.cached(limiterKey{limiter, result}, func() []attribute.KeyValue {
+		attrs := []attribute.KeyValue{LimiterKey.String(limiter)}
+		if result != "" {
+			attrs = append(attrs, ResultKey.String(result))
+		}
+		return attrs
+	})
+}
+
+// cached returns the measurement option of the attributes attrs makes for
+// key k. Building an attribute set sorts and copies its attributes; the
+// sets of a process are few, so each is built once and kept, up to
+// maxSeries of them.
+func (b *Bridge) cached(k any, attrs func() []attribute.KeyValue) metric.MeasurementOption {
 	if o, ok := b.sets.Load(k); ok {
 		return o.(metric.MeasurementOption)
 	}
-	attrs := []attribute.KeyValue{LimiterKey.String(limiter)}
-	if result != "" {
-		attrs = append(attrs, ResultKey.String(result))
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	o := metric.WithAttributeSet(attribute.NewSet(attrs()...))
 	if b.nsets.Load() < maxSeries {
 		if _, loaded := b.sets.LoadOrStore(k, o); !loaded {
 			b.nsets.Add(1)

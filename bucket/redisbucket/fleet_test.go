@@ -166,6 +166,21 @@ func TestFleetOfProcessesSharesOneRate(t *testing.T) {
 	t.Logf("%d processes: %d grants over %v (%.1f/s for a rate of %v/s)", procs, len(grants), span, float64(len(grants))/span.Seconds(), fleetRate)
 }
 
+// sharedLimiters returns n limiters of policy p on the bucket name in
+// srv, each with its own client: "processes" that share nothing but Redis.
+func sharedLimiters(t *testing.T, srv *redistest.Server, name string, p policy.Policy, n int) []*dynlimit.Limiter {
+	t.Helper()
+	lims := make([]*dynlimit.Limiter, 0, n)
+	for range n {
+		lim, err := dynlimit.New(dynlimit.WithBucket(mustNew(t, newClient(t, srv), name)), dynlimit.WithPolicy(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lims = append(lims, lim)
+	}
+	return lims
+}
+
 // A 429 seen by every process of a fleet lowers the shared rate once: the
 // first report moves the epoch, and the others are about permits of the
 // epoch before. Each "process" here has its own client and limiter; they
@@ -175,18 +190,7 @@ func TestSharedThrottleLowersTheRateOnce(t *testing.T) {
 	name := fmt.Sprintf("throttle-%d", names.Add(1))
 	a := policy.DefaultAIMD()
 	a.Rate, a.Burst = 10, 10
-	var lims []*dynlimit.Limiter
-	for range 4 {
-		b, err := redisbucket.New(newClient(t, srv), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(a))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lims = append(lims, lim)
-	}
+	lims := sharedLimiters(t, srv, name, a, 4)
 	var permits []dynlimit.Permit
 	for _, l := range lims {
 		p, ok := l.Allow()
@@ -400,18 +404,7 @@ func TestSuccessesRideOnTakes(t *testing.T) {
 	a := policy.DefaultAIMD()
 	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor = 10, 1000, 1000, 0.5
 	a.ProbeBand = 0 // a plain additive increase, whatever the ceiling
-	var lims []*dynlimit.Limiter
-	for range 3 {
-		b, err := redisbucket.New(newClient(t, srv), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(a))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lims = append(lims, lim)
-	}
+	lims := sharedLimiters(t, srv, name, a, 3)
 	srv.ResetStats(t)
 	const rounds = 40
 	for i := range rounds {

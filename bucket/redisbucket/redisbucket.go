@@ -239,8 +239,7 @@ type Bucket struct {
 	retry       time.Duration
 	callerClock bool
 	onFailure   func(string, error)
-	ttlStr      string // ttl in milliseconds, as the script takes it
-	ttlAny      any    // ttlStr, boxed once: every call passes it
+	ttlArg      any // ttl in milliseconds as the script takes it, boxed once: every call passes it
 
 	mu      sync.Mutex
 	inited  bool
@@ -289,8 +288,7 @@ func New(c redis.UniversalClient, name string, opts ...Option) (*Bucket, error) 
 		}
 	}
 	b.key = b.prefix + "{" + name + "}"
-	b.ttlStr = strconv.FormatInt(b.ttl.Milliseconds(), 10)
-	b.ttlAny = b.ttlStr
+	b.ttlArg = strconv.FormatInt(b.ttl.Milliseconds(), 10)
 	return b, nil
 }
 
@@ -361,11 +359,8 @@ type step struct {
 // Init makes the shared hash with state s, unless a process already made
 // it; see [bucket.Bucket.Init].
 func (b *Bucket) Init(ctx context.Context, now time.Time, s policy.State) error {
-	if s.Rate <= 0 || math.IsNaN(s.Rate) || math.IsInf(s.Rate, 0) {
-		return &policy.Error{Field: "rate_limit_per_sec", Value: s.Rate, Reason: "must be a finite number > 0"}
-	}
-	if s.Burst < 1 || math.IsNaN(s.Burst) || math.IsInf(s.Burst, 0) {
-		return &policy.Error{Field: "burst_size", Value: s.Burst, Reason: "must be a finite number >= 1"}
+	if err := bucket.CheckState(s); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	if b.inited {
@@ -396,7 +391,7 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	if b.callerClock {
 		clk = "caller"
 	}
-	v, err := b.run(ctx, []any{"init", clk, b.ttlArg(), now.Unix(), now.Nanosecond(),
+	v, err := b.run(ctx, []any{"init", clk, b.ttlArg, now.Unix(), now.Nanosecond(),
 		ftoa(s.Rate), ftoa(s.Burst), spanArg(s.CooldownUntil, now), strconv.FormatUint(s.Epoch, 10),
 		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling)})
 	if err != nil {
@@ -432,51 +427,40 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 	if !(n > 0) || math.IsInf(n, 0) {
 		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: b.lastState().Burst}
 	}
-	if l, err, ok := b.whileDown(now, "take"); ok {
-		if l != nil {
-			return l.Take(ctx, now, n, maxWait)
+	return viaRedis(ctx, b, now, "take", func() (bucket.Reservation, error, error) {
+		// The commonest arguments, a token and no wait, boxed once.
+		nArg, waitArg := argOne, argZero
+		if n != 1 {
+			nArg = ftoa(n)
 		}
-		if errors.Is(err, errOpen) {
-			return bucket.Reservation{OK: true, At: now, Tokens: n, Epoch: b.lastState().Epoch}, nil
+		switch {
+		case maxWait == bucket.Forever:
+			waitArg = "inf"
+		case maxWait > 0:
+			waitArg = strconv.FormatInt(int64(maxWait), 10)
 		}
-		return bucket.Reservation{}, err
-	}
-	// The commonest arguments, a token and no wait, boxed once.
-	nArg, waitArg := argOne, argZero
-	if n != 1 {
-		nArg = ftoa(n)
-	}
-	switch {
-	case maxWait == bucket.Forever:
-		waitArg = "inf"
-	case maxWait > 0:
-		waitArg = strconv.FormatInt(int64(maxWait), 10)
-	}
-	nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), nArg, waitArg)
-	if err != nil {
-		var r bucket.Reservation
-		err = b.failed(ctx, now, "take", err, func(l *bucket.Local) (e error) {
-			r, e = l.Take(ctx, now, n, maxWait)
-			return e
-		})
-		if errors.Is(err, errOpen) {
-			return bucket.Reservation{OK: true, At: now, Tokens: n, Epoch: b.lastState().Epoch}, nil
+		nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), nArg, waitArg)
+		if err != nil {
+			return bucket.Reservation{}, err, nil
 		}
-		return r, err
-	}
-	if len(v) >= 2 && v[0] == "burst" {
-		burst, _ := strconv.ParseFloat(v[1], 64)
-		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: burst}
-	}
-	if len(v) < 3 {
-		return bucket.Reservation{}, errReply("take", v)
-	}
-	at, e1 := parseF(v[1])
-	epoch, e2 := strconv.ParseUint(v[2], 10, 64)
-	if e1 != nil || e2 != nil {
-		return bucket.Reservation{}, errReply("take", v)
-	}
-	return bucket.Reservation{OK: v[0] == "1", At: b.toCaller(now, nowOff, at), Tokens: n, Epoch: epoch}, nil
+		if len(v) >= 2 && v[0] == "burst" {
+			burst, _ := strconv.ParseFloat(v[1], 64)
+			return bucket.Reservation{}, nil, &bucket.BurstError{N: n, Burst: burst}
+		}
+		if len(v) < 3 {
+			return bucket.Reservation{}, nil, errReply("take", v)
+		}
+		at, e1 := parseF(v[1])
+		epoch, e2 := strconv.ParseUint(v[2], 10, 64)
+		if e1 != nil || e2 != nil {
+			return bucket.Reservation{}, nil, errReply("take", v)
+		}
+		return bucket.Reservation{OK: v[0] == "1", At: b.toCaller(now, nowOff, at), Tokens: n, Epoch: epoch}, nil, nil
+	}, func(l *bucket.Local) (bucket.Reservation, error) {
+		return l.Take(ctx, now, n, maxWait)
+	}, func() bucket.Reservation {
+		return bucket.Reservation{OK: true, At: now, Tokens: n, Epoch: b.lastState().Epoch}
+	})
 }
 
 // Confirm reports whether r was made in the current epoch.
@@ -487,32 +471,22 @@ func (b *Bucket) Confirm(ctx context.Context, now time.Time, r bucket.Reservatio
 	if !r.OK {
 		return false, nil
 	}
-	if l, err, ok := b.whileDown(now, "confirm"); ok {
-		if l != nil {
-			return l.Confirm(ctx, now, r)
+	return viaRedis(ctx, b, now, "confirm", func() (bool, error, error) {
+		_, v, err := b.call(ctx, now, "epoch", b.pendingStep(now))
+		if err != nil {
+			return false, err, nil
 		}
-		return errors.Is(err, errOpen), ignoreOpen(err)
-	}
-	_, v, err := b.call(ctx, now, "epoch", b.pendingStep(now))
-	if err != nil {
-		ok := true
-		err = b.failed(ctx, now, "confirm", err, func(l *bucket.Local) (e error) {
-			ok, e = l.Confirm(ctx, now, r)
-			return e
-		})
-		if errors.Is(err, errOpen) {
-			return true, nil
+		if len(v) < 1 {
+			return false, nil, errReply("epoch", v)
 		}
-		return ok, err
-	}
-	if len(v) < 1 {
-		return false, errReply("epoch", v)
-	}
-	epoch, perr := strconv.ParseUint(v[0], 10, 64)
-	if perr != nil {
-		return false, errReply("epoch", v)
-	}
-	return epoch == r.Epoch, nil
+		epoch, perr := strconv.ParseUint(v[0], 10, 64)
+		if perr != nil {
+			return false, nil, errReply("epoch", v)
+		}
+		return epoch == r.Epoch, nil, nil
+	}, func(l *bucket.Local) (bool, error) {
+		return l.Confirm(ctx, now, r)
+	}, func() bool { return true })
 }
 
 // Cancel gives back r's tokens; see [bucket.Bucket.Cancel].
@@ -523,17 +497,47 @@ func (b *Bucket) Cancel(ctx context.Context, now time.Time, r bucket.Reservation
 	if !r.OK || !r.At.After(now) {
 		return nil
 	}
-	if l, err, ok := b.whileDown(now, "cancel"); ok {
-		if l != nil {
-			return l.Cancel(ctx, now, r)
-		}
-		return ignoreOpen(err)
-	}
-	_, _, err := b.call(ctx, now, "cancel", b.pendingStep(now), strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
-	if err != nil {
-		err = ignoreOpen(b.failed(ctx, now, "cancel", err, func(l *bucket.Local) error { return l.Cancel(ctx, now, r) }))
-	}
+	_, err := viaRedis(ctx, b, now, "cancel", func() (struct{}, error, error) {
+		_, _, err := b.call(ctx, now, "cancel", b.pendingStep(now), strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
+		return struct{}{}, err, nil
+	}, func(l *bucket.Local) (struct{}, error) {
+		return struct{}{}, l.Cancel(ctx, now, r)
+	}, func() struct{} { return struct{}{} })
 	return err
+}
+
+// viaRedis runs an operation of the bucket with call, or, while Redis is
+// down (or when call finds it failing), as the failure mode says: on the
+// fallback bucket with local, with open's answer when failing open, with
+// an *UnavailableError when failing closed. Of call's two errors, the
+// first is Redis failing; the second, a reply it could not use, is
+// returned as it is.
+func viaRedis[T any](ctx context.Context, b *Bucket, now time.Time, op string,
+	call func() (T, error, error), local func(*bucket.Local) (T, error), open func() T,
+) (T, error) {
+	var zero T
+	if l, err, ok := b.whileDown(now, op); ok {
+		switch {
+		case l != nil:
+			return local(l)
+		case errors.Is(err, errOpen):
+			return open(), nil
+		}
+		return zero, err
+	}
+	v, redisErr, err := call()
+	if redisErr == nil {
+		return v, err
+	}
+	out := zero
+	redisErr = b.failed(ctx, now, op, redisErr, func(l *bucket.Local) (e error) {
+		out, e = local(l)
+		return e
+	})
+	if errors.Is(redisErr, errOpen) {
+		return open(), nil
+	}
+	return out, redisErr
 }
 
 // Apply runs one policy step on the shared state; see [bucket.Bucket.Apply].
@@ -765,49 +769,40 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 	if err := b.checkInit(); err != nil {
 		return bucket.Status{}, err
 	}
-	if l, err, ok := b.whileDown(now, "peek"); ok {
-		if l != nil {
-			return l.Peek(ctx, now)
+	return viaRedis(ctx, b, now, "peek", func() (bucket.Status, error, error) {
+		nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
+		if err != nil {
+			return bucket.Status{}, err, nil
 		}
+		if len(v) < 9 {
+			return bucket.Status{}, nil, errReply("peek", v)
+		}
+		s, version, err := b.parseState(now, nowOff, v[:8])
+		if err != nil {
+			return bucket.Status{}, nil, err
+		}
+		tokens, perr := parseF(v[8])
+		if perr != nil {
+			return bucket.Status{}, nil, errReply("peek", v)
+		}
+		b.mu.Lock()
+		b.adopt(s, version, false)
+		b.refreshView()
+		s = b.view
+		b.mu.Unlock()
+		st := bucket.Status{State: s}
+		if tokens >= 0 {
+			st.Tokens = tokens
+		} else {
+			st.Reserved = -tokens
+		}
+		return st, nil, nil
+	}, func(l *bucket.Local) (bucket.Status, error) {
+		return l.Peek(ctx, now)
+	}, func() bucket.Status {
 		s := b.lastState()
-		return bucket.Status{State: s, Tokens: s.Burst}, ignoreOpen(err)
-	}
-	nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
-	if err != nil {
-		var st bucket.Status
-		err = b.failed(ctx, now, "peek", err, func(l *bucket.Local) (e error) {
-			st, e = l.Peek(ctx, now)
-			return e
-		})
-		if errors.Is(err, errOpen) {
-			s := b.lastState()
-			return bucket.Status{State: s, Tokens: s.Burst}, nil
-		}
-		return st, err
-	}
-	if len(v) < 9 {
-		return bucket.Status{}, errReply("peek", v)
-	}
-	s, version, err := b.parseState(now, nowOff, v[:8])
-	if err != nil {
-		return bucket.Status{}, err
-	}
-	tokens, perr := parseF(v[8])
-	if perr != nil {
-		return bucket.Status{}, errReply("peek", v)
-	}
-	b.mu.Lock()
-	b.adopt(s, version, false)
-	b.refreshView()
-	s = b.view
-	b.mu.Unlock()
-	st := bucket.Status{State: s}
-	if tokens >= 0 {
-		st.Tokens = tokens
-	} else {
-		st.Reserved = -tokens
-	}
-	return st, nil
+		return bucket.Status{State: s, Tokens: s.Burst}
+	})
 }
 
 // parseState reads a state and its version: rate, burst, cooldown, epoch,
@@ -858,7 +853,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	}
 	args := make([]any, 0, 12+len(rest))
-	args = append(args, op, nil, b.ttlAny, st.version)
+	args = append(args, op, nil, b.ttlArg, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
@@ -1105,8 +1100,6 @@ func (b *Bucket) nowArg(off time.Duration) string {
 	}
 	return "srv"
 }
-
-func (b *Bucket) ttlArg() string { return b.ttlStr }
 
 // instArg is an instant argument: an offset from the origin with the
 // caller's clock, a span from now with the server's; "z" for the zero

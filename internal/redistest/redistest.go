@@ -164,6 +164,20 @@ func (s *Server) Stop() {
 // fails t if the server does not answer.
 func (s *Server) CommandStats(t testing.TB) map[string]int64 {
 	t.Helper()
+	return s.commandStats(t, "calls")
+}
+
+// CommandMicros is [Server.CommandStats] for the time spent: the
+// microseconds the server spent executing each command (usec of INFO
+// commandstats), scripts' own commands included in their EVALSHA's.
+func (s *Server) CommandMicros(t testing.TB) map[string]int64 {
+	t.Helper()
+	return s.commandStats(t, "usec")
+}
+
+// commandStats reads field of every command in INFO commandstats.
+func (s *Server) commandStats(t testing.TB, field string) map[string]int64 {
+	t.Helper()
 	reply, err := s.Do("INFO", "commandstats")
 	if err != nil {
 		t.Fatalf("redistest: INFO commandstats: %v", err)
@@ -172,7 +186,7 @@ func (s *Server) CommandStats(t testing.TB) map[string]int64 {
 	if !ok {
 		t.Fatalf("redistest: INFO commandstats: unexpected reply %#v", reply)
 	}
-	stats, err := parseCommandStats(text)
+	stats, err := parseCommandStats(text, field)
 	if err != nil {
 		t.Fatalf("redistest: INFO commandstats: %v", err)
 	}
@@ -437,10 +451,10 @@ func readReply(r *bufio.Reader) (any, error) {
 	}
 }
 
-// parseCommandStats reads the body of INFO commandstats: lines
-// "cmdstat_NAME:calls=N,usec=...", section headers starting with '#' and
-// blank lines.
-func parseCommandStats(info string) (map[string]int64, error) {
+// parseCommandStats reads field (calls, usec) of every command in the body
+// of INFO commandstats: lines "cmdstat_NAME:calls=N,usec=...", section
+// headers starting with '#' and blank lines.
+func parseCommandStats(info, field string) (map[string]int64, error) {
 	stats := make(map[string]int64)
 	for line := range strings.Lines(info) {
 		line = strings.TrimRight(line, "\r\n")
@@ -455,23 +469,23 @@ func parseCommandStats(info string) (map[string]int64, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("malformed line %q", line)
 		}
-		calls, found := int64(0), false
-		for field := range strings.SplitSeq(fields, ",") {
-			value, ok := strings.CutPrefix(field, "calls=")
+		v, found := int64(0), false
+		for f := range strings.SplitSeq(fields, ",") {
+			value, ok := strings.CutPrefix(f, field+"=")
 			if !ok {
 				continue
 			}
 			n, err := strconv.ParseInt(value, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("malformed calls in %q", line)
+				return nil, fmt.Errorf("malformed %s in %q", field, line)
 			}
-			calls, found = n, true
+			v, found = n, true
 			break
 		}
 		if !found {
-			return nil, fmt.Errorf("no calls in %q", line)
+			return nil, fmt.Errorf("no %s in %q", field, line)
 		}
-		stats[strings.ToLower(name)] = calls
+		stats[strings.ToLower(name)] = v
 	}
 	return stats, nil
 }

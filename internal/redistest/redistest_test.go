@@ -147,7 +147,7 @@ func TestParseCommandStats(t *testing.T) {
 		"cmdstat_config|resetstat:calls=1,usec=33,usec_per_call=33.00\r\n" +
 		"cmdstat_PING:calls=7,usec=5\r\n" +
 		"\r\n"
-	got, err := parseCommandStats(info)
+	got, err := parseCommandStats(info, "calls")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestParseCommandStats(t *testing.T) {
 		"cmdstat_get:usec=3\r\n",
 		"cmdstat_get:calls=x,usec=3\r\n",
 	} {
-		if _, err := parseCommandStats(bad); err == nil {
+		if _, err := parseCommandStats(bad, "calls"); err == nil {
 			t.Errorf("parseCommandStats(%q) succeeded, want an error", bad)
 		}
 	}
