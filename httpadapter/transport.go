@@ -153,7 +153,8 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 		req = req.WithContext(ctx)
 	}
 	resp, err := t.roundTrip(req, &o)
-	o.ev.Elapsed = o.since(o.ev.Start)
+	end := o.clk.Now()
+	o.ev.Elapsed = end.Sub(o.ev.Start)
 	if resp != nil {
 		o.ev.Status = resp.StatusCode
 	}
@@ -161,7 +162,7 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 	if t.cfg.onRequest != nil || t.cfg.logger != nil {
 		// A snapshot of a shared bucket is a call to it: taken only for
 		// those who read it, not for instruments alone.
-		o.ev.Snapshot = t.lim.Snapshot()
+		o.ev.Snapshot = t.lim.SnapshotAt(end)
 	}
 	for i := len(o.ins) - 1; i >= 0; i-- {
 		o.ins[i].EndRequest(ctx, &o.ev)

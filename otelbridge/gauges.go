@@ -61,10 +61,12 @@ func (b *Bridge) Unregister(x any) {
 
 // observe reports the gauges.
 func (b *Bridge) observe(_ context.Context, o metric.Observer) error {
+	// The lists are copied under the lock and read outside it: a snapshot
+	// of a shared bucket is a call to Redis.
 	b.mu.Lock()
-	var snaps []dynlimit.Snapshot
+	lims := make([]*dynlimit.Limiter, 0, len(b.limiters))
 	for l := range b.limiters {
-		snaps = append(snaps, l.Snapshot())
+		lims = append(lims, l)
 	}
 	groups := make([]*dynlimit.Group, 0, len(b.groups))
 	for g := range b.groups {
@@ -75,6 +77,10 @@ func (b *Bridge) observe(_ context.Context, o metric.Observer) error {
 		brs = append(brs, br)
 	}
 	b.mu.Unlock()
+	snaps := make([]dynlimit.Snapshot, 0, len(lims))
+	for _, l := range lims {
+		snaps = append(snaps, l.Snapshot())
+	}
 	for _, g := range groups {
 		snaps = append(snaps, g.Snapshots()...)
 	}
