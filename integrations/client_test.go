@@ -444,7 +444,13 @@ func TestNewClientOverTheNetwork(t *testing.T) {
 		base.CloseIdleConnections()
 		srv.Close()
 	}()
-	c, err := NewClient("notion", WithBaseURL(srv.URL), WithBaseTransport(base),
+	// Started at 100 requests/s, the retry waits milliseconds, not the
+	// half second of Notion's 3 requests/s.
+	fast, err := LoadOverrides(strings.NewReader(`{"notion": {"rate_limit_per_sec": 100, "max_rate": 100}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient("notion", WithOverrides(fast), WithBaseURL(srv.URL), WithBaseTransport(base),
 		WithDefaultHeader("Notion-Version", "2022-06-28"), WithHTTPClientTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,16 @@ func ExampleNewClient() {
 	}))
 	defer api.Close()
 
+	// Notion's config paces at 3 requests/s; here it starts at 100 (an
+	// override in the JSON format) so that the retry waits milliseconds.
+	fast, err := integrations.LoadOverrides(strings.NewReader(
+		`{"notion": {"rate_limit_per_sec": 100, "max_rate": 100}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	client, err := integrations.NewClient("notion",
+		integrations.WithOverrides(fast),
 		integrations.WithBaseURL(api.URL),
 		integrations.WithDefaultHeader("Notion-Version", "2022-06-28"),
 	)

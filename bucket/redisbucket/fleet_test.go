@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,12 +317,35 @@ func TestFailureModes(t *testing.T) {
 		t.Fatalf("fail-closed take: %v, want an *UnavailableError", err)
 	}
 	// Within the retry interval it answers at once, without asking Redis.
-	start := time.Now()
-	if _, err := closed.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
-		t.Errorf("second fail-closed take: %v", err)
+	var asked atomic.Int32
+	counted := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = counted.Close() })
+	counted.AddHook(countingHook{&asked})
+	quiet := mustNew(t, counted, "quiet", redisbucket.WithFailureMode(redisbucket.FailClosed))
+	if err := quiet.Init(ctx, now, s); err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 20*time.Millisecond {
-		t.Logf("second take took %v: it should not have dialled", d)
+	if _, err := quiet.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+		t.Fatalf("fail-closed take: %v, want ErrUnavailable", err)
+	}
+	first := asked.Load()
+	if first == 0 {
+		t.Fatal("the first take did not ask Redis")
+	}
+	for i := range 5 {
+		if _, err := quiet.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+			t.Errorf("fail-closed take %d within the retry interval: %v", i, err)
+		}
+	}
+	if n := asked.Load(); n != first {
+		t.Errorf("takes within the retry interval sent %d commands to Redis, want none", n-first)
+	}
+	// Once the interval has passed, one take asks again.
+	if _, err := quiet.Take(ctx, now.Add(redisbucket.DefaultRetryInterval), 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+		t.Errorf("fail-closed take after the retry interval: %v", err)
+	}
+	if n := asked.Load(); n == first {
+		t.Error("a take after the retry interval did not ask Redis again")
 	}
 
 	// A limiter on a fail-closed bucket reports the error to its caller.
@@ -548,5 +572,24 @@ func TestHashHasATTL(t *testing.T) {
 	}
 	if ttl, err := c.PTTL(ctx, none.Key()).Result(); err != nil || ttl != -1 {
 		t.Errorf("PTTL with WithTTL(0) = %v, %v; want -1 (no expiry)", ttl, err)
+	}
+}
+
+// countingHook counts the commands a client sends, pipelined or not.
+type countingHook struct{ n *atomic.Int32 }
+
+func (h countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int32(len(cmds)))
+		return next(ctx, cmds)
 	}
 }
