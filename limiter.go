@@ -3,6 +3,7 @@ package dynlimit
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ type Limiter struct {
 	batch     atomic.Uint64
 	epoch     atomic.Uint64 // the newest epoch seen
 	lastFlush atomic.Int64  // UnixNano of the last flush
+	burst     atomic.Uint64 // math.Float64bits of the burst after the last policy step
 
 	counters counters
 }
@@ -100,14 +102,23 @@ func New(opts ...Option) (*Limiter, error) {
 	if c.maxInFlight > 0 {
 		l.sem = make(chan struct{}, c.maxInFlight)
 	}
-	if err := l.bucket.Init(context.Background(), l.clock.Now(), l.policy.Initial()); err != nil {
+	initial := l.policy.Initial()
+	if err := l.bucket.Init(context.Background(), l.clock.Now(), initial); err != nil {
 		return nil, err
 	}
+	l.burst.Store(math.Float64bits(initial.Burst))
 	if l.local != nil && l.clock == clock.Real {
 		l.real, l.realOff = true, l.local.Origin().Sub(monotime.Epoch)
 	}
 	return l, nil
 }
+
+// Burst returns the bucket's capacity as of the last policy step this
+// limiter made (the policy's initial burst before the first): the most
+// tokens one WaitN may ask for. It reads one atomic, where [Limiter.Snapshot]
+// asks the bucket, which may be remote. A policy step taken by another
+// process on a shared bucket shows here after this limiter's next step.
+func (l *Limiter) Burst() float64 { return math.Float64frombits(l.burst.Load()) }
 
 // Name returns the limiter's name.
 func (l *Limiter) Name() string { return l.name }
@@ -643,6 +654,7 @@ func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
 		_ = l.bucketError(now, err)
 		return next, false
 	}
+	l.burst.Store(math.Float64bits(next.Burst))
 	if next.Rate > prev.Rate {
 		l.counters.increases.Add(1)
 	} else if next.Rate < prev.Rate {

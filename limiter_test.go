@@ -625,3 +625,32 @@ func TestBucketErrors(t *testing.T) {
 		t.Error("AllowN refused once the bucket is back: a failed call kept its in-flight slot")
 	}
 }
+
+// halvingBurst is AIMD whose burst halves on each throttle, down to 1.
+type halvingBurst struct{ policy.AIMD }
+
+func (h halvingBurst) Next(s policy.State, o policy.Outcome, now time.Time) policy.State {
+	n := h.AIMD.Next(s, o, now)
+	if o.Signal.Kind == signal.Throttled {
+		n.Burst = max(1, s.Burst/2)
+	}
+	return n
+}
+
+func TestBurstFollowsThePolicy(t *testing.T) {
+	a := classic()
+	a.Burst = 8
+	l := newLimiter(t, dynlimit.WithPolicy(halvingBurst{a}), dynlimit.WithClock(clock.NewFake(t0)))
+	if got := l.Burst(); got != 8 {
+		t.Fatalf("Burst before any step = %v, want the initial 8", got)
+	}
+	now := t0
+	for _, want := range []float64{4, 2, 1, 1} {
+		p := allow(t, l, now, 1)
+		p.DoneAt(now, throttle(0))
+		if got, snap := l.Burst(), l.SnapshotAt(now).Burst; got != want || snap != want {
+			t.Fatalf("after a throttle: Burst() = %v, Snapshot's %v; want %v", got, snap, want)
+		}
+		now = now.Add(time.Minute) // past the cooldown, and a new epoch
+	}
+}

@@ -3,7 +3,6 @@ package httpadapter
 import (
 	"math"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/signal"
@@ -22,10 +21,6 @@ type CostFunc func(req *http.Request) float64
 type costBudget struct {
 	lim  *dynlimit.Limiter
 	cost CostFunc
-	// burst is the last burst a snapshot of lim showed, as float64 bits: a
-	// shared bucket that cannot be read for a moment leaves the cap as it
-	// was rather than at zero.
-	burst atomic.Uint64
 }
 
 // WithCost makes the Transport pace each request by a second budget as well
@@ -68,13 +63,9 @@ func (b *costBudget) units(req *http.Request) int {
 		return 0
 	}
 	x = math.Min(x, 1<<30) // within an int, whatever the burst
-	burst := math.Float64frombits(b.burst.Load())
-	if s := b.lim.Snapshot(); s.Err == nil && s.Burst >= 1 {
-		burst = math.Floor(s.Burst)
-		b.burst.Store(math.Float64bits(burst))
-	}
+	burst := math.Floor(b.lim.Burst())
 	if burst < 1 {
-		burst = math.Ceil(x) // never read: let WaitN judge
+		burst = math.Ceil(x) // a policy that allows no burst: let WaitN judge
 	}
 	return int(math.Max(1, math.Min(math.Ceil(x), burst)))
 }
