@@ -67,11 +67,14 @@ end
 local function load()
   local v = redis.call('HMGET', key, 's', 't', 'o')
   if not v[1] or not v[2] or not v[3] then return nil end
-  local st = {}
-  st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v = struct.unpack('<dddddddd', v[1])
-  st.tk, st.l, st.tl, st.x = struct.unpack('<dddd', v[2])
-  st.os_, st.ons = struct.unpack('<dd', v[3])
-  return st
+  local r, b, cd, e, qr, qu, c, ver = struct.unpack('<dddddddd', v[1])
+  local tk, l, tl, x = struct.unpack('<dddd', v[2])
+  local os_, ons = struct.unpack('<dd', v[3])
+  -- One constructor sizes the table once.
+  return {
+    r = r, b = b, cd = cd, e = e, qr = qr, qu = qu, c = c, v = ver,
+    tk = tk, l = l, tl = tl, x = x, os_ = os_, ons = ons,
+  }
 end
 
 local function packed_s(st)
@@ -189,14 +192,15 @@ local now = now_of(ARGV[2], st.os_, st.ons)
 -- operation's own arguments follow the step's: from ARGV[5] without one,
 -- ARGV[12] after a change, ARGV[13] after a state.
 --
--- Every reply but init's starts with a header of ten: the instant used,
--- then "none"; "written" and the new version; "stale"; "added1" and the new
+-- Every reply but init's starts with a header: the instant used, then
+-- "none"; "stale"; "written" and the new version; "added1" and the new
 -- rate, ceiling and version (no other process wrote since the change's
 -- version: with the caller's state, that is the whole state); or "added" or
 -- "conflict" and the state as it is (the seven fields above and its
 -- version), so that the caller can compute its step again without reading.
--- The operation's reply follows, from index 11.
-local header = {now, 'none', '', '', '', '', '', '', '', ''}
+-- Its kind gives its length: 2, 2, 3, 5 or 10. The operation's reply
+-- follows.
+local header = {now, 'none'}
 local base = 13 -- the operation's first argument
 if ARGV[4] == '' then base = 5 elseif ARGV[4] == 'd' then base = 12 end
 local dirty = false -- the state changed and is not saved yet
@@ -207,7 +211,9 @@ local function full_state(kind)
   header[7], header[8], header[9], header[10] = fmt(st.qr), int(st.qu), fmt(st.c), st.v
 end
 
-if ARGV[4] == 'd' then
+if ARGV[4] == '' then
+  -- no step: the common case
+elseif ARGV[4] == 'd' then
   if tonumber(ARGV[10]) == st.e then
     advance(st, math.min(inst(ARGV[5], now), now))
     local own = tonumber(ARGV[11]) == st.v
@@ -223,7 +229,7 @@ if ARGV[4] == 'd' then
   else
     header[2] = 'stale'
   end
-elseif ARGV[4] ~= '' then
+else
   if tonumber(ARGV[4]) == st.v then
     advance(st, math.min(inst(ARGV[5], now), now))
     local nx = {
@@ -261,9 +267,9 @@ local function save()
 end
 
 local function reply(...)
-  local r = header
-  for _, x in ipairs({...}) do r[#r + 1] = x end
-  return r
+  local n = #header
+  for i = 1, select('#', ...) do header[n + i] = (select(i, ...)) end
+  return header
 end
 
 if op == 'take' then
@@ -287,6 +293,7 @@ if op == 'take' then
     if at > st.tl then st.tl = at end
   end
   save()
+  if #header == 2 then return {now, header[2], ok, at, st.e} end
   return reply(ok, at, st.e)
 end
 

@@ -1,0 +1,126 @@
+package redisbucket_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dynlimit/dynlimit/bucket/redisbucket"
+	"github.com/dynlimit/dynlimit/internal/redistest"
+	"github.com/dynlimit/dynlimit/policy"
+)
+
+// ctxSpy records what the client sees of the context of each command.
+type ctxSpy struct {
+	mu    sync.Mutex
+	calls []seenCtx
+}
+
+type seenCtx struct {
+	at       time.Time
+	deadline time.Time
+	hasDone  bool
+	value    any
+}
+
+type spyKey struct{}
+
+func (s *ctxSpy) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *ctxSpy) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		d, _ := ctx.Deadline()
+		s.mu.Lock()
+		s.calls = append(s.calls, seenCtx{at: time.Now(), deadline: d, hasDone: ctx.Done() != nil, value: ctx.Value(spyKey{})})
+		s.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (s *ctxSpy) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// take makes one take with ctx and returns what the client saw of it.
+func (s *ctxSpy) take(t *testing.T, b *redisbucket.Bucket, ctx context.Context) seenCtx {
+	t.Helper()
+	s.mu.Lock()
+	n := len(s.calls)
+	s.mu.Unlock()
+	if _, err := b.Take(ctx, time.Now(), 1, 0); err != nil {
+		t.Fatalf("Take: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.calls) == n {
+		t.Fatal("Take sent no command")
+	}
+	return s.calls[len(s.calls)-1]
+}
+
+// Every call to Redis is bounded by the per-call timeout, whatever the
+// caller's context: the client sees a deadline within it (give or take the
+// eighth a call of a context that is never canceled may share) and a Done
+// channel, and the caller's values.
+func TestEachCallIsBoundedByTheTimeout(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, srv)
+	spy := &ctxSpy{}
+	c.AddHook(spy)
+	const timeout = 400 * time.Millisecond
+	b := mustNew(t, c, "bounded", redisbucket.WithTimeout(timeout))
+	if err := b.Init(context.Background(), time.Now(), policy.State{Rate: 1e6, Burst: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	within := func(name string, s seenCtx, lo, hi time.Duration) {
+		t.Helper()
+		if !s.hasDone {
+			t.Errorf("%s: the client's context has no Done channel: its waits are unbounded", name)
+		}
+		if s.deadline.IsZero() {
+			t.Fatalf("%s: the client's context has no deadline", name)
+		}
+		// The spy reads the clock after the bucket did: allow for that.
+		if d := s.deadline.Sub(s.at); d < lo-50*time.Millisecond || d > hi {
+			t.Errorf("%s: deadline %v after the call, want within [%v, %v]", name, d, lo, hi)
+		}
+	}
+
+	bg := spy.take(t, b, context.Background())
+	within("Background", bg, timeout, timeout+timeout/8)
+
+	valued := spy.take(t, b, context.WithValue(context.Background(), spyKey{}, "mine"))
+	within("a context with a value", valued, timeout, timeout+timeout/8)
+	if valued.value != "mine" {
+		t.Errorf("the client's context carries %v, want the caller's value", valued.value)
+	}
+
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	within("a context that can be canceled", spy.take(t, b, cctx), timeout, timeout)
+
+	long, cancelLong := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLong()
+	within("a context with a later deadline", spy.take(t, b, long), timeout, timeout)
+
+	short, cancelShort := context.WithTimeout(context.Background(), timeout/4)
+	defer cancelShort()
+	s := spy.take(t, b, short)
+	if want, _ := short.Deadline(); !s.deadline.Equal(want) {
+		t.Errorf("a context with an earlier deadline: the client saw %v, want the caller's %v", s.deadline, want)
+	}
+
+	// Calls of a context that is never canceled share the context of their
+	// slot (one timer for all of them) rather than each start a timer:
+	// twenty in a row, a few milliseconds in all, see fewer deadlines.
+	deadlines := map[time.Time]bool{}
+	for range 20 {
+		deadlines[spy.take(t, b, context.Background()).deadline] = true
+	}
+	if len(deadlines) == 20 {
+		t.Errorf("20 calls in a row saw 20 deadlines: each made a context of its own")
+	}
+}
