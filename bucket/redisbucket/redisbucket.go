@@ -134,7 +134,9 @@ func WithTTL(d time.Duration) Option {
 }
 
 // WithTimeout bounds each call to Redis; one that takes longer counts as
-// Redis failing. Default: [DefaultTimeout].
+// Redis failing. Calls whose context is never canceled share a timeout per
+// eighth of d, so one of them may run up to d/8 longer. Default:
+// [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
 	return optionFunc(func(b *Bucket) error {
 		if d <= 0 {
