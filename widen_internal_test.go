@@ -3,6 +3,9 @@ package dynlimit
 import (
 	"math"
 	"testing"
+	"time"
+
+	"github.com/dynlimit/dynlimit/signal"
 )
 
 // The batch keeps only the low 32 bits of its epoch; widen recovers the
@@ -53,6 +56,20 @@ func TestWidenRecoversRecentEpochs(t *testing.T) {
 			if got := widen(uint32(e), ref); got != e {
 				t.Errorf("widen(low bits of %#x, %#x) = %#x", e, ref, got)
 			}
+		}
+	}
+}
+
+// noHints must agree with Quota.Known on every kind of field.
+func TestNoHintsIsNotKnown(t *testing.T) {
+	nan := math.NaN()
+	for _, q := range []signal.Quota{
+		{}, {Limit: 10}, {Limit: -1}, {Limit: nan}, {Remaining: 5}, {HasRemaining: true},
+		{Reset: time.Second}, {Reset: -time.Second}, {Cost: 2}, {Cost: nan},
+		{Limit: 10, Remaining: 3, HasRemaining: true, Reset: time.Minute, Cost: 1},
+	} {
+		if got, want := noHints(&q), !q.Known(); got != want {
+			t.Errorf("noHints(%+v) = %v, want %v", q, got, want)
 		}
 	}
 }
