@@ -177,6 +177,11 @@ func (b *Local) tryTake(w, n int64) (epoch uint64, ok bool) {
 // method that reads or changes the tokens calls it first, and openFast
 // before it lets go of the lock.
 func (b *Local) closeFast() {
+	// Only the lock holder opens the path: closed now, it stays closed,
+	// and a plain load spares the swap's locked instruction.
+	if b.fast.Load() == 0 {
+		return
+	}
 	w := b.fast.Swap(0)
 	if w == 0 || w == b.pub {
 		return
@@ -196,7 +201,16 @@ func (b *Local) closeFast() {
 // openFast opens the lock-free path if the bucket will ever be full without
 // a take, at the instant it will be, or later. b.mu is held and the path is
 // closed.
+//
+// It leaves the path closed while waiters hold reservations (the tokens are
+// below zero): every take then waits behind them and goes through the lock
+// anyway, and the first take after they are served, through the lock too,
+// opens it. A limiter kept at its rate by waiters, as the simulator's are,
+// so skips the work of opening a path nobody can use after every call.
 func (b *Local) openFast() {
+	if b.tokens < 0 {
+		return
+	}
 	s := &b.state
 	// Paced at last, the refill would change rates on the way: the lock
 	// handles it. Not paced at last, it runs at Rate from last on.
@@ -223,8 +237,14 @@ func (b *Local) openFast() {
 	if f >= fastLimit {
 		return
 	}
-	b.fastSpan.Store(b.span)
-	b.fastEpoch.Store(s.Epoch)
+	// Loads first: under the lock they see the last stores, and a span
+	// and epoch that did not change need no store of their own.
+	if b.fastSpan.Load() != b.span {
+		b.fastSpan.Store(b.span)
+	}
+	if b.fastEpoch.Load() != s.Epoch {
+		b.fastEpoch.Store(s.Epoch)
+	}
 	b.pub, b.high = f, f
 	b.fast.Store(f) // publishes the two stores above
 }
