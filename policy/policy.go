@@ -198,14 +198,31 @@ func later(a, b time.Time) time.Time {
 // extendCooldown moves s's cooldown to now+d when that is later, bumping the
 // epoch, and returns s.
 func extendCooldown(s State, now time.Time, d time.Duration) State {
+	extendCooldownOf(&s, now, d)
+	return s
+}
+
+// extendCooldownOf is extendCooldown in place.
+func extendCooldownOf(s *State, now time.Time, d time.Duration) {
 	if d <= 0 {
-		return s
+		return
 	}
 	if until := now.Add(d); until.After(s.CooldownUntil) {
 		s.CooldownUntil = until
 		s.Epoch++
 	}
-	return s
+}
+
+// minf is math.Min(x, y), the comparison inlined: only equal operands
+// (a zero's sign) and NaNs take math.Min's own path.
+func minf(x, y float64) float64 {
+	switch {
+	case x < y:
+		return x
+	case y < x:
+		return y
+	}
+	return math.Min(x, y)
 }
 
 // Seconds converts a number of seconds to a Duration, saturating instead of
