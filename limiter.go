@@ -596,11 +596,35 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(&p, &sig) && l.addToBatch(p.epoch) {
-		l.maybeFlush(now)
-		return
+	if l.batchable(&p, &sig) {
+		// A flush due now would take this success with it: hand it to
+		// the policy with the batch, rather than add it first.
+		if l.flushDue(now.UnixNano()) {
+			if l.flushWith(now, p.epoch) {
+				return
+			}
+		} else if l.addToBatch(p.epoch) {
+			return
+		}
 	}
 	l.doneSlow(p, now, sig)
+}
+
+// flushWith is addToBatch(epoch) followed by flush(now), with one
+// compare-and-swap: it reports false, changing nothing but the instant of
+// the last flush, when addToBatch would.
+func (l *Limiter) flushWith(now time.Time, epoch uint64) bool {
+	l.lastFlush.Store(now.UnixNano())
+	for {
+		w := l.batch.Load()
+		if uint32(w>>32) != uint32(epoch) || uint32(w) == 0xffffffff {
+			return false
+		}
+		if l.batch.CompareAndSwap(w, w&^0xffffffff) {
+			l.applyBatch(now, widen(uint32(w>>32), l.epoch.Load()), uint32(w)+1)
+			return true
+		}
+	}
 }
 
 // batchable reports whether the batch can stand for sig. Status is left
@@ -649,12 +673,20 @@ func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
 
 // apply runs one policy step in the bucket and accounts for its effect.
 func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
-	prev, next, err := l.bucket.Apply(context.Background(), l.policy, o, now)
+	var prev, next policy.State
+	var err error
+	if l.local != nil {
+		prev, next, err = l.local.Apply(context.Background(), l.policy, o, now)
+	} else {
+		prev, next, err = l.bucket.Apply(context.Background(), l.policy, o, now)
+	}
 	if err != nil {
 		_ = l.bucketError(now, err)
 		return next, false
 	}
-	l.burst.Store(math.Float64bits(next.Burst))
+	if b := math.Float64bits(next.Burst); l.burst.Load() != b {
+		l.burst.Store(b)
+	}
 	if next.Rate > prev.Rate {
 		l.counters.increases.Add(1)
 	} else if next.Rate < prev.Rate {
