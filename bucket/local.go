@@ -322,7 +322,15 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		// Truncated to the nanosecond, as x/time/rate does: rounding up
 		// would make a bucket refilled in steps refuse, by a nanosecond, the
 		// tokens that float arithmetic left a hair short.
-		at = at.Add(b.state.Accrual(need, at))
+		// b.state.Accrual(need, at), without a copy of the state for the
+		// call when no quota paces the bucket.
+		var d time.Duration
+		if b.state.Paced(at) {
+			d = b.state.Accrual(need, at)
+		} else {
+			d = policy.Seconds(need / b.state.Rate)
+		}
+		at = at.Add(d)
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
 	if at.Sub(now) <= maxWait {
