@@ -333,7 +333,8 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		at = at.Add(d)
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
-	if at.Sub(now) <= maxWait {
+	// Sub saturates at Forever: an unbounded wait needs no subtraction.
+	if maxWait == Forever || at.Sub(now) <= maxWait {
 		b.tokens -= n
 		r.OK = true
 		if at.After(b.tail) {
