@@ -65,12 +65,22 @@ func (ev *event) before(o *event) bool {
 // they were scheduled, which keeps runs deterministic. Four children per
 // node make the heap half as deep as a binary one, and the sifts move a
 // hole instead of swapping: fewer moves of a heap that is popped and
-// pushed twice per request.
-type queue []event
+// pushed twice per request. The heap is h[:n]; h only grows, so that a
+// pop or a push stores a length, not a slice.
+type queue struct {
+	h []event
+	n int
+}
+
+func (q *queue) len() int { return q.n }
 
 func (q *queue) push(ev event) {
-	h := append(*q, ev)
-	i := len(h) - 1
+	if q.n == len(q.h) {
+		q.h = append(q.h, ev)
+	}
+	h := q.h
+	i := q.n
+	q.n++
 	for i > 0 {
 		p := (i - 1) / 4
 		if !ev.before(&h[p]) {
@@ -80,38 +90,49 @@ func (q *queue) push(ev event) {
 		i = p
 	}
 	h[i] = ev
-	*q = h
 }
 
 func (q *queue) pop() event {
-	h := *q
+	h := q.h
 	top := h[0]
-	n := len(h) - 1
-	last := h[n]
-	h = h[:n]
-	*q = h
+	q.n--
+	n := q.n
 	if n == 0 {
 		return top
 	}
+	last := &h[n]
 	i := 0
 	for {
 		c := 4*i + 1
-		if c >= n {
-			break
-		}
 		m := c
-		for j := c + 1; j < min(c+4, n); j++ {
-			if h[j].before(&h[m]) {
-				m = j
+		switch {
+		case c+3 < n: // four children
+			if h[c+1].before(&h[m]) {
+				m = c + 1
 			}
+			if h[c+2].before(&h[m]) {
+				m = c + 2
+			}
+			if h[c+3].before(&h[m]) {
+				m = c + 3
+			}
+		case c < n: // the last node with children, which has fewer
+			for j := c + 1; j < n; j++ {
+				if h[j].before(&h[m]) {
+					m = j
+				}
+			}
+		default:
+			h[i] = *last
+			return top
 		}
-		if !h[m].before(&last) {
+		if !h[m].before(last) {
 			break
 		}
 		h[i] = h[m]
 		i = m
 	}
-	h[i] = last
+	h[i] = *last
 	return top
 }
 
@@ -182,7 +203,7 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	secs := int(sc.Duration.D()/time.Second) + 1
 	e.trace = make([]Sample, 0, secs)
 	e.lat = make([]time.Duration, 0, min(int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16, 1<<20))
-	e.q = make(queue, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
+	e.q.h = make([]event, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
 	e.t = Epoch
 	e.clients = make([]client, sc.Clients.Count)
 	for i := range e.clients {
@@ -232,7 +253,7 @@ func (e *engine) interarrival() time.Duration {
 
 func (e *engine) run() {
 	end := e.sc.Duration.D()
-	for len(e.q) > 0 {
+	for e.q.len() > 0 {
 		ev := e.q.pop()
 		// The run covers [0, end): nothing happens at end but the sample
 		// that closes the last second.
@@ -312,7 +333,7 @@ func (e *engine) permit(c, w int) {
 func (e *engine) send(c, w int) {
 	cl := &e.clients[c]
 	wk := &cl.workers[w]
-	wk.reply = e.up.serve(e.now)
+	e.up.serveInto(e.now, &wk.reply)
 	cl.stats.sent++
 	if wk.reply.status == http.StatusServiceUnavailable {
 		cl.stats.outageHits++
