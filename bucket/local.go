@@ -401,7 +401,13 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	defer b.openFast() // runs before the unlock, deferred earlier
 	b.advance(now)
 	prev = b.state
-	next = p.Next(prev, o, now)
+	if a, ok := p.(policy.AIMD); ok {
+		// The default policy, called directly: through the interface, the
+		// method's wrapper would copy the policy and the outcome again.
+		next = a.Next(prev, o, now)
+	} else {
+		next = p.Next(prev, o, now)
+	}
 	if o.Signal.Quota.HasRemaining {
 		next = policy.Pace(next, o.Signal.Quota, now)
 	}
