@@ -109,7 +109,10 @@ func (c *HTTP) classify(resp *http.Response, err error, s *Signal) {
 // lookups and a clock read. Any key of nine letters or more that starts
 // with R or X, in either case, sends h to the parsers.
 func hintless(h http.Header) bool {
-	if len(h) > 16 {
+	switch n := len(h); {
+	case n == 0: // no need to start an iteration over an empty map
+		return true
+	case n > 16:
 		return false
 	}
 	for k := range h {
