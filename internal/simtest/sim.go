@@ -113,20 +113,74 @@ func (ev *event) before(o *event) bool {
 	return ev.at < o.at || ev.at == o.at && ev.key < o.key
 }
 
-// queue is a 4-ary min-heap of events by (at, seq): ties go in the order
-// they were scheduled, which keeps runs deterministic. Four children per
-// node make the heap half as deep as a binary one, and the sifts move a
-// hole instead of swapping: fewer moves of a heap that is popped and
-// pushed twice per request. The heap is h[:n]; h only grows, so that a
-// pop or a push stores a length, not a slice.
+// queue holds the pending events in order of (at, seq): ties go in the
+// order they were scheduled, which keeps runs deterministic. A run never
+// has more pending events than one per worker, one arrival per client and
+// the sample, so its size is known up front. Up to sortedMax of them, it is
+// a sorted slice: a pop takes the head, and a push, usually of an event
+// later than most, moves the few later ones up. Beyond that, it is a 4-ary
+// min-heap, whose sifts move a hole instead of swapping. Either way only
+// lengths change on a pop or a push, never the slice itself.
 type queue struct {
-	h []event
-	n int
+	h      []event
+	head   int // sorted: the first pending event is h[head]
+	n      int // the pending events are h[head:n]
+	sorted bool
 }
 
-func (q *queue) len() int { return q.n }
+// sortedMax is the largest queue kept sorted rather than as a heap.
+const sortedMax = 64
+
+func newQueue(size int) queue {
+	if size <= sortedMax {
+		// Room for the pending events to move forward a few times their
+		// number before they are moved back to the front.
+		return queue{h: make([]event, 4*size+16), sorted: true}
+	}
+	return queue{h: make([]event, 0, size)}
+}
+
+func (q *queue) len() int { return q.n - q.head }
 
 func (q *queue) push(ev event) {
+	if q.sorted {
+		q.pushSorted(ev)
+		return
+	}
+	q.pushHeap(ev)
+}
+
+func (q *queue) pop() event {
+	if q.sorted {
+		ev := q.h[q.head]
+		if q.head++; q.head == q.n {
+			q.head, q.n = 0, 0
+		}
+		return ev
+	}
+	return q.popHeap()
+}
+
+func (q *queue) pushSorted(ev event) {
+	if q.n == len(q.h) {
+		if q.head > 0 { // room at the front: move the pending events there
+			q.n = copy(q.h, q.h[q.head:q.n])
+			q.head = 0
+		} else {
+			q.h = append(q.h, ev)
+		}
+	}
+	h := q.h
+	i := q.n
+	q.n++
+	for i > q.head && ev.before(&h[i-1]) {
+		h[i] = h[i-1]
+		i--
+	}
+	h[i] = ev
+}
+
+func (q *queue) pushHeap(ev event) {
 	if q.n == len(q.h) {
 		q.h = append(q.h, ev)
 	}
@@ -144,7 +198,7 @@ func (q *queue) push(ev event) {
 	h[i] = ev
 }
 
-func (q *queue) pop() event {
+func (q *queue) popHeap() event {
 	h := q.h
 	top := h[0]
 	q.n--
@@ -255,7 +309,8 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	secs := int(sc.Duration.D()/time.Second) + 1
 	e.trace = make([]Sample, 0, secs)
 	e.lat = make([]time.Duration, 0, min(int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16, 1<<20))
-	e.q.h = make([]event, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
+	// One pending event per worker, one arrival per client, the sample.
+	e.q = newQueue(sc.Clients.Count*(sc.Clients.Workers+1) + 1)
 	e.t = Epoch
 	e.clients = make([]client, sc.Clients.Count)
 	for i := range e.clients {
