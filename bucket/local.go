@@ -393,12 +393,14 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 // Apply runs one policy step; see [Bucket.Apply].
 func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error) {
 	b.mu.Lock()
-	defer b.mu.Unlock() // p.Next is caller code: never leave the lock held
 	if !b.init {
+		b.mu.Unlock()
 		return prev, next, ErrUninitialized
 	}
 	b.closeFast()
-	defer b.openFast() // runs before the unlock, deferred earlier
+	// p.Next is caller code: never leave the lock held, nor the lock-free
+	// path closed. One deferred call does both.
+	defer b.openAndUnlock()
 	b.advance(now)
 	prev = b.state
 	if a, ok := p.(policy.AIMD); ok {
@@ -426,6 +428,12 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	}
 	b.state = next
 	return prev, next, nil
+}
+
+// openAndUnlock opens the lock-free path and lets go of the lock.
+func (b *Local) openAndUnlock() {
+	b.openFast()
+	b.mu.Unlock()
 }
 
 // minf is math.Min(x, y), the comparison inlined: only equal operands
