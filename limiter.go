@@ -638,9 +638,10 @@ func (l *Limiter) batchable(p *Permit, sig *signal.Signal) bool {
 		noHints(&sig.Quota) && noHints(&sig.TokenQuota)
 }
 
-// noHints is !q.Known(), without a copy of q when q is the zero Quota.
+// noHints is !q.Known(): Known's test, read through the pointer, without a
+// copy of q or a call to compare it with the zero Quota.
 func noHints(q *signal.Quota) bool {
-	return *q == signal.Quota{} || !q.Known()
+	return !(q.Limit > 0 || q.HasRemaining || q.Reset > 0 || q.Cost > 0)
 }
 
 // addToBatch counts one success of a permit of the given epoch, if that is
