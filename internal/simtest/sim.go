@@ -351,7 +351,12 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 
 func (e *engine) schedule(at time.Duration, kind uint8, c, w int) {
 	e.seq++
-	e.q.push(event{at: at, key: e.seq<<8 | uint64(kind), c: int32(c), w: int32(w)})
+	ev := event{at: at, key: e.seq<<8 | uint64(kind), c: int32(c), w: int32(w)}
+	if e.q.sorted {
+		e.q.pushSorted(ev)
+		return
+	}
+	e.q.pushHeap(ev)
 }
 
 func (e *engine) interarrival() time.Duration {

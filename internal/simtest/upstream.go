@@ -58,9 +58,21 @@ func (up *upstream) applyProfile(now time.Duration) {
 
 func (up *upstream) refill(now time.Duration) {
 	if now > up.last {
-		up.tokens = math.Min(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
+		up.tokens = minf(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
 		up.last = now
 	}
+}
+
+// minf is math.Min(x, y), the comparison inlined: only equal operands
+// (a zero's sign) and NaNs take math.Min's own path.
+func minf(x, y float64) float64 {
+	switch {
+	case x < y:
+		return x
+	case y < x:
+		return y
+	}
+	return math.Min(x, y)
 }
 
 func within(spans []Span, now time.Duration) bool {
