@@ -383,7 +383,7 @@ func widen(low uint32, ref uint64) uint64 {
 func (l *Limiter) applyBatch(now time.Time, epoch uint64, k uint32) {
 	l.counters.outcomes[signal.Success].Add(uint64(k))
 	o := policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}
-	l.apply(now, o)
+	l.apply(now, &o)
 }
 
 // reject refuses, at now, a wait asked for at asked.
@@ -666,20 +666,21 @@ func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
 	// or the permit would stay in flight in every snapshot.
 	l.counters.outcomes[min(int(sig.Kind), signal.NumKinds)].Add(1)
 	o := policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1}
-	next, ok := l.apply(now, o)
+	next, ok := l.apply(now, &o)
 	if ok && l.observers != nil {
 		l.emit(Event{Kind: EventOutcome, Time: now, Signal: sig, Epoch: p.epoch, Tokens: p.tokens, State: next})
 	}
 }
 
-// apply runs one policy step in the bucket and accounts for its effect.
-func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
+// apply runs one policy step in the bucket and accounts for its effect. The
+// outcome comes by pointer: one copy of it, for the bucket, is enough.
+func (l *Limiter) apply(now time.Time, o *policy.Outcome) (policy.State, bool) {
 	var prev, next policy.State
 	var err error
 	if l.local != nil {
-		prev, next, err = l.local.Apply(context.Background(), l.policy, o, now)
+		prev, next, err = l.local.Apply(context.Background(), l.policy, *o, now)
 	} else {
-		prev, next, err = l.bucket.Apply(context.Background(), l.policy, o, now)
+		prev, next, err = l.bucket.Apply(context.Background(), l.policy, *o, now)
 	}
 	if err != nil {
 		_ = l.bucketError(now, err)
