@@ -382,8 +382,16 @@ func widen(low uint32, ref uint64) uint64 {
 
 func (l *Limiter) applyBatch(now time.Time, epoch uint64, k uint32) {
 	l.counters.outcomes[signal.Success].Add(uint64(k))
-	o := policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}
-	l.apply(now, o)
+	if l.local == nil {
+		o := policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}
+		l.apply(now, &o)
+		return
+	}
+	// apply, with the outcome written where the call takes it rather than
+	// built first and copied there: the step for a batch of successes runs
+	// for nearly every call the simulator makes.
+	prev, next, err := l.local.Apply(context.Background(), l.policy, policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}, now)
+	l.stepped(now, &prev, &next, err)
 }
 
 // reject refuses, at now, a wait asked for at asked.
@@ -596,11 +604,35 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(&p, &sig) && l.addToBatch(p.epoch) {
-		l.maybeFlush(now)
-		return
+	if l.batchable(&p, &sig) {
+		// A flush due now would take this success with it: hand it to
+		// the policy with the batch, rather than add it first.
+		if l.flushDue(now.UnixNano()) {
+			if l.flushWith(now, p.epoch) {
+				return
+			}
+		} else if l.addToBatch(p.epoch) {
+			return
+		}
 	}
 	l.doneSlow(p, now, sig)
+}
+
+// flushWith is addToBatch(epoch) followed by flush(now), with one
+// compare-and-swap: it reports false, changing nothing but the instant of
+// the last flush, when addToBatch would.
+func (l *Limiter) flushWith(now time.Time, epoch uint64) bool {
+	l.lastFlush.Store(now.UnixNano())
+	for {
+		w := l.batch.Load()
+		if uint32(w>>32) != uint32(epoch) || uint32(w) == 0xffffffff {
+			return false
+		}
+		if l.batch.CompareAndSwap(w, w&^0xffffffff) {
+			l.applyBatch(now, widen(uint32(w>>32), l.epoch.Load()), uint32(w)+1)
+			return true
+		}
+	}
 }
 
 // batchable reports whether the batch can stand for sig. Status is left
@@ -614,8 +646,8 @@ func (l *Limiter) batchable(p *Permit, sig *signal.Signal) bool {
 		noHints(&sig.Quota) && noHints(&sig.TokenQuota)
 }
 
-// noHints is !q.Known(), read through the pointer: neither a copy of q nor
-// the generated struct comparison on the hot path.
+// noHints is !q.Known(): Known's test, read through the pointer, without a
+// copy of q or a call to compare it with the zero Quota.
 func noHints(q *signal.Quota) bool {
 	return !(q.Limit > 0 || q.HasRemaining || q.Reset > 0 || q.Cost > 0)
 }
@@ -642,20 +674,35 @@ func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
 	// or the permit would stay in flight in every snapshot.
 	l.counters.outcomes[min(int(sig.Kind), signal.NumKinds)].Add(1)
 	o := policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1}
-	next, ok := l.apply(now, o)
+	next, ok := l.apply(now, &o)
 	if ok && l.observers != nil {
 		l.emit(Event{Kind: EventOutcome, Time: now, Signal: sig, Epoch: p.epoch, Tokens: p.tokens, State: next})
 	}
 }
 
-// apply runs one policy step in the bucket and accounts for its effect.
-func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
-	prev, next, err := l.bucket.Apply(context.Background(), l.policy, o, now)
+// apply runs one policy step in the bucket and accounts for its effect. The
+// outcome comes by pointer: one copy of it, for the bucket, is enough.
+func (l *Limiter) apply(now time.Time, o *policy.Outcome) (policy.State, bool) {
+	var prev, next policy.State
+	var err error
+	if l.local != nil {
+		prev, next, err = l.local.Apply(context.Background(), l.policy, *o, now)
+	} else {
+		prev, next, err = l.bucket.Apply(context.Background(), l.policy, *o, now)
+	}
+	return next, l.stepped(now, &prev, &next, err)
+}
+
+// stepped accounts for a policy step from prev to next, or for the error
+// that stopped it, and reports whether there was a step.
+func (l *Limiter) stepped(now time.Time, prev, next *policy.State, err error) bool {
 	if err != nil {
 		_ = l.bucketError(now, err)
-		return next, false
+		return false
 	}
-	l.burst.Store(math.Float64bits(next.Burst))
+	if b := math.Float64bits(next.Burst); l.burst.Load() != b {
+		l.burst.Store(b)
+	}
 	if next.Rate > prev.Rate {
 		l.counters.increases.Add(1)
 	} else if next.Rate < prev.Rate {
@@ -665,7 +712,7 @@ func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
 		l.observeEpoch(next.Epoch, now)
 	}
 	if l.observers != nil && (next.Rate != prev.Rate || !next.CooldownUntil.Equal(prev.CooldownUntil) || next.Epoch != prev.Epoch) {
-		l.emit(Event{Kind: EventRateChange, Time: now, Prev: prev, State: next})
+		l.emit(Event{Kind: EventRateChange, Time: now, Prev: *prev, State: *next})
 	}
-	return next, true
+	return true
 }

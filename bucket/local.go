@@ -177,6 +177,11 @@ func (b *Local) tryTake(w, n int64) (epoch uint64, ok bool) {
 // method that reads or changes the tokens calls it first, and openFast
 // before it lets go of the lock.
 func (b *Local) closeFast() {
+	// Only the lock holder opens the path: closed now, it stays closed,
+	// and a plain load spares the swap's locked instruction.
+	if b.fast.Load() == 0 {
+		return
+	}
 	w := b.fast.Swap(0)
 	if w == 0 || w == b.pub {
 		return
@@ -196,7 +201,16 @@ func (b *Local) closeFast() {
 // openFast opens the lock-free path if the bucket will ever be full without
 // a take, at the instant it will be, or later. b.mu is held and the path is
 // closed.
+//
+// It leaves the path closed while waiters hold reservations (the tokens are
+// below zero): every take then waits behind them and goes through the lock
+// anyway, and the first take after they are served, through the lock too,
+// opens it. A limiter kept at its rate by waiters, as the simulator's are,
+// so skips the work of opening a path nobody can use after every call.
 func (b *Local) openFast() {
+	if b.tokens < 0 {
+		return
+	}
 	s := &b.state
 	// Paced at last, the refill would change rates on the way: the lock
 	// handles it. Not paced at last, it runs at Rate from last on.
@@ -223,8 +237,14 @@ func (b *Local) openFast() {
 	if f >= fastLimit {
 		return
 	}
-	b.fastSpan.Store(b.span)
-	b.fastEpoch.Store(s.Epoch)
+	// Loads first: under the lock they see the last stores, and a span
+	// and epoch that did not change need no store of their own.
+	if b.fastSpan.Load() != b.span {
+		b.fastSpan.Store(b.span)
+	}
+	if b.fastEpoch.Load() != s.Epoch {
+		b.fastEpoch.Store(s.Epoch)
+	}
 	b.pub, b.high = f, f
 	b.fast.Store(f) // publishes the two stores above
 }
@@ -275,7 +295,7 @@ func (b *Local) refilled(now time.Time) float64 {
 		}
 		rate = s.RateAt(from)
 	}
-	return math.Min(s.Burst, tokens+rate*now.Sub(from).Seconds())
+	return minf(s.Burst, tokens+rate*now.Sub(from).Seconds())
 }
 
 // Take reserves n tokens; see [Bucket.Take].
@@ -302,10 +322,19 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 		// Truncated to the nanosecond, as x/time/rate does: rounding up
 		// would make a bucket refilled in steps refuse, by a nanosecond, the
 		// tokens that float arithmetic left a hair short.
-		at = at.Add(b.state.Accrual(need, at))
+		// b.state.Accrual(need, at), without a copy of the state for the
+		// call when no quota paces the bucket.
+		var d time.Duration
+		if b.state.Paced(at) {
+			d = b.state.Accrual(need, at)
+		} else {
+			d = policy.Seconds(need / b.state.Rate)
+		}
+		at = at.Add(d)
 	}
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
-	if at.Sub(now) <= maxWait {
+	// Sub saturates at Forever: an unbounded wait needs no subtraction.
+	if maxWait == Forever || at.Sub(now) <= maxWait {
 		b.tokens -= n
 		r.OK = true
 		if at.After(b.tail) {
@@ -364,33 +393,61 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 // Apply runs one policy step; see [Bucket.Apply].
 func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now time.Time) (prev, next policy.State, err error) {
 	b.mu.Lock()
-	defer b.mu.Unlock() // p.Next is caller code: never leave the lock held
 	if !b.init {
+		b.mu.Unlock()
 		return prev, next, ErrUninitialized
 	}
 	b.closeFast()
-	defer b.openFast() // runs before the unlock, deferred earlier
+	// p.Next is caller code: never leave the lock held, nor the lock-free
+	// path closed. One deferred call does both.
+	defer b.openAndUnlock()
 	b.advance(now)
 	prev = b.state
-	next = p.Next(prev, o, now)
-	if o.Signal.Quota.HasRemaining {
-		next = policy.Pace(next, o.Signal.Quota, now)
+	if a, ok := p.(policy.AIMD); ok && !o.Signal.Quota.HasRemaining {
+		// The default policy, called directly: through the interface, the
+		// method's wrapper would copy the policy and the outcome again.
+		// Its result goes straight to Sanitize, not through a variable
+		// that Sanitize's argument would be copied from.
+		next = policy.Sanitize(prev, a.Next(prev, o, now))
+	} else {
+		next = p.Next(prev, o, now)
+		if o.Signal.Quota.HasRemaining {
+			next = policy.Pace(next, o.Signal.Quota, now)
+		}
+		next = policy.Sanitize(prev, next)
 	}
-	next = policy.Sanitize(prev, next)
 	if next.Epoch != prev.Epoch {
 		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {
 			b.last = next.CooldownUntil
 		}
 	}
-	b.tokens = math.Min(b.tokens, next.Burst)
+	b.tokens = minf(b.tokens, next.Burst)
 	if next.Paced(now) {
 		// Spend what the upstream has left evenly: no burst of saved
 		// tokens into a window that can no longer take it.
-		b.tokens = math.Min(b.tokens, 1)
+		b.tokens = minf(b.tokens, 1)
 	}
 	b.state = next
 	return prev, next, nil
+}
+
+// openAndUnlock opens the lock-free path and lets go of the lock.
+func (b *Local) openAndUnlock() {
+	b.openFast()
+	b.mu.Unlock()
+}
+
+// minf is math.Min(x, y), the comparison inlined: only equal operands
+// (a zero's sign) and NaNs take math.Min's own path.
+func minf(x, y float64) float64 {
+	switch {
+	case x < y:
+		return x
+	case y < x:
+		return y
+	}
+	return math.Min(x, y)
 }
 
 // Peek returns the state and the tokens at now.

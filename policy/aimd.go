@@ -155,36 +155,59 @@ func (a AIMD) Initial() State {
 }
 
 // Next applies one outcome; see the type's documentation.
+//
+// The outcomes other than a success, which are rare, are handled through
+// pointers by functions of their own: that keeps the success, which the
+// limiter reports for nearly every call, from paying for copies of the
+// state and the outcome that only the other branches need.
 func (a AIMD) Next(s State, o Outcome, now time.Time) State {
-	switch o.Signal.Kind {
-	case signal.Success:
-		if o.Stale(s) || now.Before(s.CooldownUntil) {
-			return s
-		}
-		s.Rate = a.increase(s.Rate, s.Ceiling, o.N())
-	case signal.Throttled:
-		// Only the first of a batch of throttles can be fresh: it opens a
-		// new epoch, which makes the rest stale.
-		if o.Stale(s) {
-			return extendCooldown(s, now, o.Signal.RetryAfter)
-		}
-		// A throttle that a burst of server errors stands for (a classifier
-		// turned 5xx responses into one) says the upstream is sick, not
-		// where its limit is: it lowers the rate but teaches no ceiling.
-		if a.ProbeBand > 0 && o.Signal.Status < 500 {
-			s.Ceiling = s.Rate
-		}
-		s.Rate = math.Max(s.Rate*a.DecreaseFactor, a.MinRate)
-		s.Epoch++
-		pause := o.Signal.RetryAfter
-		if pause <= 0 && !o.Signal.HasRetryAfter {
-			pause = Seconds(a.CooldownMultiplier / s.Rate)
-		}
-		s.CooldownUntil = later(s.CooldownUntil, now.Add(pause))
-	case signal.Overloaded:
-		return extendCooldown(s, now, o.Signal.RetryAfter)
+	if o.Signal.Kind != signal.Success {
+		a.next(&s, &o, now)
+		return s
 	}
+	// o.Stale(s) and o.N(), without a copy of o
+	if o.Epoch < s.Epoch || now.Before(s.CooldownUntil) {
+		return s
+	}
+	n := o.Count
+	if n == 0 {
+		n = 1
+	}
+	s.Rate = a.increase(s.Rate, s.Ceiling, n)
 	return s
+}
+
+// next applies to *s an outcome that is not a success.
+func (a *AIMD) next(s *State, o *Outcome, now time.Time) {
+	switch o.Signal.Kind {
+	case signal.Throttled:
+		a.throttle(s, o, now)
+	case signal.Overloaded:
+		extendCooldownOf(s, now, o.Signal.RetryAfter)
+	}
+}
+
+// throttle applies a throttle to *s.
+func (a *AIMD) throttle(s *State, o *Outcome, now time.Time) {
+	// Only the first of a batch of throttles can be fresh: it opens a
+	// new epoch, which makes the rest stale.
+	if o.Stale(*s) {
+		extendCooldownOf(s, now, o.Signal.RetryAfter)
+		return
+	}
+	// A throttle that a burst of server errors stands for (a classifier
+	// turned 5xx responses into one) says the upstream is sick, not
+	// where its limit is: it lowers the rate but teaches no ceiling.
+	if a.ProbeBand > 0 && o.Signal.Status < 500 {
+		s.Ceiling = s.Rate
+	}
+	s.Rate = math.Max(s.Rate*a.DecreaseFactor, a.MinRate)
+	s.Epoch++
+	pause := o.Signal.RetryAfter
+	if pause <= 0 && !o.Signal.HasRetryAfter {
+		pause = Seconds(a.CooldownMultiplier / s.Rate)
+	}
+	s.CooldownUntil = later(s.CooldownUntil, now.Add(pause))
 }
 
 // probeBelow caps the step far below the ceiling at this many increase
@@ -199,7 +222,7 @@ const maxSteps = 1 << 16
 // increase returns rate after n successes.
 func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
 	if a.ProbeBand <= 0 || ceiling <= 0 {
-		return math.Min(rate+a.IncreaseFactor*float64(n), a.MaxRate)
+		return minf(rate+a.IncreaseFactor*float64(n), a.MaxRate)
 	}
 	// The step depends on the rate, so a batch is applied one success at a
 	// time, as the Count contract requires; it stops at the ceiling of the
@@ -221,7 +244,7 @@ func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
 		}
 		rate += a.IncreaseFactor * f
 	}
-	return math.Min(rate, a.MaxRate)
+	return minf(rate, a.MaxRate)
 }
 
 // ParseAIMD decodes a JSON object of AIMD parameters over the defaults of

@@ -166,6 +166,25 @@ func positive(field string, v float64) error {
 // Buckets call it after every Policy.Next (and [Pace]) so that no policy can
 // break their invariants.
 func Sanitize(prev, next State) State {
+	if next.sane(&prev) {
+		return next
+	}
+	return sanitize(prev, next)
+}
+
+// sane reports whether Sanitize(*prev, s) is s: every field in range, and
+// the epoch bumped if it must be. Sanitize, which checks this first, is
+// small enough to be inlined into the buckets' policy step, which so skips
+// the copies of two states for a policy that behaves.
+func (s *State) sane(prev *State) bool {
+	return s.QuotaRate >= 0 && s.QuotaRate <= math.MaxFloat64 &&
+		s.Ceiling >= 0 && s.Ceiling <= math.MaxFloat64 &&
+		s.Rate > 0 && s.Rate <= math.MaxFloat64 &&
+		s.Burst >= 1 && s.Burst <= math.MaxFloat64 &&
+		(s.Epoch > prev.Epoch || s.Epoch == prev.Epoch && s.Rate >= prev.Rate && !s.CooldownUntil.After(prev.CooldownUntil))
+}
+
+func sanitize(prev, next State) State {
 	if math.IsNaN(next.QuotaRate) || math.IsInf(next.QuotaRate, 0) || next.QuotaRate < 0 {
 		next.QuotaRate, next.QuotaUntil = prev.QuotaRate, prev.QuotaUntil
 	}
@@ -198,14 +217,31 @@ func later(a, b time.Time) time.Time {
 // extendCooldown moves s's cooldown to now+d when that is later, bumping the
 // epoch, and returns s.
 func extendCooldown(s State, now time.Time, d time.Duration) State {
+	extendCooldownOf(&s, now, d)
+	return s
+}
+
+// extendCooldownOf is extendCooldown in place.
+func extendCooldownOf(s *State, now time.Time, d time.Duration) {
 	if d <= 0 {
-		return s
+		return
 	}
 	if until := now.Add(d); until.After(s.CooldownUntil) {
 		s.CooldownUntil = until
 		s.Epoch++
 	}
-	return s
+}
+
+// minf is math.Min(x, y), the comparison inlined: only equal operands
+// (a zero's sign) and NaNs take math.Min's own path.
+func minf(x, y float64) float64 {
+	switch {
+	case x < y:
+		return x
+	case y < x:
+		return y
+	}
+	return math.Min(x, y)
 }
 
 // Seconds converts a number of seconds to a Duration, saturating instead of

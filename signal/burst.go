@@ -27,7 +27,11 @@ const maxBurstN = 1 << 16
 //
 // A Burst is safe for concurrent use and does not allocate per call.
 type Burst struct {
-	base   Classifier
+	base Classifier
+	// http is a copy of base when base is an HTTP value, the usual case:
+	// Classify calls it directly, without the interface call's copies of
+	// the HTTP and of the Signal it returns.
+	http   *HTTP
 	window time.Duration
 	clk    clock.Clock
 
@@ -58,14 +62,23 @@ func NewBurst(base Classifier, n int, window time.Duration, clk clock.Clock) (*B
 	if clk == nil {
 		clk = clock.Real
 	}
-	return &Burst{base: base, window: window, clk: clk, times: make([]time.Time, n)}, nil
+	b := &Burst{base: base, window: window, clk: clk, times: make([]time.Time, n)}
+	if h, ok := base.(HTTP); ok {
+		b.http = &h
+	}
+	return b, nil
 }
 
 // Classify asks the base classifier and promotes the signal to Throttled when
 // it completes a burst.
 func (b *Burst) Classify(resp *http.Response, err error) Signal {
 	// The base runs outside the lock: it may be a Chain that reads a body.
-	s := b.base.Classify(resp, err)
+	var s Signal
+	if b.http != nil {
+		b.http.classify(resp, err, &s)
+	} else {
+		s = b.base.Classify(resp, err)
+	}
 	if s.Kind != Overloaded {
 		return s
 	}

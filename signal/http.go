@@ -70,18 +70,28 @@ func DefaultOverloaded() []int {
 // without an error, which no RoundTripper should return, is Failed: it is no
 // evidence about capacity either way.
 func (c HTTP) Classify(resp *http.Response, err error) Signal {
+	var s Signal
+	c.classify(resp, err, &s)
+	return s
+}
+
+// classify is Classify into *s, which is the zero Signal.
+func (c *HTTP) classify(resp *http.Response, err error, s *Signal) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return Signal{Kind: Canceled}
+			s.Kind = Canceled
+			return
 		}
-		return Signal{Kind: Overloaded}
+		s.Kind = Overloaded
+		return
 	}
 	if resp == nil {
-		return Signal{Kind: Failed}
+		s.Kind = Failed
+		return
 	}
-	s := Signal{Kind: c.kind(resp.StatusCode), Status: resp.StatusCode}
+	s.Kind, s.Status = c.kind(resp.StatusCode), resp.StatusCode
 	if hintless(resp.Header) {
-		return s
+		return
 	}
 	now := c.now()
 	ra, hasRA := ParseRetryAfter(resp.Header, now)
@@ -91,7 +101,6 @@ func (c HTTP) Classify(resp *http.Response, err error) Signal {
 		s.RetryAfter = exhaustedReset(s.Quota, s.TokenQuota)
 		s.HasRetryAfter = s.RetryAfter > 0
 	}
-	return s
 }
 
 // hintless reports whether h surely holds none of the headers Classify
@@ -100,7 +109,10 @@ func (c HTTP) Classify(resp *http.Response, err error) Signal {
 // lookups and a clock read. Any key of nine letters or more that starts
 // with R or X, in either case, sends h to the parsers.
 func hintless(h http.Header) bool {
-	if len(h) > 16 {
+	switch n := len(h); {
+	case n == 0: // no need to start an iteration over an empty map
+		return true
+	case n > 16:
 		return false
 	}
 	for k := range h {
@@ -111,7 +123,7 @@ func hintless(h http.Header) bool {
 	return true
 }
 
-func (c HTTP) kind(code int) Kind {
+func (c *HTTP) kind(code int) Kind {
 	switch {
 	case c.Throttled == nil && code == http.StatusTooManyRequests,
 		slices.Contains(c.Throttled, code):
@@ -135,7 +147,7 @@ func defaultOverloaded(code int) bool {
 	return false
 }
 
-func (c HTTP) now() time.Time {
+func (c *HTTP) now() time.Time {
 	if c.Clock == nil {
 		return clock.Real.Now()
 	}

@@ -16,6 +16,58 @@ import (
 // Epoch is the instant simulated time starts at.
 var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// epochUnix is Epoch.Unix().
+var epochUnix = Epoch.Unix()
+
+// instant returns Epoch.Add(d): the same Time, field for field (UTC, no
+// monotonic reading), built from its Unix seconds and nanoseconds, which
+// costs a fraction of Add.
+func instant(d time.Duration) time.Time {
+	return time.Unix(epochUnix+int64(d/time.Second), int64(d%time.Second)).UTC()
+}
+
+// maxFastSpan bounds, in seconds, the spans within which between computes
+// a difference from Unix seconds and nanoseconds: well inside a Duration.
+const maxFastSpan = 100 * 365 * 24 * 3600
+
+// between returns t.Sub(u) for instants without monotonic readings, as
+// the simulation's are: from their Unix seconds and nanoseconds when they
+// are within maxFastSpan of each other, which is what Sub computes then,
+// without its check for an overflow that cannot happen.
+func between(t, u time.Time) time.Duration {
+	ds := t.Unix() - u.Unix()
+	if ds <= -maxFastSpan || ds >= maxFastSpan {
+		return t.Sub(u)
+	}
+	return time.Duration(ds)*time.Second + time.Duration(t.Nanosecond()-u.Nanosecond())
+}
+
+// simClock is the clock of a run: its instant is that of the last answer
+// the clients received, which is when a classifier or a breaker that reads
+// the clock looks at it. Setting it costs a store; a timer, which nothing
+// in a run asks for, is served by a clock.Fake kept at the same instant
+// from the first one on.
+type simClock struct {
+	now  time.Time
+	fake *clock.Fake // nil until a timer is asked for
+}
+
+func (c *simClock) Now() time.Time { return c.now }
+
+func (c *simClock) NewTimer(d time.Duration) clock.Timer {
+	if c.fake == nil {
+		c.fake = clock.NewFake(c.now)
+	}
+	return c.fake.NewTimer(d)
+}
+
+func (c *simClock) set(t time.Time) {
+	c.now = t
+	if c.fake != nil {
+		c.fake.Set(t)
+	}
+}
+
 // Run plays scenario sc with strategy st and returns what happened. The
 // same scenario, seed and strategy always give the same Result.
 func Run(sc Scenario, st Strategy) (*Result, error) {
@@ -46,54 +98,147 @@ const (
 const probePending = time.Second
 
 type event struct {
-	at   time.Duration
-	seq  uint64
-	kind uint8
+	at time.Duration
+	// key is the event's sequence number, shifted left by 8, with its kind
+	// in the low byte: sequence numbers are unique, so ordering by key is
+	// ordering by sequence number, and the event is 24 bytes, not 32.
+	key  uint64
 	c, w int32
 }
 
-// queue is a binary min-heap of events by (at, seq): ties go in the order
-// they were scheduled, which keeps runs deterministic.
-type queue []event
+func (ev *event) kind() uint8 { return uint8(ev.key) }
 
-func (q queue) less(i, j int) bool {
-	return q[i].at < q[j].at || q[i].at == q[j].at && q[i].seq < q[j].seq
+// before orders events by (at, sequence number).
+func (ev *event) before(o *event) bool {
+	return ev.at < o.at || ev.at == o.at && ev.key < o.key
 }
 
-func (q *queue) push(e event) {
-	*q = append(*q, e)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
+// queue holds the pending events in order of (at, seq): ties go in the
+// order they were scheduled, which keeps runs deterministic. A run never
+// has more pending events than one per worker, one arrival per client and
+// the sample, so its size is known up front. Up to sortedMax of them, it is
+// a sorted slice: a pop takes the head, and a push, usually of an event
+// later than most, moves the few later ones up. Beyond that, it is a 4-ary
+// min-heap, whose sifts move a hole instead of swapping. Either way only
+// lengths change on a pop or a push, never the slice itself.
+type queue struct {
+	h      []event
+	head   int // sorted: the first pending event is h[head]
+	n      int // the pending events are h[head:n]
+	sorted bool
+}
+
+// sortedMax is the largest queue kept sorted rather than as a heap.
+const sortedMax = 64
+
+func newQueue(size int) queue {
+	if size <= sortedMax {
+		// Room for the pending events to move forward a few times their
+		// number before they are moved back to the front.
+		return queue{h: make([]event, 4*size+16), sorted: true}
 	}
+	return queue{h: make([]event, 0, size)}
+}
+
+func (q *queue) len() int { return q.n - q.head }
+
+func (q *queue) push(ev event) {
+	if q.sorted {
+		q.pushSorted(ev)
+		return
+	}
+	q.pushHeap(ev)
 }
 
 func (q *queue) pop() event {
-	h := *q
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(h) && h.less(l, m) {
-			m = l
+	if q.sorted {
+		ev := q.h[q.head]
+		if q.head++; q.head == q.n {
+			q.head, q.n = 0, 0
 		}
-		if r < len(h) && h.less(r, m) {
-			m = r
+		return ev
+	}
+	return q.popHeap()
+}
+
+func (q *queue) pushSorted(ev event) {
+	if q.n == len(q.h) {
+		if q.head > 0 { // room at the front: move the pending events there
+			q.n = copy(q.h, q.h[q.head:q.n])
+			q.head = 0
+		} else {
+			q.h = append(q.h, ev)
 		}
-		if m == i {
+	}
+	h := q.h
+	i := q.n
+	q.n++
+	for i > q.head && ev.before(&h[i-1]) {
+		h[i] = h[i-1]
+		i--
+	}
+	h[i] = ev
+}
+
+func (q *queue) pushHeap(ev event) {
+	if q.n == len(q.h) {
+		q.h = append(q.h, ev)
+	}
+	h := q.h
+	i := q.n
+	q.n++
+	for i > 0 {
+		p := (i - 1) / 4
+		if !ev.before(&h[p]) {
 			break
 		}
-		h[i], h[m] = h[m], h[i]
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = ev
+}
+
+func (q *queue) popHeap() event {
+	h := q.h
+	top := h[0]
+	q.n--
+	n := q.n
+	if n == 0 {
+		return top
+	}
+	last := &h[n]
+	i := 0
+	for {
+		c := 4*i + 1
+		m := c
+		switch {
+		case c+3 < n: // four children
+			if h[c+1].before(&h[m]) {
+				m = c + 1
+			}
+			if h[c+2].before(&h[m]) {
+				m = c + 2
+			}
+			if h[c+3].before(&h[m]) {
+				m = c + 3
+			}
+		case c < n: // the last node with children, which has fewer
+			for j := c + 1; j < n; j++ {
+				if h[j].before(&h[m]) {
+					m = j
+				}
+			}
+		default:
+			h[i] = *last
+			return top
+		}
+		if !h[m].before(last) {
+			break
+		}
+		h[i] = h[m]
 		i = m
 	}
-	*q = h
+	h[i] = *last
 	return top
 }
 
@@ -126,7 +271,7 @@ type engine struct {
 	st  Strategy
 	rng *rand.Rand
 	up  *upstream
-	clk *clock.Fake
+	clk *simClock
 	cls signal.Classifier
 
 	q       queue
@@ -151,7 +296,7 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	e := &engine{
 		sc: sc, st: st, rng: rng,
 		up:  newUpstream(sc.Upstream, rand.New(rand.NewPCG(sc.Seed+1, sc.Seed^0x5851f42d4c957f2d))),
-		clk: clock.NewFake(Epoch),
+		clk: &simClock{now: Epoch},
 	}
 	e.cls = signal.HTTP{Clock: e.clk}
 	if st.Classifier != nil {
@@ -164,7 +309,8 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	secs := int(sc.Duration.D()/time.Second) + 1
 	e.trace = make([]Sample, 0, secs)
 	e.lat = make([]time.Duration, 0, min(int(1.2*capacity(sc.Upstream, sc.Duration.D()))+16, 1<<20))
-	e.q = make(queue, 0, sc.Clients.Count*(sc.Clients.Workers+1)+16)
+	// One pending event per worker, one arrival per client, the sample.
+	e.q = newQueue(sc.Clients.Count*(sc.Clients.Workers+1) + 1)
 	e.t = Epoch
 	e.clients = make([]client, sc.Clients.Count)
 	for i := range e.clients {
@@ -205,7 +351,12 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 
 func (e *engine) schedule(at time.Duration, kind uint8, c, w int) {
 	e.seq++
-	e.q.push(event{at: at, seq: e.seq, kind: kind, c: int32(c), w: int32(w)})
+	ev := event{at: at, key: e.seq<<8 | uint64(kind), c: int32(c), w: int32(w)}
+	if e.q.sorted {
+		e.q.pushSorted(ev)
+		return
+	}
+	e.q.pushHeap(ev)
 }
 
 func (e *engine) interarrival() time.Duration {
@@ -214,15 +365,16 @@ func (e *engine) interarrival() time.Duration {
 
 func (e *engine) run() {
 	end := e.sc.Duration.D()
-	for len(e.q) > 0 {
+	for e.q.len() > 0 {
 		ev := e.q.pop()
 		// The run covers [0, end): nothing happens at end but the sample
 		// that closes the last second.
-		if ev.at > end || ev.at == end && ev.kind != evSample {
+		kind := ev.kind()
+		if ev.at > end || ev.at == end && kind != evSample {
 			break
 		}
-		e.now, e.t = ev.at, Epoch.Add(ev.at)
-		switch ev.kind {
+		e.now, e.t = ev.at, instant(ev.at)
+		switch kind {
 		case evReady:
 			e.ready(int(ev.c), int(ev.w))
 		case evPermit:
@@ -241,7 +393,7 @@ func (e *engine) run() {
 			e.check(e)
 		}
 	}
-	e.now, e.t = end, Epoch.Add(end)
+	e.now, e.t = end, instant(end)
 }
 
 func (e *engine) at() time.Time { return e.t }
@@ -267,7 +419,7 @@ func (e *engine) ready(c, w int) {
 		return
 	}
 	cl.workers[w].res = r
-	if d := r.DelayFrom(e.at()); d > 0 {
+	if d := between(r.At(), e.t); d > 0 { // r.DelayFrom(e.t)
 		e.schedule(e.now+d, evPermit, c, w)
 		return
 	}
@@ -293,7 +445,7 @@ func (e *engine) permit(c, w int) {
 func (e *engine) send(c, w int) {
 	cl := &e.clients[c]
 	wk := &cl.workers[w]
-	wk.reply = e.up.serve(e.now)
+	e.up.serveInto(e.now, &wk.reply)
 	cl.stats.sent++
 	if wk.reply.status == http.StatusServiceUnavailable {
 		cl.stats.outageHits++
@@ -304,7 +456,7 @@ func (e *engine) send(c, w int) {
 func (e *engine) response(c, w int) {
 	cl := &e.clients[c]
 	wk := &cl.workers[w]
-	e.clk.Set(e.at())
+	e.clk.set(e.t)
 	e.hdr.set(&e.resp, wk.reply)
 	sig := e.cls.Classify(&e.resp, nil)
 	if cl.br != nil {

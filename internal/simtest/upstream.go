@@ -58,9 +58,21 @@ func (up *upstream) applyProfile(now time.Duration) {
 
 func (up *upstream) refill(now time.Duration) {
 	if now > up.last {
-		up.tokens = math.Min(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
+		up.tokens = minf(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
 		up.last = now
 	}
+}
+
+// minf is math.Min(x, y), the comparison inlined: only equal operands
+// (a zero's sign) and NaNs take math.Min's own path.
+func minf(x, y float64) float64 {
+	switch {
+	case x < y:
+		return x
+	case y < x:
+		return y
+	}
+	return math.Min(x, y)
 }
 
 func within(spans []Span, now time.Duration) bool {
@@ -82,28 +94,35 @@ func (up *upstream) latency() time.Duration {
 
 // serve answers a request that reaches the upstream at now.
 func (up *upstream) serve(now time.Duration) reply {
+	var r reply
+	up.serveInto(now, &r)
+	return r
+}
+
+// serveInto is serve, writing the reply to *r.
+func (up *upstream) serveInto(now time.Duration, r *reply) {
 	up.applyProfile(now)
-	r := reply{status: 200, latency: up.latency()}
+	*r = reply{status: 200, latency: up.latency()}
 	if within(up.u.Outages, now) {
 		r.status = 503
-		return r
+		return
 	}
 	if within(up.u.Throttles, now) {
 		r.status = 429
 		r.retryAfter = up.u.RetryAfter.D()
-		return r
+		return
 	}
 	if up.u.Penalty > 0 && now < up.blockedUntil {
 		up.blockedUntil += up.u.Penalty.D()
 		r.status = 429
 		r.retryAfter = up.blockedUntil - now
-		up.quota(now, &r)
+		up.quota(now, r)
 		if r.headers {
 			// Blocked, the caller has nothing left until the block ends,
 			// whatever the bucket or the window would say.
 			r.remaining, r.reset = 0, max(r.reset, up.blockedUntil-now)
 		}
-		return r
+		return
 	}
 	ok := false
 	switch up.u.Model {
@@ -132,11 +151,10 @@ func (up *upstream) serve(now time.Duration) reply {
 			r.retryAfter = max(r.retryAfter, up.u.Penalty.D())
 		}
 	}
-	up.quota(now, &r)
+	up.quota(now, r)
 	if !ok && r.headers && up.u.Penalty > 0 {
 		r.remaining, r.reset = 0, max(r.reset, up.blockedUntil-now)
 	}
-	return r
 }
 
 // quota fills the quota headers of r, if the upstream reports them.
