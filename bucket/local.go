@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynlimit/dynlimit/internal/fmath"
+
 	"github.com/dynlimit/dynlimit/policy"
 )
 
@@ -295,7 +297,7 @@ func (b *Local) refilled(now time.Time) float64 {
 		}
 		rate = s.RateAt(from)
 	}
-	return minf(s.Burst, tokens+rate*now.Sub(from).Seconds())
+	return fmath.Min(s.Burst, tokens+rate*now.Sub(from).Seconds())
 }
 
 // Take reserves n tokens; see [Bucket.Take].
@@ -422,11 +424,11 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 			b.last = next.CooldownUntil
 		}
 	}
-	b.tokens = minf(b.tokens, next.Burst)
+	b.tokens = fmath.Min(b.tokens, next.Burst)
 	if next.Paced(now) {
 		// Spend what the upstream has left evenly: no burst of saved
 		// tokens into a window that can no longer take it.
-		b.tokens = minf(b.tokens, 1)
+		b.tokens = fmath.Min(b.tokens, 1)
 	}
 	b.state = next
 	return prev, next, nil
@@ -436,18 +438,6 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 func (b *Local) openAndUnlock() {
 	b.openFast()
 	b.mu.Unlock()
-}
-
-// minf is math.Min(x, y), the comparison inlined: only equal operands
-// (a zero's sign) and NaNs take math.Min's own path.
-func minf(x, y float64) float64 {
-	switch {
-	case x < y:
-		return x
-	case y < x:
-		return y
-	}
-	return math.Min(x, y)
 }
 
 // Peek returns the state and the tokens at now.

@@ -8,6 +8,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/dynlimit/dynlimit/internal/fmath"
+
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -222,7 +224,7 @@ const maxSteps = 1 << 16
 // increase returns rate after n successes.
 func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
 	if a.ProbeBand <= 0 || ceiling <= 0 {
-		return minf(rate+a.IncreaseFactor*float64(n), a.MaxRate)
+		return fmath.Min(rate+a.IncreaseFactor*float64(n), a.MaxRate)
 	}
 	// The step depends on the rate, so a batch is applied one success at a
 	// time, as the Count contract requires; it stops at the ceiling of the
@@ -244,7 +246,7 @@ func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
 		}
 		rate += a.IncreaseFactor * f
 	}
-	return minf(rate, a.MaxRate)
+	return fmath.Min(rate, a.MaxRate)
 }
 
 // ParseAIMD decodes a JSON object of AIMD parameters over the defaults of

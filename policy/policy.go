@@ -232,18 +232,6 @@ func extendCooldownOf(s *State, now time.Time, d time.Duration) {
 	}
 }
 
-// minf is math.Min(x, y), the comparison inlined: only equal operands
-// (a zero's sign) and NaNs take math.Min's own path.
-func minf(x, y float64) float64 {
-	switch {
-	case x < y:
-		return x
-	case y < x:
-		return y
-	}
-	return math.Min(x, y)
-}
-
 // Seconds converts a number of seconds to a Duration, saturating instead of
 // overflowing: NaN and negative values give 0, values beyond the range of a
 // Duration give the largest Duration.

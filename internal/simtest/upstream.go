@@ -1,9 +1,10 @@
 package simtest
 
 import (
-	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/dynlimit/dynlimit/internal/fmath"
 )
 
 // reply is what the upstream answers to one request.
@@ -58,21 +59,9 @@ func (up *upstream) applyProfile(now time.Duration) {
 
 func (up *upstream) refill(now time.Duration) {
 	if now > up.last {
-		up.tokens = minf(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
+		up.tokens = fmath.Min(up.burst, up.tokens+up.rate*(now-up.last).Seconds())
 		up.last = now
 	}
-}
-
-// minf is math.Min(x, y), the comparison inlined: only equal operands
-// (a zero's sign) and NaNs take math.Min's own path.
-func minf(x, y float64) float64 {
-	switch {
-	case x < y:
-		return x
-	case y < x:
-		return y
-	}
-	return math.Min(x, y)
 }
 
 func within(spans []Span, now time.Duration) bool {
