@@ -116,8 +116,10 @@ func New(opts ...Option) (*Limiter, error) {
 // Burst returns the bucket's capacity as of the last policy step this
 // limiter made (the policy's initial burst before the first): the most
 // tokens one WaitN may ask for. It reads one atomic, where [Limiter.Snapshot]
-// asks the bucket, which may be remote. A policy step taken by another
-// process on a shared bucket shows here after this limiter's next step.
+// asks the bucket, which may be remote. A capacity changed under the limiter
+// (by another process on a shared bucket, or a shared bucket's fallback)
+// shows here after this limiter's next step, or after a WaitN, ReserveN or
+// AllowN that asked for more than it.
 func (l *Limiter) Burst() float64 { return math.Float64frombits(l.burst.Load()) }
 
 // Name returns the limiter's name.
@@ -406,7 +408,16 @@ func (l *Limiter) reject(now, asked time.Time, r bucket.Reservation, bound time.
 
 func (l *Limiter) bucketError(now time.Time, err error) error {
 	var be *bucket.BurstError
-	if !errors.As(err, &be) && l.observers != nil {
+	if errors.As(err, &be) {
+		// The bucket's capacity changed under the limiter (a shared
+		// bucket on its fallback, or one another process made): Burst
+		// reports it from now on.
+		if be.Burst >= 1 && !math.IsInf(be.Burst, 0) {
+			l.burst.Store(math.Float64bits(be.Burst))
+		}
+		return err
+	}
+	if l.observers != nil {
 		l.emit(Event{Kind: EventError, Time: now, Err: err})
 	}
 	return err

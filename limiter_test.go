@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
@@ -652,5 +653,36 @@ func TestBurstFollowsThePolicy(t *testing.T) {
 			t.Fatalf("after a throttle: Burst() = %v, Snapshot's %v; want %v", got, snap, want)
 		}
 		now = now.Add(time.Minute) // past the cooldown, and a new epoch
+	}
+}
+
+// shrunkBucket is a local bucket whose capacity shrank under its limiter,
+// as a shared bucket's does on its fallback.
+type shrunkBucket struct {
+	*bucket.Local
+	burst float64
+}
+
+func (b shrunkBucket) Take(ctx context.Context, now time.Time, n float64, maxWait time.Duration) (bucket.Reservation, error) {
+	if n > b.burst {
+		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: b.burst}
+	}
+	return b.Local.Take(ctx, now, n, maxWait)
+}
+
+// A bucket that refuses n for its burst tells the limiter its capacity.
+func TestBurstLearnsFromTheBucketsRefusal(t *testing.T) {
+	a := classic()
+	a.Burst = 20
+	l := newLimiter(t, dynlimit.WithPolicy(a), dynlimit.WithClock(clock.NewFake(t0)),
+		dynlimit.WithBucket(shrunkBucket{Local: bucket.NewLocal(), burst: 5}))
+	if got := l.Burst(); got != 20 {
+		t.Fatalf("Burst() = %v, want the policy's 20", got)
+	}
+	if _, ok := l.AllowN(t0, 10); ok {
+		t.Fatal("AllowN(10) granted past the bucket's burst of 5")
+	}
+	if got := l.Burst(); got != 5 {
+		t.Errorf("Burst() after the bucket refused 10 = %v, want its 5", got)
 	}
 }

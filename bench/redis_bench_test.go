@@ -31,7 +31,7 @@ var redisKeys atomic.Int64
 // (cmds/op: EVALSHA and EVAL, the only commands either sends).
 func BenchmarkRedisAcquire(b *testing.B) {
 	srv := redistest.Start(b)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 32})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 32, ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = client.Close() })
 	impls := redisImpls(client)
 	for _, mode := range []string{"serial", "parallel"} {
@@ -144,7 +144,7 @@ func redisImpls(client *redis.Client) []redisImpl {
 // above 1, dynlimit acquires faster. One op is one pair.
 func BenchmarkRedisAcquirePaired(b *testing.B) {
 	srv := redistest.Start(b)
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 32})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 32, ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = client.Close() })
 	impls := redisImpls(client)
 	for _, mode := range []string{"serial", "parallel"} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/breaker"
+	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -385,7 +386,15 @@ func (t *Transport) wait(ctx context.Context, units int) (p, cp dynlimit.Permit,
 	if p, err = t.lim.Wait(ctx); err != nil || units == 0 {
 		return p, cp, err
 	}
-	if cp, err = t.cfg.cost.lim.WaitN(ctx, units); err != nil {
+	cp, err = t.cfg.cost.lim.WaitN(ctx, units)
+	var be *bucket.BurstError
+	if errors.As(err, &be) && be.Burst >= 1 && float64(units) > be.Burst {
+		// The budget's capacity shrank under its limiter (a shared
+		// bucket on its fallback): the cost is capped at it, as
+		// WithCost caps every cost at the burst.
+		cp, err = t.cfg.cost.lim.WaitN(ctx, int(be.Burst))
+	}
+	if err != nil {
 		p.Done(signal.Signal{Kind: signal.Canceled})
 		return dynlimit.Permit{}, cp, err
 	}

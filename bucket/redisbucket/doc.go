@@ -4,7 +4,8 @@
 //
 // Give it to a limiter:
 //
-//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"}) // or a ClusterClient, any UniversalClient
+//	// ContextTimeoutEnabled lets each call's timeout bound its network I/O.
+//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true}) // or a ClusterClient, any UniversalClient
 //	b, err := redisbucket.New(rdb, "notion")
 //	lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithPolicy(policy.DefaultAIMD()))
 //

@@ -322,15 +322,13 @@ func TestFailureModes(t *testing.T) {
 	t.Cleanup(func() { _ = counted.Close() })
 	counted.AddHook(countingHook{&asked})
 	quiet := mustNew(t, counted, "quiet", redisbucket.WithFailureMode(redisbucket.FailClosed))
+	// Init asks Redis, finds it down, and starts the retry interval.
 	if err := quiet.Init(ctx, now, s); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := quiet.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
-		t.Fatalf("fail-closed take: %v, want ErrUnavailable", err)
-	}
 	first := asked.Load()
 	if first == 0 {
-		t.Fatal("the first take did not ask Redis")
+		t.Fatal("Init did not ask Redis")
 	}
 	for i := range 5 {
 		if _, err := quiet.Take(ctx, now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {

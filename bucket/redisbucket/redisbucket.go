@@ -135,8 +135,11 @@ func WithTTL(d time.Duration) Option {
 
 // WithTimeout bounds each call to Redis; one that takes longer counts as
 // Redis failing. Calls whose context is never canceled share a timeout per
-// eighth of d, so one of them may run up to d/8 longer. Default:
-// [DefaultTimeout].
+// eighth of d, so one of them may run up to d/8 longer. go-redis bounds a
+// call's network reads and writes by its context only when the client's
+// options set ContextTimeoutEnabled; without it, a server that accepts and
+// does not answer holds a call for the client's ReadTimeout (3 s by
+// default). Default: [DefaultTimeout].
 func WithTimeout(d time.Duration) Option {
 	return optionFunc(func(b *Bucket) error {
 		if d <= 0 {
@@ -920,9 +923,10 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 	hdr := 0
 	if err == nil {
 		var ok bool
-		nowOff, ok = v.num(0)
-		hdr = headerLen(v)
-		if !ok || hdr == 0 {
+		if hdr = headerLen(v); hdr > 0 { // at least the instant and the kind
+			nowOff, ok = v.num(0)
+		}
+		if !ok {
 			err = errReply(op, v)
 		}
 	}
@@ -1029,9 +1033,10 @@ type callSlot struct {
 // context.Background, which the Limiter's Allow uses) shares one
 // context with the calls that start within the same eighth of the timeout:
 // each call is bounded by the timeout and at most an eighth more, and a
-// timer starts per slot, not per call. go-redis bounds the network I/O by
-// the context's deadline and its waits (a free connection, the backoff
-// between its retries) by Done. A context that already ends within the
+// timer starts per slot, not per call. go-redis bounds its waits (a free
+// connection, the backoff between its retries) by Done, and the network
+// I/O by the deadline when the client is made with ContextTimeoutEnabled
+// (otherwise by its own ReadTimeout and WriteTimeout). A context that already ends within the
 // timeout is used as it is; another one that can be canceled gets a
 // timeout of its own.
 func (b *Bucket) boundContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -1062,8 +1067,16 @@ type valuesOf struct {
 	values context.Context
 }
 
-// Value returns the caller's value for key.
-func (c valuesOf) Value(key any) any { return c.values.Value(key) }
+// Value returns the bounding context's value for key, if it has one, else
+// the caller's. The bounding context, made from context.Background, has
+// only the context package's own: with it, a context derived from this one
+// is canceled with it without a goroutine to watch it.
+func (c valuesOf) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
+}
 
 // Arguments boxed once.
 var argOne, argZero, argSrv, argTake, argWrite any = "1", "0", "srv", "take", "write"
@@ -1240,8 +1253,12 @@ func (b *Bucket) instant(now time.Time, nowOff, off float64) time.Time {
 // Lua numbers) read as int64. Its methods read either kind.
 type reply []any
 
-// str returns item i as a string: an integer in decimal.
+// str returns item i as a string: an integer in decimal; "" when there is
+// no item i.
 func (r reply) str(i int) string {
+	if i >= len(r) {
+		return ""
+	}
 	switch x := r[i].(type) {
 	case string:
 		return x
@@ -1251,8 +1268,11 @@ func (r reply) str(i int) string {
 	return ""
 }
 
-// num returns item i as a number.
+// num returns item i as a number; false when there is none.
 func (r reply) num(i int) (float64, bool) {
+	if i >= len(r) {
+		return 0, false
+	}
 	switch x := r[i].(type) {
 	case int64:
 		return float64(x), true
@@ -1263,8 +1283,11 @@ func (r reply) num(i int) (float64, bool) {
 	return 0, false
 }
 
-// int returns item i as an integer.
+// int returns item i as an integer; false when there is none.
 func (r reply) int(i int) (int64, bool) {
+	if i >= len(r) {
+		return 0, false
+	}
 	switch x := r[i].(type) {
 	case int64:
 		return x, true

@@ -2,6 +2,8 @@ package redisbucket_test
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -122,5 +124,101 @@ func TestEachCallIsBoundedByTheTimeout(t *testing.T) {
 	}
 	if len(deadlines) == 20 {
 		t.Errorf("20 calls in a row saw 20 deadlines: each made a context of its own")
+	}
+}
+
+// A reply the bucket cannot read (here an empty one, as a proxy might send)
+// is Redis failing: the failure mode answers, nothing panics.
+func TestUnreadableReplyIsAFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, reply := range [][]any{{}, {"x"}, {int64(1)}, {int64(1), "none-such-kind"}, {"now", "none", int64(1), int64(2), int64(0)}} {
+		c := newClient(t, srv)
+		c.AddHook(replyHook{reply})
+		now := time.Now()
+		var failures int
+		b := mustNew(t, c, "unreadable", redisbucket.WithFailureMode(redisbucket.FailClosed),
+			redisbucket.WithOnFailure(func(string, error) { failures++ }))
+		if err := b.Init(context.Background(), now, policy.State{Rate: 10, Burst: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if failures != 0 {
+			t.Fatalf("Init failed: its reply was replaced too")
+		}
+		if _, err := b.Take(context.Background(), now, 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+			t.Errorf("a take answered %v: %v, want ErrUnavailable", reply, err)
+		}
+		if failures != 1 {
+			t.Errorf("the take answered %v reported %d failures, want 1", reply, failures)
+		}
+	}
+}
+
+// replyHook replaces the reply of every script call but Init's.
+type replyHook struct{ reply []any }
+
+func (h replyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h replyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if c, ok := cmd.(*redis.Cmd); ok && err == nil && len(args) > 4 && args[4] != "init" {
+			c.SetVal(h.reply)
+		}
+		return err
+	}
+}
+
+func (h replyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// With the client's ContextTimeoutEnabled, a server that accepts and never
+// answers holds a call no longer than the timeout (and the eighth a call
+// of a context that is never canceled may share): the failure mode answers.
+func TestASilentServerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	c := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	const timeout = 20 * time.Millisecond
+	b := mustNew(t, c, "silent", redisbucket.WithTimeout(timeout), redisbucket.WithFailureMode(redisbucket.FailClosed))
+	start := time.Now()
+	if err := b.Init(context.Background(), start, policy.State{Rate: 10, Burst: 10}); err != nil {
+		t.Fatal(err)
+	}
+	// Generous: the bound is 22.5 ms; the client's default ReadTimeout,
+	// which holds the call without ContextTimeoutEnabled, is 3 s.
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Init against a silent server took %v, want about %v", d, timeout)
+	}
+	if _, err := b.Take(context.Background(), start.Add(time.Hour), 1, 0); !errors.Is(err, redisbucket.ErrUnavailable) {
+		t.Errorf("a take against a silent server: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Init and a take against a silent server took %v, want about %v", d, 2*timeout)
 	}
 }
