@@ -1,5 +1,3 @@
-// Package fmath holds the float helpers the hot paths of the bucket, the
-// policy and the simulator share.
 package fmath
 
 import "math"
