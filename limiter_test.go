@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/bucket"
+	"github.com/dynlimit/dynlimit/bucket/buckettest"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
@@ -656,26 +657,12 @@ func TestBurstFollowsThePolicy(t *testing.T) {
 	}
 }
 
-// shrunkBucket is a local bucket whose capacity shrank under its limiter,
-// as a shared bucket's does on its fallback.
-type shrunkBucket struct {
-	*bucket.Local
-	burst float64
-}
-
-func (b shrunkBucket) Take(ctx context.Context, now time.Time, n float64, maxWait time.Duration) (bucket.Reservation, error) {
-	if n > b.burst {
-		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: b.burst}
-	}
-	return b.Local.Take(ctx, now, n, maxWait)
-}
-
 // A bucket that refuses n for its burst tells the limiter its capacity.
 func TestBurstLearnsFromTheBucketsRefusal(t *testing.T) {
 	a := classic()
 	a.Burst = 20
 	l := newLimiter(t, dynlimit.WithPolicy(a), dynlimit.WithClock(clock.NewFake(t0)),
-		dynlimit.WithBucket(shrunkBucket{Local: bucket.NewLocal(), burst: 5}))
+		dynlimit.WithBucket(buckettest.Shrunk(bucket.NewLocal(), 5)))
 	if got := l.Burst(); got != 20 {
 		t.Fatalf("Burst() = %v, want the policy's 20", got)
 	}

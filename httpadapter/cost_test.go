@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/bucket"
+	"github.com/dynlimit/dynlimit/bucket/buckettest"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/policy"
 )
@@ -220,27 +221,12 @@ func TestTransportSnapshots(t *testing.T) {
 	}
 }
 
-// shrunkBucket is a local bucket whose capacity shrank under its limiter,
-// as a shared bucket's does on its fallback: it refuses more than burst
-// tokens with a *bucket.BurstError.
-type shrunkBucket struct {
-	*bucket.Local
-	burst float64
-}
-
-func (b shrunkBucket) Take(ctx context.Context, now time.Time, n float64, maxWait time.Duration) (bucket.Reservation, error) {
-	if n > b.burst {
-		return bucket.Reservation{}, &bucket.BurstError{N: n, Burst: b.burst}
-	}
-	return b.Local.Take(ctx, now, n, maxWait)
-}
-
 // A budget whose capacity shrank below what its limiter last knew still
 // serves a costly request, at the capacity the bucket reports, rather than
 // refuse every one of them until a policy step tells the limiter.
 func TestCostCappedAtAShrunkBurst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tokens := newLimiter(t, policy.Fixed{Rate: 1, Burst: 50}, dynlimit.WithBucket(shrunkBucket{Local: bucket.NewLocal(), burst: 12}))
+		tokens := newLimiter(t, policy.Fixed{Rate: 1, Burst: 50}, dynlimit.WithBucket(buckettest.Shrunk(bucket.NewLocal(), 12)))
 		rt := newTransport(t, script(reply{status: 200}, reply{status: 200}), newLimiter(t, steady), httpadapter.WithCost(tokens, fixedCost(40)))
 		for i := range 2 {
 			resp, err := rt.RoundTrip(newRequest(t, context.Background(), http.MethodPost, apiURL, "{}"))
