@@ -266,7 +266,10 @@ type Bucket struct {
 	// Redis: their step is computed from last and written with the next
 	// take, in the same call. view is last with that step applied: what
 	// Apply reports.
-	pending  pendingStep
+	pending pendingStep
+	// inflight are the successes that calls on their way to Redis carry:
+	// view counts them until their call's reply says what became of them.
+	inflight pendingStep
 	view     policy.State
 	down     bool
 	retryAt  time.Time // while down: when to ask Redis again
@@ -350,21 +353,19 @@ type pendingStep struct {
 func (ps pendingStep) ok() bool { return ps.p != nil && ps.o.Count > 0 }
 
 // step is a policy step to write with a call: next, computed from the
-// state at version, taken at at; count successes of the pending batch are
-// in it.
+// state at version, taken at at.
 type step struct {
 	version string // "" for none
 	at      time.Time
 	next    policy.State
-	count   uint64
 	// delta, when set, writes the step as what it adds to the rate and the
 	// ceiling of whatever state the hash holds in epoch next.Epoch, within
 	// [minRate, maxRate]: successes from several processes add up.
 	delta            bool
 	dRate, dCeiling  float64
 	minRate, maxRate float64
-	// from is the pending batch the step was made of, to put its count
-	// back if the step is not applied.
+	// from is the pending batch the step was made of (none for a step
+	// that carries no successes), to put back if the step is not applied.
 	from pendingStep
 }
 
@@ -451,7 +452,7 @@ func (b *Bucket) Take(ctx context.Context, now time.Time, n float64, maxWait tim
 		case maxWait > 0:
 			waitArg = strconv.FormatInt(int64(maxWait), 10)
 		}
-		nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(now), nArg, waitArg)
+		nowOff, v, err := b.call(ctx, now, "take", b.pendingStep(), nArg, waitArg)
 		if err != nil {
 			return bucket.Reservation{}, err, nil
 		}
@@ -485,7 +486,7 @@ func (b *Bucket) Confirm(ctx context.Context, now time.Time, r bucket.Reservatio
 		return false, nil
 	}
 	return viaRedis(ctx, b, now, "confirm", func() (bool, error, error) {
-		_, v, err := b.call(ctx, now, "epoch", b.pendingStep(now))
+		_, v, err := b.call(ctx, now, "epoch", b.pendingStep())
 		if err != nil {
 			return false, err, nil
 		}
@@ -511,7 +512,7 @@ func (b *Bucket) Cancel(ctx context.Context, now time.Time, r bucket.Reservation
 		return nil
 	}
 	_, err := viaRedis(ctx, b, now, "cancel", func() (struct{}, error, error) {
-		_, _, err := b.call(ctx, now, "cancel", b.pendingStep(now), strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
+		_, _, err := b.call(ctx, now, "cancel", b.pendingStep(), strconv.FormatUint(r.Epoch, 10), b.instArg(r.At, now), ftoa(r.Tokens))
 		return struct{}{}, err, nil
 	}, func(l *bucket.Local) (struct{}, error) {
 		return struct{}{}, l.Cancel(ctx, now, r)
@@ -615,7 +616,7 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 // refresh learns the state and its version from Redis, with Redis's error
 // as it is: Peek's failure mode is the caller's to apply.
 func (b *Bucket) refresh(ctx context.Context, now time.Time) error {
-	nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
+	nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep())
 	if err != nil {
 		return err
 	}
@@ -685,7 +686,7 @@ func (b *Bucket) deferSuccesses(ctx context.Context, p policy.Policy, o policy.O
 
 // flush writes the pending successes' step now, if there is one.
 func (b *Bucket) flush(ctx context.Context, now time.Time) error {
-	st := b.pendingStep(now)
+	st := b.pendingStep()
 	if st.version == "" {
 		return nil
 	}
@@ -705,7 +706,7 @@ func (b *Bucket) write(ctx context.Context, now time.Time, st step) (bool, error
 
 // pendingStep returns the step of the pending successes to carry with a
 // call; a step without version when there is none.
-func (b *Bucket) pendingStep(now time.Time) step {
+func (b *Bucket) pendingStep() step {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.pending.ok() || !b.haveVersion {
@@ -717,9 +718,11 @@ func (b *Bucket) pendingStep(now time.Time) step {
 		return step{}
 	}
 	next := policy.Sanitize(b.last, b.pending.p.Next(b.last, b.pending.o, b.pending.at))
-	st := step{version: b.version, at: b.pending.at, next: next, count: b.pending.o.Count, from: b.pending}
+	st := step{version: b.version, at: b.pending.at, next: next, from: b.pending}
 	// In flight now: a call made before this one's reply must not carry the
-	// same successes again. unsend puts them back if the call fails.
+	// same successes again. unsend puts them back if the call fails; until
+	// then view counts them as in flight.
+	b.inflight = addSuccesses(b.inflight, b.pending)
 	b.pending.o.Count = 0
 	// A step that moves only the rate and the ceiling, as successes do, is
 	// written as a change when the policy says its bounds.
@@ -738,15 +741,29 @@ func (b *Bucket) pendingStep(now time.Time) step {
 // call carried but Redis did not apply (the call failed, or the version
 // had moved on). b.mu is held.
 func (b *Bucket) unsend(st step) {
-	if st.count == 0 {
+	if !st.from.ok() {
 		return
 	}
-	if b.pending.ok() {
-		b.pending.o.Count += st.count
-		return
+	b.landed(st)
+	b.pending = addSuccesses(b.pending, st.from)
+}
+
+// landed takes the successes of st out of those in flight: its call came
+// back. b.mu is held.
+func (b *Bucket) landed(st step) {
+	if b.inflight.o.Count -= min(st.from.o.Count, b.inflight.o.Count); b.inflight.o.Count == 0 {
+		b.inflight = pendingStep{}
 	}
-	b.pending = st.from
-	b.pending.o.Count = st.count
+}
+
+// addSuccesses returns batch a with the successes of b added, reported at
+// b's instant if a has none.
+func addSuccesses(a, b pendingStep) pendingStep {
+	if !a.ok() {
+		return b
+	}
+	a.o.Count += b.o.Count
+	return a
 }
 
 // adopt takes s, at version, as the last state seen. A state this process
@@ -765,15 +782,20 @@ func (b *Bucket) adopt(s policy.State, version string, own bool) {
 	b.last, b.version, b.versionN, b.haveVersion = s, version, v, true
 }
 
-// refreshView recomputes view from last and the pending successes. b.mu is
-// held.
+// refreshView recomputes view from last and the successes not in it yet:
+// those in flight and those pending. b.mu is held.
 func (b *Bucket) refreshView() {
 	b.view = b.last
-	if !b.pending.ok() || b.pending.o.Epoch != b.last.Epoch {
+	if b.pending.ok() && b.pending.o.Epoch != b.last.Epoch {
 		b.pending = pendingStep{}
-		return
 	}
-	b.view = policy.Sanitize(b.last, b.pending.p.Next(b.last, b.pending.o, b.pending.at))
+	all := b.pending
+	if b.inflight.ok() && b.inflight.o.Epoch == b.last.Epoch {
+		all = addSuccesses(all, b.inflight)
+	}
+	if all.ok() {
+		b.view = policy.Sanitize(b.last, all.p.Next(b.last, all.o, all.at))
+	}
 }
 
 // Peek returns the shared state and tokens at now. The state is the one
@@ -783,7 +805,7 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		return bucket.Status{}, err
 	}
 	return viaRedis(ctx, b, now, "peek", func() (bucket.Status, error, error) {
-		nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep(now))
+		nowOff, v, err := b.call(ctx, now, "peek", b.pendingStep())
 		if err != nil {
 			return bucket.Status{}, err, nil
 		}
@@ -940,6 +962,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 	switch kind := v.str(1); kind {
 	case "written":
 		b.mu.Lock()
+		b.landed(st)
 		b.adopt(st.next, v.str(2), true)
 		b.refreshView()
 		b.mu.Unlock()
@@ -952,9 +975,13 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		r, ok1 := v.num(2)
 		c, ok2 := v.num(3)
 		if !ok1 || !ok2 {
+			b.mu.Lock()
+			b.unsend(st)
+			b.mu.Unlock()
 			return 0, nil, errReply(op, v)
 		}
 		b.mu.Lock()
+		b.landed(st)
 		s := b.last
 		s.Rate, s.Ceiling = r, c
 		b.adopt(s, v.str(4), true)
@@ -966,12 +993,17 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 	case "added", "conflict":
 		s, version, err := b.parseState(now, nowOff, v[2:hdr])
 		if err != nil {
+			b.mu.Lock()
+			b.unsend(st)
+			b.mu.Unlock()
 			return 0, nil, err
 		}
 		b.mu.Lock()
 		b.adopt(s, version, false)
 		if kind == "conflict" {
 			b.unsend(st)
+		} else {
+			b.landed(st)
 		}
 		b.refreshView()
 		b.mu.Unlock()
@@ -983,6 +1015,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	case "stale":
 		b.mu.Lock()
+		b.landed(st)
 		b.pending = pendingStep{} // the epoch they belong to has ended
 		b.haveVersion, b.versionN = false, 0
 		b.refreshView()

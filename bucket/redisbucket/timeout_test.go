@@ -13,6 +13,7 @@ import (
 	"github.com/dynlimit/dynlimit/bucket/redisbucket"
 	"github.com/dynlimit/dynlimit/internal/redistest"
 	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
 )
 
 // ctxSpy records what the client sees of the context of each command.
@@ -220,5 +221,66 @@ func TestASilentServerTimesOut(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Init and a take against a silent server took %v, want about %v", d, 2*timeout)
+	}
+}
+
+// applyDuringHook reports one success through the bucket while a take of
+// the same bucket is on its way to Redis, once.
+type applyDuringHook struct {
+	once sync.Once
+	do   func()
+}
+
+func (h *applyDuringHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *applyDuringHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) > 4 && args[4] == "take" {
+			h.once.Do(h.do)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *applyDuringHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// Successes a call is carrying to Redis still count in the state this
+// process reports: a success reported meanwhile raises the rate from
+// there, never lowers it.
+func TestSuccessDuringACallIsNotADecrease(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, srv)
+	hook := &applyDuringHook{}
+	c.AddHook(hook)
+	b := mustNew(t, c, "in-flight-successes")
+	p := policy.DefaultAIMD()
+	ctx := context.Background()
+	now := time.Now()
+	if err := b.Init(ctx, now, p.Initial()); err != nil {
+		t.Fatal(err)
+	}
+	success := policy.Outcome{Signal: signal.Signal{Kind: signal.Success}}
+	var last policy.State
+	for range 5 {
+		_, next, err := b.Apply(ctx, p, success, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = next
+	}
+	var prev, next policy.State
+	var err error
+	hook.do = func() { prev, next, err = b.Apply(ctx, p, success, now) }
+	if _, terr := b.Take(ctx, now, 1, 0); terr != nil {
+		t.Fatal(terr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev.Rate != last.Rate || !(next.Rate > prev.Rate) {
+		t.Errorf("a success reported while five were on their way: %v -> %v, after %v; want a rise from %v",
+			prev.Rate, next.Rate, last.Rate, last.Rate)
 	}
 }
