@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
@@ -206,4 +208,38 @@ func TestRedactError(t *testing.T) {
 	if httpadapter.RedactError(nil) != "" {
 		t.Error("RedactError(nil) is not empty")
 	}
+}
+
+// peekCounter counts the snapshots taken of its bucket.
+type peekCounter struct {
+	bucket.Bucket
+	n int
+}
+
+func (p *peekCounter) Peek(ctx context.Context, now time.Time) (bucket.Status, error) {
+	p.n++
+	return p.Bucket.Peek(ctx, now)
+}
+
+// A logger whose level drops a request's event costs no snapshot of the
+// bucket (a call to Redis for a shared one); one that logs it does.
+func TestSnapshotOnlyForALoggedEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			level slog.Level
+			want  int
+		}{{slog.LevelInfo, 0}, {slog.LevelDebug, 1}} {
+			b := &peekCounter{Bucket: bucket.NewLocal()}
+			logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: tc.level}))
+			rt := newTransport(t, script(reply{status: 200}), newLimiter(t, steady, dynlimit.WithBucket(b)), httpadapter.WithLogger(logger))
+			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeBody(resp)
+			if b.n != tc.want {
+				t.Errorf("logger at %v: %d snapshots for a successful request, want %d", tc.level, b.n, tc.want)
+			}
+		}
+	})
 }

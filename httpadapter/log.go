@@ -7,14 +7,26 @@ import (
 	"github.com/dynlimit/dynlimit/breaker"
 )
 
-// logRequest logs ev at Debug, or at Warn when the request failed.
-func (t *Transport) logRequest(ctx context.Context, ev *RequestEvent) {
-	level, msg := slog.LevelDebug, "request"
-	if ev.Err != nil {
-		level, msg = slog.LevelWarn, "request failed"
+// requestLevel is the level a request's event is logged at: Debug, or Warn
+// when the request failed.
+func requestLevel(err error) slog.Level {
+	if err != nil {
+		return slog.LevelWarn
 	}
-	if !t.cfg.logger.Enabled(ctx, level) {
-		return
+	return slog.LevelDebug
+}
+
+// logs reports whether the Transport logs a request that ended with err.
+func (t *Transport) logs(ctx context.Context, err error) bool {
+	return t.cfg.logger != nil && t.cfg.logger.Enabled(ctx, requestLevel(err))
+}
+
+// logRequest logs ev at its requestLevel; the caller checked with logs that
+// the logger takes it.
+func (t *Transport) logRequest(ctx context.Context, ev *RequestEvent) {
+	level, msg := requestLevel(ev.Err), "request"
+	if ev.Err != nil {
+		msg = "request failed"
 	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,

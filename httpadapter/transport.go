@@ -160,15 +160,17 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 		o.ev.Status = resp.StatusCode
 	}
 	o.ev.Err, o.ev.ErrKind = err, ErrorKind(err)
-	if t.cfg.onRequest != nil || t.cfg.logger != nil {
+	logs := t.logs(ctx, err)
+	if t.cfg.onRequest != nil || logs {
 		// A snapshot of a shared bucket is a call to it: taken only for
-		// those who read it, not for instruments alone.
+		// those who read it, not for instruments alone, nor for a logger
+		// whose level drops the event.
 		o.ev.Snapshot = t.lim.SnapshotAt(end)
 	}
 	for i := len(o.ins) - 1; i >= 0; i-- {
 		o.ins[i].EndRequest(ctx, &o.ev)
 	}
-	if t.cfg.logger != nil {
+	if logs {
 		t.logRequest(ctx, &o.ev)
 	}
 	if t.cfg.onRequest != nil {
@@ -381,22 +383,25 @@ func (t *Transport) admit() (breaker.Ticket, error) {
 
 // wait returns a permit of the Transport's limiter and, when the request
 // costs units of a second budget, one of that budget's (else the zero
-// Permit, whose Done does nothing).
+// Permit, whose Done does nothing). The budget's comes first: its wait can
+// be long, and the limiter's permit holds an in-flight slot while it lasts.
 func (t *Transport) wait(ctx context.Context, units int) (p, cp dynlimit.Permit, err error) {
-	if p, err = t.lim.Wait(ctx); err != nil || units == 0 {
-		return p, cp, err
+	if units > 0 {
+		cp, err = t.cfg.cost.lim.WaitN(ctx, units)
+		var be *bucket.BurstError
+		if errors.As(err, &be) && be.Burst >= 1 && float64(units) > be.Burst {
+			// The budget's capacity shrank under its limiter (a shared
+			// bucket on its fallback): the cost is capped at it, as
+			// WithCost caps every cost at the burst.
+			cp, err = t.cfg.cost.lim.WaitN(ctx, int(be.Burst))
+		}
+		if err != nil {
+			return p, cp, err
+		}
 	}
-	cp, err = t.cfg.cost.lim.WaitN(ctx, units)
-	var be *bucket.BurstError
-	if errors.As(err, &be) && be.Burst >= 1 && float64(units) > be.Burst {
-		// The budget's capacity shrank under its limiter (a shared
-		// bucket on its fallback): the cost is capped at it, as
-		// WithCost caps every cost at the burst.
-		cp, err = t.cfg.cost.lim.WaitN(ctx, int(be.Burst))
-	}
-	if err != nil {
-		p.Done(signal.Signal{Kind: signal.Canceled})
-		return dynlimit.Permit{}, cp, err
+	if p, err = t.lim.Wait(ctx); err != nil {
+		cp.Done(signal.Signal{Kind: signal.Canceled})
+		return p, dynlimit.Permit{}, err
 	}
 	return p, cp, nil
 }
