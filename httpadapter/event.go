@@ -90,10 +90,11 @@ const (
 // ErrorKind returns the ErrKind constant that describes err, or "" for a
 // nil err.
 func ErrorKind(err error) string {
+	if err == nil {
+		return "" // before ne below, which escapes: no allocation without an error
+	}
 	var ne interface{ Timeout() bool }
 	switch {
-	case err == nil:
-		return ""
 	case errors.Is(err, ErrWaitTooLong):
 		return ErrKindWaitTooLong
 	case errors.Is(err, ErrRetriesExhausted):

@@ -88,7 +88,7 @@ func (b *Bridge) observe(_ context.Context, o metric.Observer) error {
 		if s.Err != nil {
 			continue
 		}
-		attrs := metric.WithAttributes(LimiterKey.String(s.Name))
+		attrs := b.limiterSeries(s.Name, "")
 		o.ObserveFloat64(b.rate, effectiveRate(s), attrs)
 		o.ObserveFloat64(b.tokens, s.Tokens, attrs)
 		o.ObserveInt64(b.inFlight, s.InFlight, attrs)

@@ -3,7 +3,6 @@ package otelbridge
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,9 +59,9 @@ var (
 )
 
 func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *httpadapter.RequestEvent) context.Context {
-	r := &request{key: seriesKey{integration: ev.Integration, method: knownMethod(ev.Method), host: hostname(ev.Host)}, route: ev.Route}
+	r := &request{key: seriesKey{integration: ev.Integration, method: knownMethod(ev.Method)}, route: ev.Route}
 	if req.URL != nil {
-		r.port = port(req.URL)
+		r.key.host, r.port = req.URL.Hostname(), port(req.URL)
 	}
 	if in.b.cfg.tenant {
 		r.key.tenant = ev.Tenant
@@ -71,7 +70,7 @@ func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *ht
 	if r.span.IsRecording() { // not with a no-op or unsampling tracer: no attributes to build
 		r.span.SetAttributes(
 			IntegrationKey.String(ev.Integration),
-			semconv.HTTPRequestMethodKey.String(ev.Method),
+			semconv.HTTPRequestMethodKey.String(r.key.method),
 			semconv.ServerAddress(r.key.host),
 			semconv.URLTemplate(ev.Route),
 		)
@@ -192,6 +191,10 @@ func (in instrument) EndRequest(ctx context.Context, ev *httpadapter.RequestEven
 	if ev.ErrKind == httpadapter.ErrKindCircuitOpen {
 		in.b.requests.Add(ctx, 1, in.b.series(r.key, ResultCircuitOpen))
 	}
+	if !r.span.IsRecording() {
+		r.span.End()
+		return
+	}
 	r.span.SetAttributes(AttemptsKey.Int(ev.Attempts))
 	if ev.Status > 0 {
 		r.span.SetAttributes(semconv.HTTPResponseStatusCode(ev.Status))
@@ -246,12 +249,4 @@ func port(u *url.URL) int {
 		return 443
 	}
 	return 0
-}
-
-// hostname strips the port from a host.
-func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return host
 }

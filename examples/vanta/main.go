@@ -98,8 +98,7 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %-16s %s (%s)\n", t.Status, t.Name, t.ID)
 	}
 
-	if t, ok := client.HTTPClient().Transport.(*httpadapter.Transport); ok {
-		s := t.Limiter().Snapshot()
+	for _, s := range client.Snapshots() {
 		fmt.Fprintf(stdout, "limiter %s: rate %.2f/min, burst %.0f, %.1f tokens left; %d granted, %d throttled\n",
 			s.Name, s.Rate*60, s.Burst, s.Tokens, s.Counters.Granted, s.Counters.Throttled)
 	}

@@ -91,8 +91,7 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  %-3s %s (%s)\n", state, z.Title, z.ID)
 	}
 
-	if t, ok := client.HTTPClient().Transport.(*httpadapter.Transport); ok {
-		s := t.Limiter().Snapshot()
+	for _, s := range client.Snapshots() {
 		fmt.Fprintf(stdout, "limiter %s: rate %.0f/min, burst %.0f, %.1f tokens left; %d granted, %d throttled\n",
 			s.Name, s.Rate*60, s.Burst, s.Tokens, s.Counters.Granted, s.Counters.Throttled)
 	}
