@@ -214,3 +214,31 @@ func TestGroupConcurrentKeys(t *testing.T) {
 		t.Error("200 keys with room for 64 evicted nothing")
 	}
 }
+
+// Lookup finds a kept limiter without making one or marking it used.
+func TestGroupLookup(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(2))
+	if g.MaxKeys() != 2 {
+		t.Errorf("MaxKeys = %d, want 2", g.MaxKeys())
+	}
+	if _, ok := g.Lookup("a"); ok {
+		t.Fatal("Lookup found a key never asked for")
+	}
+	if g.Len() != 0 {
+		t.Fatalf("Lookup made a limiter: Len = %d", g.Len())
+	}
+	a := get(t, g, "a")
+	get(t, g, "b")
+	if l, ok := g.Lookup("a"); !ok || l != a {
+		t.Fatalf("Lookup(a) = %p, %v; want %p", l, ok, a)
+	}
+	// Had Lookup marked a used, b would be the one dropped for c.
+	get(t, g, "c")
+	if _, ok := g.Lookup("a"); ok {
+		t.Error("a, looked up but not used, was kept over b")
+	}
+	if _, ok := g.Lookup("b"); !ok {
+		t.Error("b was dropped, though a was the least recently used")
+	}
+}

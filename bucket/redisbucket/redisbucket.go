@@ -897,7 +897,8 @@ func headerLen(v reply) int {
 // For "write", the reply is nil when st was written and the header
 // otherwise.
 func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...any) (float64, reply, error) {
-	if b.originAt().IsZero() {
+	origin := b.originAt()
+	if origin.IsZero() {
 		// Init could not reach Redis: make the hash first, which also
 		// gives the origin the caller's instants are measured from.
 		if err := b.remoteInit(ctx, now); err != nil {
@@ -906,6 +907,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			b.mu.Unlock()
 			return 0, nil, err
 		}
+		origin = b.originAt()
 	}
 	args := make([]any, 0, 12+len(rest))
 	args = append(args, opArg(op), nil, b.ttlArg, st.version)
@@ -919,7 +921,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
 	}
 	args = append(args, rest...)
-	args[1] = b.nowArg(now.Sub(b.originAt()))
+	args[1] = b.nowArg(now.Sub(origin))
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
 		b.mu.Lock()
@@ -1257,7 +1259,7 @@ func (b *Bucket) instArg(t, now time.Time) string {
 	if b.callerClock {
 		return strconv.FormatInt(int64(t.Sub(b.originAt())), 10)
 	}
-	return strconv.FormatInt(int64(t.Sub(now)), 10)
+	return spanArg(t, now)
 }
 
 // spanArg is an instant as a span from now, for init; "z" for zero.
