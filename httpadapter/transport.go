@@ -211,10 +211,12 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			}
 			err = sleep(ctx, t.lim.Clock(), backoffFor)
 			if o != nil {
-				o.ev.Backoff += o.since(t0)
+				// The backoff's end is the wait's start: one reading.
+				now := o.clk.Now()
+				o.ev.Backoff += now.Sub(t0)
+				t0 = now
 			}
-		}
-		if o != nil {
+		} else if o != nil {
 			t0 = o.clk.Now()
 		}
 		var (
