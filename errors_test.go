@@ -97,6 +97,8 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"WithMaxInFlight(-1)", dynlimit.WithMaxInFlight(-1), dynlimit.ArgError{Name: "WithMaxInFlight", Value: "-1", Reason: "must be >= 0"}},
 		{"WithMaxWait(-1)", dynlimit.WithMaxWait(-1), dynlimit.ArgError{Name: "WithMaxWait", Value: "-1ns", Reason: "must be >= 0"}},
 		{"WithMaxWait(-1s)", dynlimit.WithMaxWait(-time.Second), dynlimit.ArgError{Name: "WithMaxWait", Value: "-1s", Reason: "must be >= 0"}},
+		{"WithMaxPause(0)", dynlimit.WithMaxPause(0), dynlimit.ArgError{Name: "WithMaxPause", Value: "0s", Reason: "must be > 0"}},
+		{"WithMaxPause(-1s)", dynlimit.WithMaxPause(-time.Second), dynlimit.ArgError{Name: "WithMaxPause", Value: "-1s", Reason: "must be > 0"}},
 		{"WithPolicy(nil)", dynlimit.WithPolicy(nil), dynlimit.ArgError{Name: "WithPolicy", Value: "nil", Reason: "must be a policy"}},
 		{"WithBucket(nil)", dynlimit.WithBucket(nil), dynlimit.ArgError{Name: "WithBucket", Value: "nil", Reason: "must be a bucket"}},
 		{"WithClock(nil)", dynlimit.WithClock(nil), dynlimit.ArgError{Name: "WithClock", Value: "nil", Reason: "must be a clock"}},

@@ -29,6 +29,7 @@ type Limiter struct {
 	real      bool
 	realOff   time.Duration
 	maxWait   time.Duration // bucket.Forever when unbounded
+	maxPause  time.Duration // the longest pause an upstream's signal may impose
 	sem       chan struct{} // in-flight slots; nil when uncapped
 	observers []Observer
 
@@ -72,7 +73,7 @@ type counters struct {
 // [bucket.Local] with the real clock, no in-flight cap and no max wait.
 // An invalid option or policy parameter is an error that names it.
 func New(opts ...Option) (*Limiter, error) {
-	c := config{policy: policy.DefaultAIMD(), clock: clock.Real}
+	c := config{policy: policy.DefaultAIMD(), clock: clock.Real, maxPause: DefaultMaxPause}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -93,6 +94,7 @@ func New(opts ...Option) (*Limiter, error) {
 		bucket:    c.bucket,
 		clock:     c.clock,
 		maxWait:   bucket.Forever,
+		maxPause:  c.maxPause,
 		observers: c.observers,
 	}
 	l.local, _ = c.bucket.(*bucket.Local)
@@ -121,6 +123,11 @@ func New(opts ...Option) (*Limiter, error) {
 // shows here after this limiter's next step, or after a WaitN, ReserveN or
 // AllowN that asked for more than it.
 func (l *Limiter) Burst() float64 { return math.Float64frombits(l.burst.Load()) }
+
+// MaxPause returns the longest pause an upstream's signal may impose on the
+// limiter (see [WithMaxPause]). A Transport caps the signals it acts on
+// with it too, so that its retries and its errors agree with the limiter.
+func (l *Limiter) MaxPause() time.Duration { return l.maxPause }
 
 // Name returns the limiter's name.
 func (l *Limiter) Name() string { return l.name }
@@ -678,6 +685,7 @@ func (l *Limiter) addToBatch(epoch uint64) bool {
 }
 
 func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
+	sig = sig.CapPauses(l.maxPause)
 	// Batched successes happened before this outcome: the policy sees them
 	// first.
 	l.flush(now)

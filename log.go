@@ -51,6 +51,9 @@ func (o logObserver) Observe(e Event) {
 		if e.Signal.RetryAfter > 0 {
 			attrs = append(attrs, slog.Duration("retry_after", e.Signal.RetryAfter))
 		}
+		if e.Signal.PauseCapped {
+			attrs = append(attrs, slog.Bool("pause_capped", true))
+		}
 		o.l.LogAttrs(ctx, slog.LevelWarn, "throttled", attrs...)
 	case EventRejected:
 		o.l.LogAttrs(ctx, slog.LevelInfo, "wait refused",

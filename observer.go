@@ -42,7 +42,9 @@ type Event struct {
 	Limiter string
 	// Time is the instant of the event, read from the limiter's clock.
 	Time time.Time
-	// Signal is the outcome a permit reported (EventOutcome).
+	// Signal is the outcome a permit reported (EventOutcome), its pauses
+	// capped at the limiter's max pause ([WithMaxPause]; PauseCapped says
+	// when they were).
 	Signal signal.Signal
 	// Epoch is the epoch the permit was issued in (EventOutcome).
 	Epoch uint64

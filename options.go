@@ -25,6 +25,7 @@ type config struct {
 	clock       clock.Clock
 	maxInFlight int
 	maxWait     time.Duration
+	maxPause    time.Duration
 	observers   []Observer
 }
 
@@ -92,6 +93,30 @@ func WithMaxWait(d time.Duration) Option {
 			return &ArgError{Name: "WithMaxWait", Value: d.String(), Reason: "must be >= 0"}
 		}
 		c.maxWait = d
+		return nil
+	})
+}
+
+// DefaultMaxPause is the default of [WithMaxPause]: an hour, the longest
+// quota window the built-in APIs document (GitHub's hourly reset).
+const DefaultMaxPause = time.Hour
+
+// WithMaxPause caps any pause an upstream can impose on the limiter: a
+// cooldown for a Retry-After, a cooldown until an exhausted quota's reset,
+// and the pacing of a quota's remaining units until its reset. A longer
+// Retry-After or reset, whatever its form (seconds, an HTTP-date, a Unix
+// time, a duration string), is acted on as d: the limiter pauses for d
+// and then lets the next request through, whose answer says again what
+// the upstream wants. [Permit.Done] caps the signal it is given before the
+// policy and the bucket see it, and reports the capped values, with
+// [signal.Signal.PauseCapped] set, to its observers. Default:
+// [DefaultMaxPause]. d must be > 0.
+func WithMaxPause(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return &ArgError{Name: "WithMaxPause", Value: d.String(), Reason: "must be > 0"}
+		}
+		c.maxPause = d
 		return nil
 	})
 }

@@ -33,8 +33,8 @@ type Error struct {
 	// StatusCode is the status of the last response; 0 when the last
 	// attempt got no response.
 	StatusCode int
-	// RetryAfter is the Retry-After of the last response; 0 when it sent
-	// none.
+	// RetryAfter is the Retry-After of the last response, capped at the
+	// limiter's max pause (dynlimit.WithMaxPause); 0 when it sent none.
 	RetryAfter time.Duration
 	// RetryAt is the earliest instant at which another attempt could go;
 	// zero when unknown.

@@ -49,6 +49,9 @@ func (t *Transport) logRequest(ctx context.Context, ev *RequestEvent) {
 	if ev.Signal.RetryAfter > 0 {
 		attrs = append(attrs, slog.Duration("retry_after", ev.Signal.RetryAfter))
 	}
+	if ev.Signal.PauseCapped {
+		attrs = append(attrs, slog.Bool("pause_capped", true))
+	}
 	if ev.Err != nil {
 		attrs = append(attrs, slog.String("error_kind", ev.ErrKind), slog.String("error", ev.Error()))
 	}

@@ -159,7 +159,7 @@ func TestInFlightCapWaitsUntilTheDeadline(t *testing.T) {
 // The default classifier reads dates on the limiter's clock, whatever it is.
 func TestDefaultClassifierUsesTheLimitersClock(t *testing.T) {
 	now := time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
-	lim := newLimiter(t, steady, dynlimit.WithClock(clock.NewFake(now)))
+	lim := newLimiter(t, steady, dynlimit.WithClock(clock.NewFake(now)), dynlimit.WithMaxPause(3*time.Hour))
 	up := script(status(429, "Retry-After", now.Add(2*time.Hour).Format(http.TimeFormat)))
 	rt := newTransport(t, up, lim, httpadapter.WithMaxWait(time.Hour))
 	resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))

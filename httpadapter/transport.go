@@ -294,6 +294,11 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 
 		resp, err := t.base.RoundTrip(areq)
 		sig := t.cfg.classifier.Classify(resp, err)
+		// Capped here as the limiter caps it, so that the retry's wait
+		// and the error's RetryAt agree with the limiter's cooldown; what
+		// the upstream asked for still decides whether to wait at all.
+		asked := sig.RetryAfter
+		sig = sig.CapPauses(t.lim.MaxPause())
 		if err != nil && ctx.Err() != nil {
 			sig.Kind = signal.Canceled // the caller gave up: no news of the upstream
 		}
@@ -339,10 +344,10 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		}
 		now := t.lim.Clock().Now()
 		retryAt := now.Add(wait)
-		if wait > t.cfg.maxWait {
+		if w := max(wait, asked); w > t.cfg.maxWait {
 			t.discard(resp)
 			return nil, t.fail(req, ErrWaitTooLong, attempt, lastStatus, lastRA, retryAt,
-				errors.New("wait of "+wait.String()+" exceeds the max wait of "+t.cfg.maxWait.String()))
+				errors.New("wait of "+w.String()+" exceeds the max wait of "+t.cfg.maxWait.String()))
 		}
 		if dl, ok := ctx.Deadline(); ok && retryAt.After(dl) {
 			t.discard(resp)

@@ -49,6 +49,9 @@ func builtin() []Config {
 		if c.MaxWaitSec == 0 {
 			c.MaxWaitSec = defaults.MaxWaitSec
 		}
+		if c.MaxPauseSec == 0 {
+			c.MaxPauseSec = defaults.MaxPauseSec
+		}
 		return c.clone()
 	}
 	return []Config{

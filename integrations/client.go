@@ -295,6 +295,7 @@ func (o *options) limiterOptions(c Config) []dynlimit.Option {
 		dynlimit.WithPolicy(c.AIMD),
 		dynlimit.WithClock(o.clock),
 		dynlimit.WithMaxInFlight(c.MaxInFlight),
+		dynlimit.WithMaxPause(c.MaxPause()),
 	}
 	return append(opts, o.limiter...)
 }
@@ -309,7 +310,8 @@ func (o *options) transportOptions(c Config) ([]httpadapter.Option, error) {
 		httpadapter.WithMaxWait(c.MaxWait()),
 	}
 	if tp, ok := c.TokenPolicy(); ok {
-		tlim, err := dynlimit.New(dynlimit.WithName(c.Name+" tokens"), dynlimit.WithPolicy(tp), dynlimit.WithClock(o.clock))
+		tlim, err := dynlimit.New(dynlimit.WithName(c.Name+" tokens"), dynlimit.WithPolicy(tp), dynlimit.WithClock(o.clock),
+			dynlimit.WithMaxPause(c.MaxPause()))
 		if err != nil {
 			return nil, err
 		}

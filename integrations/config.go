@@ -47,6 +47,9 @@ const (
 	DefaultMaxRetries = httpadapter.DefaultMaxRetries
 	// DefaultMaxWaitSec is max_wait_sec's default, in seconds.
 	DefaultMaxWaitSec = 60
+	// DefaultMaxPauseSec is max_pause_sec's default, in seconds: an hour,
+	// dynlimit.DefaultMaxPause.
+	DefaultMaxPauseSec = 3600
 )
 
 // Bounds beyond which a value is a typo rather than a setting: a rate of a
@@ -102,6 +105,12 @@ type Config struct {
 	// (max_wait_sec). A Retry-After beyond it is not waited for: the call
 	// fails at once with an *httpadapter.Error that says when to retry.
 	MaxWaitSec float64
+	// MaxPauseSec caps, in seconds, any pause the upstream can impose on
+	// the limiter (max_pause_sec): a Retry-After, or a quota's reset, is
+	// acted on as at most this long (dynlimit.WithMaxPause). The default,
+	// [DefaultMaxPauseSec], is an hour, so that GitHub's hourly reset still
+	// fits; 0 stands for it.
+	MaxPauseSec float64
 	// MaxInFlight caps the calls out at once (max_in_flight), per limiter:
 	// per key when Key splits requests. 0 means no cap.
 	MaxInFlight int
@@ -161,6 +170,7 @@ func Default() Config {
 		OverloadStatusCodes: signal.DefaultOverloaded(),
 		MaxRetriesOnBackoff: DefaultMaxRetries,
 		MaxWaitSec:          DefaultMaxWaitSec,
+		MaxPauseSec:         DefaultMaxPauseSec,
 	}
 }
 
@@ -186,6 +196,15 @@ func (c Config) TokenPolicy() (policy.AIMD, bool) {
 
 // MaxWait returns MaxWaitSec as a duration.
 func (c Config) MaxWait() time.Duration { return durationOfSeconds(c.MaxWaitSec) }
+
+// MaxPause returns MaxPauseSec as a duration; 0 stands for
+// [DefaultMaxPauseSec].
+func (c Config) MaxPause() time.Duration {
+	if d := durationOfSeconds(c.MaxPauseSec); d > 0 {
+		return d
+	}
+	return DefaultMaxPauseSec * time.Second
+}
 
 // MinRetryAfter returns MinRetryAfterSec as a duration.
 func (c Config) MinRetryAfter() time.Duration { return durationOfSeconds(c.MinRetryAfterSec) }
@@ -408,6 +427,7 @@ func (c Config) validate(named func(field string) bool) []Problem {
 		v.add(fRetries, strconv.Itoa(c.MaxRetriesOnBackoff), "must be a whole number from 0 to 100")
 	}
 	v.number(fMaxWait, c.MaxWaitSec, 0, maxSecondsBound, true, "must be a number of seconds > 0 and at most 86400")
+	v.number(fMaxPause, c.MaxPauseSec, 0, maxSecondsBound, false, "must be a number of seconds from 0 (the default, 3600) to 86400")
 	if c.MaxInFlight < 0 || c.MaxInFlight > maxInFlightBound {
 		v.add(fMaxInFlight, strconv.Itoa(c.MaxInFlight), "must be a whole number from 0 (no cap) to 100000")
 	}
@@ -538,6 +558,7 @@ type wireConfig struct {
 	OverloadStatusCodes []int   `json:"overload_status_codes"`
 	MaxRetriesOnBackoff int     `json:"max_retries_on_backoff"`
 	MaxWaitSec          float64 `json:"max_wait_sec"`
+	MaxPauseSec         float64 `json:"max_pause_sec"`
 	MaxInFlight         int     `json:"max_in_flight"`
 	Key                 string  `json:"key"`
 	MinRetryAfterSec    float64 `json:"min_retry_after_sec"`
@@ -553,6 +574,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		BaseURL: c.BaseURL, AIMD: c.AIMD,
 		BackoffStatusCodes: c.BackoffStatusCodes, OverloadStatusCodes: c.OverloadStatusCodes,
 		MaxRetriesOnBackoff: c.MaxRetriesOnBackoff, MaxWaitSec: c.MaxWaitSec,
+		MaxPauseSec: c.MaxPauseSec,
 		MaxInFlight: c.MaxInFlight, Key: c.Key, MinRetryAfterSec: c.MinRetryAfterSec,
 		TokensPerSec: c.TokensPerSec, TokenBurst: c.TokenBurst,
 	}

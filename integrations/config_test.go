@@ -120,6 +120,7 @@ func TestValidateReportsEveryField(t *testing.T) {
 	c.OverloadStatusCodes = []int{600}
 	c.MaxRetriesOnBackoff = 101
 	c.MaxWaitSec = 0
+	c.MaxPauseSec = -1
 	c.MaxInFlight = -1
 	c.Key = "tenant"
 	c.MinRetryAfterSec = 1e6
@@ -138,7 +139,7 @@ func TestValidateReportsEveryField(t *testing.T) {
 	want := []string{
 		"rate_limit_per_sec", "burst_size", "increase_factor", "decrease_factor", "min_rate", "max_rate",
 		"cooldown_multiplier", "probe_band", "probe_floor", "backoff_status_codes", "overload_status_codes",
-		"max_retries_on_backoff", "max_wait_sec", "max_in_flight", "key", "min_retry_after_sec", "base_url",
+		"max_retries_on_backoff", "max_wait_sec", "max_pause_sec", "max_in_flight", "key", "min_retry_after_sec", "base_url",
 	}
 	if diff := cmp.Diff(want, fields); diff != "" {
 		t.Errorf("fields named (-want +got):\n%s", diff)

@@ -30,6 +30,7 @@ const (
 	fOverload      = "overload_status_codes"
 	fRetries       = "max_retries_on_backoff"
 	fMaxWait       = "max_wait_sec"
+	fMaxPause      = "max_pause_sec"
 	fMaxInFlight   = "max_in_flight"
 	fKey           = "key"
 	fMinRetryAfter = "min_retry_after_sec"
@@ -71,6 +72,7 @@ var fieldSpecs = []fieldSpec{
 	{name: fOverload, list: func(c *Config) *[]int { return &c.OverloadStatusCodes }},
 	{name: fRetries, whole: func(c *Config) *int { return &c.MaxRetriesOnBackoff }},
 	{name: fMaxWait, num: func(c *Config) *float64 { return &c.MaxWaitSec }},
+	{name: fMaxPause, num: func(c *Config) *float64 { return &c.MaxPauseSec }},
 	{name: fMaxInFlight, whole: func(c *Config) *int { return &c.MaxInFlight }},
 	{name: fKey, text: func(c *Config) *string { return &c.Key }},
 	{name: fMinRetryAfter, num: func(c *Config) *float64 { return &c.MinRetryAfterSec }},

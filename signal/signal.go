@@ -50,7 +50,7 @@ type Signal struct {
 	// RetryAfter is how long the upstream asked the caller to wait before
 	// the next call, already parsed from whatever form it was sent in. It
 	// is kept as sent: capping an absurd value is the job of whoever acts on
-	// it.
+	// it (see [Signal.CapPauses]).
 	RetryAfter time.Duration
 	// HasRetryAfter reports that the upstream did send a Retry-After, so
 	// that a RetryAfter of 0 means "retry at once" rather than "not said". A
@@ -60,6 +60,10 @@ type Signal struct {
 	// Overloaded one, the last of a burst: the upstream is failing rather
 	// than pacing, which a circuit breaker counts as an overload.
 	FromOverloads bool
+	// PauseCapped reports that [Signal.CapPauses] lowered RetryAfter or a
+	// quota's Reset: the upstream asked for a longer pause than the one
+	// acted on.
+	PauseCapped bool
 	// Quota holds what the upstream said about its request quota, if
 	// anything. The limiter paces by it.
 	Quota Quota
@@ -69,6 +73,28 @@ type Signal struct {
 	// Status is the HTTP status code, for observers; 0 when there was no
 	// response.
 	Status int
+}
+
+// CapPauses returns s with RetryAfter, Quota.Reset and TokenQuota.Reset
+// each at most max, and PauseCapped set when it lowered any of them. These
+// are the pauses an upstream can impose on a limiter (a cooldown until the
+// Retry-After or an exhausted quota's reset, pacing until a quota's reset);
+// a limiter caps them so that no header, absurd or hostile, locks it for
+// longer than max. A max <= 0 caps nothing.
+func (s Signal) CapPauses(max time.Duration) Signal {
+	if max <= 0 {
+		return s
+	}
+	if s.RetryAfter > max {
+		s.RetryAfter, s.PauseCapped = max, true
+	}
+	if s.Quota.Reset > max {
+		s.Quota.Reset, s.PauseCapped = max, true
+	}
+	if s.TokenQuota.Reset > max {
+		s.TokenQuota.Reset, s.PauseCapped = max, true
+	}
+	return s
 }
 
 // Quota is what an upstream reported about its quota window. A field that
