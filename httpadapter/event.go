@@ -31,7 +31,11 @@ type RequestEvent struct {
 	// Route is the path as a template ([WithRoute]; by default
 	// [RouteTemplate]): low cardinality, no query string.
 	Route string
-	// Status is the final response's status; 0 when there was none.
+	// Status is the status of the last response the upstream sent, on
+	// any attempt: that of the response returned, or, when the request
+	// ended in an error (retries exhausted after 503s, a Retry-After past
+	// the max wait), the last one seen before it. 0 when no attempt got a
+	// response.
 	Status int
 	// Attempts is the number of attempts sent to the upstream.
 	Attempts int

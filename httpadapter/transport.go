@@ -156,9 +156,6 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 	resp, err := t.roundTrip(req, &o)
 	end := o.clk.Now()
 	o.ev.Elapsed = end.Sub(o.ev.Start)
-	if resp != nil {
-		o.ev.Status = resp.StatusCode
-	}
 	o.ev.Err, o.ev.ErrKind = err, ErrorKind(err)
 	logs := t.logs(ctx, err)
 	if t.cfg.onRequest != nil || logs {
@@ -301,6 +298,11 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			took := o.since(t0)
 			o.ev.Upstream += took
 			o.ev.Attempts, o.ev.Signal = attempt, sig
+			if resp != nil {
+				// Kept when a later attempt gets no response, or the
+				// request ends in an error: the last status seen.
+				o.ev.Status = resp.StatusCode
+			}
 			for i := len(o.ins) - 1; i >= 0; i-- {
 				o.ins[i].EndAttempt(areq.Context(), attempt, resp, err, sig, took)
 			}
