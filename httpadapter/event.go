@@ -86,8 +86,12 @@ const (
 	// ErrKindTimeout: the request's context passed its deadline, or the
 	// base transport timed out.
 	ErrKindTimeout = "timeout"
-	// ErrKindTransport: the base transport failed (connection refused,
-	// reset, TLS...).
+	// ErrKindUnreachable: no request reached the upstream: its host name
+	// did not resolve, or the connection was refused or found no route
+	// ([ErrUnreachable]).
+	ErrKindUnreachable = "unreachable"
+	// ErrKindTransport: the base transport failed otherwise (a connection
+	// reset, a TLS failure, a response cut short...).
 	ErrKindTransport = "transport"
 )
 
@@ -105,6 +109,8 @@ func ErrorKind(err error) string {
 		return ErrKindRetriesExhausted
 	case errors.Is(err, breaker.ErrOpen):
 		return ErrKindCircuitOpen
+	case errors.Is(err, ErrUnreachable):
+		return ErrKindUnreachable
 	case errors.Is(err, context.Canceled):
 		return ErrKindCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
