@@ -8,7 +8,10 @@
 // carries an Idempotency-Key. Waits before a retry honour the upstream's
 // Retry-After, else back off exponentially with jitter; no wait ever passes
 // the request's deadline: the Transport fails at once with an [*Error] that
-// says when to retry instead.
+// says when to retry instead. A network error is not a throttle: an attempt
+// that never reached the upstream (its name did not resolve, its connection
+// was refused) fails at once with an error that matches [ErrUnreachable],
+// neither retried nor slowing the limiter.
 //
 // Wrap an existing client's transport:
 //

@@ -31,7 +31,11 @@ type RequestEvent struct {
 	// Route is the path as a template ([WithRoute]; by default
 	// [RouteTemplate]): low cardinality, no query string.
 	Route string
-	// Status is the final response's status; 0 when there was none.
+	// Status is the status of the last response the upstream sent, on
+	// any attempt: that of the response returned, or, when the request
+	// ended in an error (retries exhausted after 503s, a Retry-After past
+	// the max wait), the last one seen before it. 0 when no attempt got a
+	// response.
 	Status int
 	// Attempts is the number of attempts sent to the upstream.
 	Attempts int
@@ -82,8 +86,12 @@ const (
 	// ErrKindTimeout: the request's context passed its deadline, or the
 	// base transport timed out.
 	ErrKindTimeout = "timeout"
-	// ErrKindTransport: the base transport failed (connection refused,
-	// reset, TLS...).
+	// ErrKindUnreachable: no request reached the upstream: its host name
+	// did not resolve, or the connection was refused or found no route
+	// ([ErrUnreachable]).
+	ErrKindUnreachable = "unreachable"
+	// ErrKindTransport: the base transport failed otherwise (a connection
+	// reset, a TLS failure, a response cut short...).
 	ErrKindTransport = "transport"
 )
 
@@ -101,6 +109,8 @@ func ErrorKind(err error) string {
 		return ErrKindRetriesExhausted
 	case errors.Is(err, breaker.ErrOpen):
 		return ErrKindCircuitOpen
+	case errors.Is(err, ErrUnreachable):
+		return ErrKindUnreachable
 	case errors.Is(err, context.Canceled):
 		return ErrKindCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

@@ -81,13 +81,55 @@ func TestRequestEventOnFailure(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		ev := got[0]
-		if ev.ErrKind != httpadapter.ErrKindRetriesExhausted || ev.Attempts != 2 || ev.Status != 0 || ev.Backoff != time.Second {
+		if ev.ErrKind != httpadapter.ErrKindRetriesExhausted || ev.Attempts != 2 || ev.Status != 503 || ev.Backoff != time.Second {
 			t.Errorf("event = %+v", ev)
 		}
 		if msg := ev.Error(); strings.Contains(msg, "secret") || strings.Contains(msg, "pw") {
 			t.Errorf("event error leaks a credential: %s", msg)
 		}
 	})
+}
+
+// A request that ends in an error reports, in its event and its log, the
+// last status the upstream sent on any attempt, as its error does.
+func TestFailedRequestReportsLastStatus(t *testing.T) {
+	reset := errors.New("connection reset by peer")
+	for _, tt := range []struct {
+		name    string
+		replies []reply
+		opts    []httpadapter.Option
+		kind    string
+		status  int
+	}{
+		{"retries exhausted", []reply{status(503)}, nil, httpadapter.ErrKindRetriesExhausted, 503},
+		{"retry-after too long", []reply{status(429, "Retry-After", "3600")}, nil, httpadapter.ErrKindWaitTooLong, 429},
+		{"503, then a transport error", []reply{status(503), {err: reset}}, []httpadapter.Option{httpadapter.WithMaxRetries(1)}, httpadapter.ErrKindRetriesExhausted, 503},
+		{"no response at all", []reply{{err: reset}}, nil, httpadapter.ErrKindRetriesExhausted, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var buf bytes.Buffer
+				logger := slog.New(slog.NewJSONHandler(&buf, nil))
+				var got []httpadapter.RequestEvent
+				opts := append([]httpadapter.Option{
+					constant(time.Second), httpadapter.WithLogger(logger), httpadapter.WithMaxWait(time.Minute),
+					httpadapter.WithOnRequest(func(ev httpadapter.RequestEvent) { got = append(got, ev) }),
+				}, tt.opts...)
+				rt := newTransport(t, script(tt.replies...), newLimiter(t, steady), opts...)
+				resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+				closeBody(resp)
+				if err == nil || len(got) != 1 {
+					t.Fatalf("err = %v, %d events; want an error and one event", err, len(got))
+				}
+				if ev := got[0]; ev.ErrKind != tt.kind || ev.Status != tt.status {
+					t.Errorf("event: kind %q, status %d; want %q, %d (err: %v)", ev.ErrKind, ev.Status, tt.kind, tt.status, err)
+				}
+				if want := fmt.Sprintf(`"status":%d,`, tt.status); !strings.Contains(buf.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, buf.String())
+				}
+			})
+		})
+	}
 }
 
 // Without a callback, logger or instrument, the Transport allocates nothing

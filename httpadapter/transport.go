@@ -39,6 +39,16 @@ import (
 // the next attempt could go. Discarded responses are drained (up to the
 // drain limit) and closed so that their connections are reused. The caller's
 // request is never changed: retries send a clone.
+//
+// An attempt that never reached the upstream is neither retried nor
+// classified: when its host name did not resolve or its connection was
+// refused (or found no route, or the network was unreachable), the
+// Transport returns at once an error that matches [ErrUnreachable] and
+// wraps the base transport's, and reports the attempt to the limiter as
+// Failed, which leaves the rate alone; a circuit breaker counts it as a
+// failure. A retry a moment later would meet the same wrong name or the
+// same stopped server, and a network failure is not a rate limit. A dial
+// timeout, a reset or a TLS failure is still an overload, retried as above.
 type Transport struct {
 	base http.RoundTripper
 	lim  *dynlimit.Limiter
@@ -156,9 +166,6 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 	resp, err := t.roundTrip(req, &o)
 	end := o.clk.Now()
 	o.ev.Elapsed = end.Sub(o.ev.Start)
-	if resp != nil {
-		o.ev.Status = resp.StatusCode
-	}
 	o.ev.Err, o.ev.ErrKind = err, ErrorKind(err)
 	logs := t.logs(ctx, err)
 	if t.cfg.onRequest != nil || logs {
@@ -293,7 +300,15 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		}
 
 		resp, err := t.base.RoundTrip(areq)
-		sig := t.cfg.classifier.Classify(resp, err)
+		var sig signal.Signal
+		noRoute := err != nil && ctx.Err() == nil && unreachable(err)
+		if noRoute {
+			// Not the classifier's to count: no request went out, so
+			// there is no news of the upstream's capacity.
+			sig.Kind = signal.Failed
+		} else {
+			sig = t.cfg.classifier.Classify(resp, err)
+		}
 		// Capped here as the limiter caps it, so that the retry's wait
 		// and the error's RetryAt agree with the limiter's cooldown; what
 		// the upstream asked for still decides whether to wait at all.
@@ -306,6 +321,11 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			took := o.since(t0)
 			o.ev.Upstream += took
 			o.ev.Attempts, o.ev.Signal = attempt, sig
+			if resp != nil {
+				// Kept when a later attempt gets no response, or the
+				// request ends in an error: the last status seen.
+				o.ev.Status = resp.StatusCode
+			}
 			for i := len(o.ins) - 1; i >= 0; i-- {
 				o.ins[i].EndAttempt(areq.Context(), attempt, resp, err, sig, took)
 			}
@@ -317,7 +337,11 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		} else {
 			p.Done(sig)
 		}
-		tk.Done(breakerKind(sig))
+		if noRoute {
+			tk.Done(signal.Overloaded) // but an upstream out of reach is down to a breaker
+		} else {
+			tk.Done(breakerKind(sig))
+		}
 		if cancel != nil {
 			if resp != nil && resp.Body != nil {
 				resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
@@ -326,6 +350,9 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			}
 		}
 
+		if noRoute {
+			return nil, &unreachableError{err: err}
+		}
 		if sig.Kind != signal.Throttled && sig.Kind != signal.Overloaded || !retryable {
 			return resp, err
 		}

@@ -902,11 +902,13 @@ func TestAttemptTimeoutEndsWithDiscardedResponses(t *testing.T) {
 	})
 }
 
+// A transport error other than an unreachable upstream (see
+// TestUnreachableUpstream) is an overload: retried when the request can be.
 func TestTransportErrors(t *testing.T) {
-	errRefused := errors.New("connection refused")
+	errReset := errors.New("connection reset by peer")
 	t.Run("retried", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			up := script(reply{err: errRefused}, reply{status: 200, body: "ok"})
+			up := script(reply{err: errReset}, reply{status: 200, body: "ok"})
 			lim := newLimiter(t, steady)
 			rt := newTransport(t, up, lim, constant(time.Second))
 			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
@@ -924,29 +926,29 @@ func TestTransportErrors(t *testing.T) {
 	})
 	t.Run("exhausted", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			up := script(reply{err: errRefused})
+			up := script(reply{err: errReset})
 			rt := newTransport(t, up, newLimiter(t, steady), httpadapter.WithMaxRetries(2), constant(time.Second))
 			resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
 			closeBody(resp)
 			var e *httpadapter.Error
-			if !errors.As(err, &e) || !errors.Is(err, httpadapter.ErrRetriesExhausted) || !errors.Is(err, errRefused) {
+			if !errors.As(err, &e) || !errors.Is(err, httpadapter.ErrRetriesExhausted) || !errors.Is(err, errReset) {
 				t.Fatalf("err = %v, want an *Error of exhausted retries wrapping the transport error", err)
 			}
-			if e.Attempts != 3 || e.StatusCode != 0 || e.Err != errRefused { //nolint:errorlint // the cause itself
+			if e.Attempts != 3 || e.StatusCode != 0 || e.Err != errReset { //nolint:errorlint // the cause itself
 				t.Errorf("Error = %+v, want 3 attempts, no status, the last transport error", *e)
 			}
-			if !strings.HasSuffix(err.Error(), ": connection refused") {
+			if !strings.HasSuffix(err.Error(), ": connection reset by peer") {
 				t.Errorf("message %q does not end with the cause", err)
 			}
 		})
 	})
 	t.Run("not retried", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			up := script(reply{err: errRefused}, status(200))
+			up := script(reply{err: errReset}, status(200))
 			rt := newTransport(t, up, newLimiter(t, steady))
 			resp, err := rt.RoundTrip(newRequest(t, context.Background(), http.MethodPost, apiURL, "payload"))
 			closeBody(resp)
-			if err != errRefused { //nolint:errorlint // returned as it is
+			if err != errReset { //nolint:errorlint // returned as it is
 				t.Errorf("err = %v, want the transport error itself", err)
 			}
 			if n := up.attempts(); n != 1 {

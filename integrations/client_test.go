@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -458,5 +460,59 @@ func TestNewClientOverTheNetwork(t *testing.T) {
 	mustGet(t, c, "/v1/users/me")
 	if calls.Load() != 2 {
 		t.Errorf("%d calls, want 2", calls.Load())
+	}
+}
+
+// No built-in retries a request that never reached its API, or slows down
+// for it: its classifier never sees the refused connection, and the caller
+// gets the network error at once.
+func TestBuiltinsDoNotRetryAnUnreachableAPI(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Names(Builtin()) {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var dials atomic.Int32
+				var d net.Dialer
+				base := &http.Transport{DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+					dials.Add(1)
+					return d.DialContext(ctx, network, a)
+				}}
+				defer base.CloseIdleConnections()
+				c, err := NewClient(name, WithBaseURL("http://"+addr), WithBaseTransport(base))
+				if err != nil {
+					t.Fatal(err)
+				}
+				const requests = 6 // beyond the five overloads that make a throttle
+				for range requests {
+					resp, err := c.Request(context.Background(), http.MethodGet, "/v1/app123/items")
+					if err == nil {
+						resp.Body.Close()
+					}
+					if !errors.Is(err, httpadapter.ErrUnreachable) || !errors.Is(err, syscall.ECONNREFUSED) {
+						t.Fatalf("err = %v, want the refused connection as a network error", err)
+					}
+				}
+				if n := dials.Load(); n != requests {
+					t.Errorf("%d dials for %d requests, want no retry", n, requests)
+				}
+				snaps := c.Snapshots()
+				if len(snaps) == 0 {
+					t.Fatal("no limiter")
+				}
+				for _, s := range snaps {
+					if s.Counters.Throttled != 0 || s.Counters.Overloaded != 0 || s.Counters.Decreases != 0 || !s.CooldownUntil.IsZero() {
+						t.Errorf("limiter %s: counters %+v, cooldown until %v; want no throttle, no overload, no decrease, no pause",
+							s.Name, s.Counters, s.CooldownUntil)
+					}
+				}
+			})
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/dynlimit/dynlimit/integrations"
@@ -37,6 +38,11 @@ func FuzzLoadOverrides(f *testing.F) {
 		"{\"a\": {\"base_url\": \"https://\\u00e9.example\"}}",
 		`[`,
 		``,
+		"\xef\xbb\xbf{}",
+		"\xff\xfe{\x00}\x00",
+		`{"a": {"` + strings.Repeat("k", 200) + `": 1, "max_in_flights": 2}}`,
+		`{"a": {"max_in_flight": 1e20, "max_retries_on_backoff": 1e309, "max_wait_sec": -1e400}}`,
+		`{"a": {"backoff_status_codes": [429, 1e20], "overload_status_codes": [-1e999]}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -50,6 +56,9 @@ func FuzzLoadOverrides(f *testing.F) {
 			for _, p := range e.Problems {
 				if p.Reason == "" {
 					t.Errorf("problem without a reason: %#v", p)
+				}
+				if len(p.Field) > 64+len("...") {
+					t.Errorf("Field of %d bytes, want it cut as Value is", len(p.Field))
 				}
 			}
 			return

@@ -100,7 +100,7 @@ func (f fieldSpec) decode(raw json.RawMessage, c *Config) (reason string) {
 		var x float64
 		if err := json.Unmarshal(raw, &x); err != nil {
 			if isJSONNumber(raw) {
-				return "must be a finite number; this one is out of range"
+				return f.rangeReason(*c, raw, "must be a finite number; this one is out of range")
 			}
 			return "must be a number"
 		}
@@ -109,9 +109,12 @@ func (f fieldSpec) decode(raw json.RawMessage, c *Config) (reason string) {
 		if isNull {
 			return "must be a whole number, not null"
 		}
-		n, ok := wholeJSON(raw)
-		if !ok {
+		n, w := wholeJSON(raw)
+		switch w {
+		case notWhole:
 			return "must be a whole number"
+		case outOfRange:
+			return f.rangeReason(*c, raw, "must be a whole number")
 		}
 		*f.whole(c) = n
 	case f.list != nil:
@@ -124,9 +127,12 @@ func (f fieldSpec) decode(raw json.RawMessage, c *Config) (reason string) {
 		}
 		codes := make([]int, 0, len(items))
 		for _, it := range items {
-			n, ok := wholeJSON(it)
-			if !ok {
+			n, w := wholeJSON(it)
+			switch w {
+			case notWhole:
 				return "must be a list of HTTP statuses such as [429, 503]; " + rawText(it) + " is not a whole number"
+			case outOfRange:
+				return "must be a list of HTTP error statuses, 400 to 599; " + rawText(it) + " is out of range"
 			}
 			codes = append(codes, n)
 		}
@@ -162,17 +168,62 @@ func isJSONNumber(raw json.RawMessage) bool {
 	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
 }
 
+// wholeResult is what wholeJSON found.
+type wholeResult uint8
+
+const (
+	isWhole    wholeResult = iota
+	notWhole               // not a number, or one with a fractional part
+	outOfRange             // a whole number beyond ±1e9, or beyond float64's range
+)
+
+// maxWholeJSON bounds the whole numbers wholeJSON decodes: far above every
+// field's own bound, far below an int's.
+const maxWholeJSON = 1e9
+
 // wholeJSON decodes a JSON number with no fractional part; 3.0 is accepted,
 // as some tools write every number as a float.
-func wholeJSON(raw json.RawMessage) (int, bool) {
+func wholeJSON(raw json.RawMessage) (int, wholeResult) {
 	if !isJSONNumber(raw) {
-		return 0, false
+		return 0, notWhole
 	}
 	var x float64
-	if err := json.Unmarshal(raw, &x); err != nil || x != math.Trunc(x) || math.Abs(x) > 1e9 {
-		return 0, false
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return 0, outOfRange // a number, so the error is strconv's range error
 	}
-	return int(x), true
+	switch {
+	case x != math.Trunc(x):
+		return 0, notWhole
+	case math.Abs(x) > maxWholeJSON:
+		return 0, outOfRange
+	}
+	return int(x), isWhole
+}
+
+// rangeReason says what values f takes, for a number in raw too large for
+// the decoder (1e309, or 1e20 for an int): Validate's reason for a value
+// beyond every bound, of raw's sign, so that the message names the range
+// Validate enforces. fallback is for a field Validate does not bound.
+func (f fieldSpec) rangeReason(c Config, raw json.RawMessage, fallback string) string {
+	negative := bytes.TrimSpace(raw)[0] == '-'
+	switch {
+	case f.num != nil:
+		*f.num(&c) = math.Inf(1)
+		if negative {
+			*f.num(&c) = math.Inf(-1)
+		}
+	case f.whole != nil:
+		*f.whole(&c) = math.MaxInt
+		if negative {
+			*f.whole(&c) = math.MinInt
+		}
+	}
+	for _, p := range c.validate(nil) {
+		if p.Field == f.name {
+			return p.Reason
+		}
+	}
+	return fallback
 }
 
 // entryResult is what decoding one override entry found.
@@ -188,7 +239,7 @@ func decodeEntry(name string, members []jsonMember, c *Config) entryResult {
 	seen := make(map[string]bool, len(members))
 	for _, m := range members {
 		if seen[m.key] {
-			r.problems = append(r.problems, Problem{Integration: name, Field: m.key, Value: rawText(m.raw),
+			r.problems = append(r.problems, Problem{Integration: name, Field: shortField(m.key), Value: rawText(m.raw),
 				Reason: "named twice; a JSON decoder would silently keep only one"})
 			r.bad = append(r.bad, m.key)
 			continue
@@ -196,7 +247,7 @@ func decodeEntry(name string, members []jsonMember, c *Config) entryResult {
 		seen[m.key] = true
 		spec, ok := specFor(m.key)
 		if !ok {
-			r.problems = append(r.problems, Problem{Integration: name, Field: m.key, Value: rawText(m.raw), Reason: unknownField(m.key)})
+			r.problems = append(r.problems, Problem{Integration: name, Field: shortField(m.key), Value: rawText(m.raw), Reason: unknownField(m.key)})
 			continue
 		}
 		oldBackoff, oldOverload := c.BackoffStatusCodes, c.OverloadStatusCodes
@@ -215,19 +266,42 @@ func decodeEntry(name string, members []jsonMember, c *Config) entryResult {
 	return r
 }
 
+// maxSuggestEdits is how far from a field's name an unknown one may be and
+// still get that name suggested.
+const maxSuggestEdits = 3
+
+// maxFieldNameLen is the length of the longest field name.
+var maxFieldNameLen = func() int {
+	n := 0
+	for _, f := range fieldSpecs {
+		n = max(n, len(f.name))
+	}
+	return n
+}()
+
 // unknownField names the field a typo most likely meant.
 func unknownField(key string) string {
-	best, bestD := "", len(key)
-	for _, f := range fieldSpecs {
-		if d := editDistance(strings.ToLower(key), f.name); d < bestD {
-			best, bestD = f.name, d
+	// The distance is at least the difference in length: a key longer than
+	// this is no typo of any name, and the distance to a key of megabytes
+	// would take seconds.
+	if len(key) <= maxFieldNameLen+maxSuggestEdits {
+		lower := strings.ToLower(key)
+		best, bestD := "", len(key)
+		for _, f := range fieldSpecs {
+			if d := editDistance(lower, f.name); d < bestD {
+				best, bestD = f.name, d
+			}
 		}
-	}
-	if best != "" && bestD <= 3 {
-		return fmt.Sprintf("unknown field; did you mean %q?", best)
+		if best != "" && bestD <= maxSuggestEdits {
+			return fmt.Sprintf("unknown field; did you mean %q?", best)
+		}
 	}
 	return "unknown field; the fields are listed in docs/configuration.md"
 }
+
+// shortField is a field name from a file, cut as rawText cuts a value: an
+// unknown one may be of any length.
+func shortField(key string) string { return cut(key, 64) }
 
 // editDistance is the Levenshtein distance, for suggestions only: names
 // are short.
@@ -326,6 +400,14 @@ func LoadOverridesFile(path string) (Overrides, error) {
 }
 
 func parseOverrides(data []byte) (Overrides, error) {
+	// A byte order mark is no JSON, and the decoder would call its first
+	// byte an invalid character: name it.
+	switch {
+	case bytes.HasPrefix(data, []byte("\xef\xbb\xbf")):
+		return Overrides{}, &Error{Problems: []Problem{{Reason: "starts with a UTF-8 byte order mark (EF BB BF); save the file as UTF-8 without it"}}}
+	case bytes.HasPrefix(data, []byte("\xff\xfe")), bytes.HasPrefix(data, []byte("\xfe\xff")):
+		return Overrides{}, &Error{Problems: []Problem{{Reason: "starts with a UTF-16 byte order mark; save the file as UTF-8 without a byte order mark"}}}
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Overrides{}, &Error{Problems: []Problem{{Reason: "empty; want a JSON object of integrations, {} for none"}}}
 	}
@@ -533,13 +615,18 @@ func rawText(raw []byte) string {
 	if json.Compact(&b, raw) == nil {
 		s = b.String()
 	}
-	const limit = 64
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8Start(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
+	return cut(s, 64)
+}
+
+// cut returns s cut to at most limit bytes, at the start of a UTF-8
+// sequence, with "..." after it when something was cut.
+func cut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
 	}
-	return s
+	n := limit
+	for n > 0 && !utf8Start(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

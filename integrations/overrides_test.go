@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -168,7 +169,7 @@ func TestLoadOverridesReportsEveryProblem(t *testing.T) {
 		{"", "", `"Notion"`, `not a valid integration name: use 1 to 64 lower-case letters, digits, '_', '-' or '.', starting with a letter or a digit; did you mean "notion"?`},
 		{"vanta", "", "[1]", "must be a JSON object of settings"},
 		{"mine", "base_url", `"ftp://files.example"`, "must be an absolute http or https URL"},
-		{"mine", "max_wait_sec", "1e400", "must be a finite number; this one is out of range"},
+		{"mine", "max_wait_sec", "1e400", "must be a number of seconds > 0 and at most 86400"},
 		{"mine", "max_in_flight", "2.5", "must be a whole number"},
 		{"mine", "burst_size", "null", "must be a number, not null"},
 		{"github", "base_url", `"https://user:secret@api.github.com"`, "must not carry credentials: send them in a header"},
@@ -334,5 +335,90 @@ func TestLoadOverridesBoundsTheList(t *testing.T) {
 	var e *integrations.Error
 	if !errors.As(err, &e) || len(e.Problems) != 1001 || e.Problems[1000].Reason != "500 more problems not shown" {
 		t.Fatalf("err has %d problems, want 1000 and a count of the rest", len(e.Problems))
+	}
+}
+
+// An unknown field named by a huge key gets a short problem: no
+// suggestion (no field name is within three edits of it), and the key cut
+// in Field as the value is in Value.
+func TestLoadOverridesHugeUnknownField(t *testing.T) {
+	huge := strings.Repeat("k", 7<<20)
+	long := strings.Repeat("é", 1<<20) // 2 MB: named twice, it stays under the size limit
+	for _, tt := range []struct {
+		name, file string
+		problems   int
+	}{
+		{"unknown", `{"notion": {"` + huge + `": 1}}`, 1},
+		{"unknown and named twice", `{"notion": {"` + long + `": 1, "` + long + `": 2}}`, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadString(t, tt.file)
+			var e *integrations.Error
+			if !errors.As(err, &e) || len(e.Problems) != tt.problems {
+				t.Fatalf("err = %.200v, want %d problems", err, tt.problems)
+			}
+			for _, p := range e.Problems {
+				if len(p.Field) > 100 || !strings.HasSuffix(p.Field, "...") || !utf8.ValidString(p.Field) {
+					t.Errorf("Field has %d bytes, want the key cut to under 100, marked as cut, still UTF-8", len(p.Field))
+				}
+				if strings.Contains(p.Reason, "did you mean") {
+					t.Errorf("reason %q suggests a field for a key of megabytes", p.Reason)
+				}
+			}
+			if n := len(err.Error()); n > 1<<10 {
+				t.Errorf("the error has %d bytes, want under 1 KiB", n)
+			}
+			t.Logf("error of %d bytes: %.300s", len(err.Error()), err)
+		})
+	}
+
+	// A key within reach of a field name still gets its suggestion.
+	_, err := loadString(t, `{"notion": {"MAX_IN_FLIGHTS": 1}}`)
+	if err == nil || !strings.Contains(err.Error(), `did you mean "max_in_flight"?`) {
+		t.Errorf("err = %v, want the suggestion", err)
+	}
+}
+
+// A byte order mark is named as such, not as an invalid character.
+func TestLoadOverridesByteOrderMark(t *testing.T) {
+	for _, tt := range []struct{ name, prefix, want string }{
+		{"utf-8", "\xef\xbb\xbf", "starts with a UTF-8 byte order mark (EF BB BF); save the file as UTF-8 without it"},
+		{"utf-16 LE", "\xff\xfe", "starts with a UTF-16 byte order mark; save the file as UTF-8 without a byte order mark"},
+		{"utf-16 BE", "\xfe\xff", "starts with a UTF-16 byte order mark; save the file as UTF-8 without a byte order mark"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadString(t, tt.prefix+`{"notion": {"rate_limit_per_sec": 2}}`)
+			var e *integrations.Error
+			if !errors.As(err, &e) || len(e.Problems) != 1 || e.Problems[0].Reason != tt.want {
+				t.Errorf("err = %v, want one problem: %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A number beyond what the decoder takes gets the range of its field.
+func TestLoadOverridesNumbersOutOfRange(t *testing.T) {
+	for _, tt := range []struct{ field, value, want string }{
+		{"max_in_flight", "1e20", "must be a whole number from 0 (no cap) to 100000"},
+		{"max_in_flight", "-5e9", "must be a whole number from 0 (no cap) to 100000"},
+		{"max_retries_on_backoff", "1e309", "must be a whole number from 0 to 100"},
+		{"max_retries_on_backoff", "2e9", "must be a whole number from 0 to 100"},
+		{"max_wait_sec", "1e400", "must be a number of seconds > 0 and at most 86400"},
+		{"decrease_factor", "-1e999", "must be in (0, 1)"},
+		{"backoff_status_codes", "[429, 1e20]", "must be a list of HTTP error statuses, 400 to 599; 1e20 is out of range"},
+		{"max_in_flight", "2.5", "must be a whole number"},
+		{"max_in_flight", "1e-400", ""}, // underflows to 0, a whole number
+	} {
+		_, err := loadString(t, `{"mine": {"`+tt.field+`": `+tt.value+`}}`)
+		var e *integrations.Error
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s = %s: err = %v, want none", tt.field, tt.value, err)
+		case tt.want == "":
+		case !errors.As(err, &e) || len(e.Problems) != 1:
+			t.Errorf("%s = %s: err = %v, want one problem", tt.field, tt.value, err)
+		case e.Problems[0] != (integrations.Problem{Integration: "mine", Field: tt.field, Value: strings.ReplaceAll(tt.value, " ", ""), Reason: tt.want}):
+			t.Errorf("%s = %s: problem %#v, want reason %q", tt.field, tt.value, e.Problems[0], tt.want)
+		}
 	}
 }

@@ -128,16 +128,36 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "airtable:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with Airtable's limits.
+		fmt.Fprintln(stderr, "airtable: network error: Airtable was not reached (its host name did not resolve, or the connection was refused): check AIRTABLE_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not Airtable's limits.
+		fmt.Fprintf(stderr, "airtable: network error: no answer from Airtable after %d attempts: check AIRTABLE_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500:
+		// A 5xx: Airtable could not serve the call.
+		fmt.Fprintf(stderr, "airtable: Airtable is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
 	case errors.As(err, &he) && !he.RetryAt.IsZero():
 		// Every call before then is refused too, and restarts the wait.
 		fmt.Fprintf(stderr, "airtable: Airtable is limiting this base: make no call before %s (in %s).\n",
 			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
 	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "airtable: Airtable is limiting this base or is overloaded: try again in a minute.")
+		fmt.Fprintln(stderr, "airtable: Airtable is limiting this base: try again in a minute.")
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "airtable: no answer within %s: check AIRTABLE_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }

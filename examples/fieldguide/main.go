@@ -23,6 +23,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/integrations"
 )
@@ -116,15 +117,32 @@ func describe(doc any) string {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "fieldguide:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
-	case errors.As(err, &he) && !he.RetryAt.IsZero():
-		fmt.Fprintf(stderr, "fieldguide: Fieldguide is limiting this token: try again after %s (in %s).\n",
-			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with Fieldguide's limits.
+		fmt.Fprintln(stderr, "fieldguide: network error: Fieldguide was not reached (its host name did not resolve, or the connection was refused): check FIELDGUIDE_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not Fieldguide's limits.
+		fmt.Fprintf(stderr, "fieldguide: network error: no answer from Fieldguide after %d attempts: check FIELDGUIDE_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500 && he.StatusCode != http.StatusServiceUnavailable:
+		// A 5xx other than Fieldguide's throttle (503): Fieldguide could not serve the call.
+		fmt.Fprintf(stderr, "fieldguide: Fieldguide is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
 	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "fieldguide: Fieldguide is limiting this token or is overloaded: try again in a minute.")
+		fmt.Fprintf(stderr, "fieldguide: Fieldguide is limiting this token: try again %s.\n", later(he.RetryAt))
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "fieldguide: no answer within %s: check FIELDGUIDE_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/integrations"
 )
@@ -99,15 +100,32 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "notion:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
-	case errors.As(err, &he) && !he.RetryAt.IsZero():
-		fmt.Fprintf(stderr, "notion: Notion is limiting this integration: try again after %s (in %s).\n",
-			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with Notion's limits.
+		fmt.Fprintln(stderr, "notion: network error: Notion was not reached (its host name did not resolve, or the connection was refused): check NOTION_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not Notion's limits.
+		fmt.Fprintf(stderr, "notion: network error: no answer from Notion after %d attempts: check NOTION_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500 && he.StatusCode != 529:
+		// A 5xx other than Notion's throttle (529): Notion could not serve the call.
+		fmt.Fprintf(stderr, "notion: Notion is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
 	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "notion: Notion is limiting this integration or is overloaded: try again in a minute.")
+		fmt.Fprintf(stderr, "notion: Notion is limiting this integration: try again %s.\n", later(he.RetryAt))
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "notion: no answer within %s: check NOTION_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }

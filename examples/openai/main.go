@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/integrations"
 )
@@ -121,15 +122,32 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "openai:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
-	case errors.As(err, &he) && !he.RetryAt.IsZero():
-		fmt.Fprintf(stderr, "openai: OpenAI is limiting this project: try again after %s (in %s).\n",
-			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with OpenAI's limits.
+		fmt.Fprintln(stderr, "openai: network error: OpenAI was not reached (its host name did not resolve, or the connection was refused): check OPENAI_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not OpenAI's limits.
+		fmt.Fprintf(stderr, "openai: network error: no answer from OpenAI after %d attempts: check OPENAI_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500:
+		// A 5xx: OpenAI could not serve the call.
+		fmt.Fprintf(stderr, "openai: OpenAI is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
 	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "openai: OpenAI is limiting this project or is overloaded: try again in a minute.")
+		fmt.Fprintf(stderr, "openai: OpenAI is limiting this project: try again %s.\n", later(he.RetryAt))
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "openai: no answer within %s: check OPENAI_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }

@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/httpadapter"
 )
 
 const key = "sk-proj-test-secret-1618"
@@ -107,3 +114,75 @@ func noKey(t *testing.T, stdout, stderr *bytes.Buffer) {
 		t.Errorf("the key was printed:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	}
 }
+
+// A OpenAI that cannot be reached is a network error, said as such at once:
+// not a limit, not an overload.
+func TestRunUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(env(map[string]string{"OPENAI_API_KEY": key, "OPENAI_BASE_URL": "http://" + addr}), &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	out := stderr.String()
+	for _, want := range []string{"connection refused", "network error: OpenAI was not reached", "OPENAI_BASE_URL"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, out)
+		}
+	}
+	for _, wrong := range []string{"limiting", "overloaded", "retries exhausted"} {
+		if strings.Contains(out, wrong) {
+			t.Errorf("stderr says %q of a refused connection:\n%s", wrong, out)
+		}
+	}
+	noKey(t, &stdout, &stderr)
+}
+
+// Each failure is explained by what happened: a network failure, an
+// overload, a limit, a timeout.
+func TestReport(t *testing.T) {
+	soon := time.Now().Add(2 * time.Minute)
+	for _, tt := range []struct {
+		name  string
+		err   error
+		want  string
+		wrong []string
+	}{
+		{"no answer", &httpadapter.Error{Attempts: 4, Err: errors.New("read: connection reset by peer")},
+			"network error: no answer from OpenAI after 4 attempts", []string{"limiting", "overloaded"}},
+		{"overloaded", &httpadapter.Error{Attempts: 4, StatusCode: 500}, "OpenAI is overloaded (last status 500): try again in a minute", []string{"limiting", "network"}},
+		{"overloaded, with a retry-after", &httpadapter.Error{Attempts: 1, StatusCode: 502, RetryAt: soon}, "OpenAI is overloaded (last status 502): try again after", []string{"limiting", "network"}},
+		{"limited", &httpadapter.Error{Attempts: 1, StatusCode: 429, RetryAt: soon}, "OpenAI is limiting this project: try again after", []string{"overloaded", "network"}},
+		{"limited, no retry-after", &httpadapter.Error{Attempts: 4, StatusCode: 429}, "OpenAI is limiting this project: try again in a minute", []string{"overloaded", "network"}},
+		{"the limiter's own pause", &httpadapter.Error{Err: &dynlimit.WaitError{RetryAt: soon}, RetryAt: soon}, "OpenAI is limiting this project: try again after", []string{"overloaded", "network"}},
+		{"timeout", &url.Error{Op: "Get", URL: "https://x.example", Err: timeout{}}, "no answer within 20s", []string{"limiting", "overloaded"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := report(&stderr, tt.err); code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			out := stderr.String()
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, out)
+			}
+			for _, w := range tt.wrong {
+				if strings.Contains(out, w) {
+					t.Errorf("stderr says %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+type timeout struct{}
+
+func (timeout) Error() string   { return "i/o timeout" }
+func (timeout) Timeout() bool   { return true }
+func (timeout) Temporary() bool { return true }

@@ -127,15 +127,32 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "slack:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
-	case errors.As(err, &he) && !he.RetryAt.IsZero():
-		fmt.Fprintf(stderr, "slack: Slack is limiting this app on auth.test: try again after %s (in %s).\n",
-			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with Slack's limits.
+		fmt.Fprintln(stderr, "slack: network error: Slack was not reached (its host name did not resolve, or the connection was refused): check SLACK_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not Slack's limits.
+		fmt.Fprintf(stderr, "slack: network error: no answer from Slack after %d attempts: check SLACK_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500:
+		// A 5xx: Slack could not serve the call.
+		fmt.Fprintf(stderr, "slack: Slack is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
 	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "slack: Slack is limiting this app or is overloaded: try again in a minute.")
+		fmt.Fprintf(stderr, "slack: Slack is limiting this app on auth.test: try again %s.\n", later(he.RetryAt))
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "slack: no answer within %s: check SLACK_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }

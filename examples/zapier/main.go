@@ -22,6 +22,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/integrations"
 )
@@ -104,17 +105,34 @@ func run(getenv func(string) string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, "zapier:", err)
 	var he *httpadapter.Error
+	var we *dynlimit.WaitError
 	var ne net.Error
 	switch {
-	case errors.As(err, &he) && !he.RetryAt.IsZero():
+	case errors.Is(err, httpadapter.ErrUnreachable):
+		// No request left this machine: nothing to do with Zapier's limits.
+		fmt.Fprintln(stderr, "zapier: network error: Zapier was not reached (its host name did not resolve, or the connection was refused): check ZAPIER_BASE_URL, DNS and the network.")
+	case errors.As(err, &he) && he.StatusCode == 0 && !errors.As(err, &we):
+		// The last attempt got no answer at all (a connection reset, a TLS
+		// failure, a timeout): the network failed, not Zapier's limits.
+		fmt.Fprintf(stderr, "zapier: network error: no answer from Zapier after %d attempts: check ZAPIER_BASE_URL and the network.\n", he.Attempts)
+	case errors.As(err, &he) && he.StatusCode >= 500:
+		// A 5xx: Zapier could not serve the call.
+		fmt.Fprintf(stderr, "zapier: Zapier is overloaded (last status %d): try again %s.\n", he.StatusCode, later(he.RetryAt))
+	case errors.As(err, &he):
 		// Zapier counts per IP: another program on this machine may have
 		// spent the minute's calls.
-		fmt.Fprintf(stderr, "zapier: Zapier is limiting this IP or partner: try again after %s (in %s).\n",
-			he.RetryAt.Format(time.RFC3339), time.Until(he.RetryAt).Round(time.Second))
-	case errors.As(err, &he):
-		fmt.Fprintln(stderr, "zapier: Zapier is limiting this IP or partner, or is overloaded: try again in a minute.")
+		fmt.Fprintf(stderr, "zapier: Zapier is limiting this IP or partner: try again %s.\n", later(he.RetryAt))
 	case errors.As(err, &ne) && ne.Timeout():
 		fmt.Fprintf(stderr, "zapier: no answer within %s: check ZAPIER_BASE_URL and the network.\n", requestTimeout)
 	}
 	return 1
+}
+
+// later says when to try again: at retryAt when the upstream said, else in
+// a minute.
+func later(retryAt time.Time) string {
+	if retryAt.IsZero() {
+		return "in a minute"
+	}
+	return "after " + retryAt.Format(time.RFC3339) + " (in " + time.Until(retryAt).Round(time.Second).String() + ")"
 }
