@@ -282,6 +282,19 @@ func TestOverridesAndHooksReachTheLimiter(t *testing.T) {
 	if s := rt.(*httpadapter.Transport).Limiter().Snapshot(); s.Rate != 7 || s.Burst != 3 || s.Name != "hubspot" {
 		t.Errorf("limiter = %s at %v/s burst %v, want hubspot at 7/s burst 3", s.Name, s.Rate, s.Burst)
 	}
+	if d := rt.(*httpadapter.Transport).Limiter().MaxPause(); d != DefaultMaxPauseSec*time.Second {
+		t.Errorf("max pause = %v, want the default, %vs", d, DefaultMaxPauseSec)
+	}
+	o, err = LoadOverrides(strings.NewReader(`{"hubspot": {"max_pause_sec": 120}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt, err = NewTransport("hubspot", nil, WithOverrides(o)); err != nil {
+		t.Fatal(err)
+	}
+	if d := rt.(*httpadapter.Transport).Limiter().MaxPause(); d != 2*time.Minute {
+		t.Errorf("max pause = %v, want max_pause_sec's 2m0s", d)
+	}
 
 	synctest.Test(t, func(t *testing.T) {
 		var keys []string
