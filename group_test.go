@@ -1,10 +1,15 @@
 package dynlimit_test
 
 import (
+	"context"
 	"errors"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dynlimit/dynlimit"
@@ -241,4 +246,301 @@ func TestGroupLookup(t *testing.T) {
 	if _, ok := g.Lookup("b"); !ok {
 		t.Error("b was dropped, though a was the least recently used")
 	}
+}
+
+// The issue's scenario: with room for 8 keys, /hot gets a 429 with
+// Retry-After: 30, then 8 other paths are asked for. /hot's limiter is
+// busy (its cooldown runs), so another goes in its place, and /hot is not
+// granted anything before t0+30s.
+func TestGroupKeepsALimiterInCooldown(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(8),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(classic()), dynlimit.WithMaxInFlight(1)))
+	hot := get(t, g, "/hot")
+	allow(t, hot, t0, 1).DoneAt(t0, throttle(30*time.Second))
+	for i := range 8 {
+		get(t, g, "/other/"+strconv.Itoa(i))
+	}
+	if n := g.Len(); n > 8 {
+		t.Fatalf("Len = %d, want at most 8", n)
+	}
+	t1 := t0.Add(time.Second)
+	fake.Set(t1)
+	again := get(t, g, "/hot")
+	if again != hot {
+		t.Error("/hot's limiter was dropped during its cooldown")
+	}
+	for _, at := range []time.Time{t1, t0.Add(29 * time.Second), t0.Add(30*time.Second - time.Nanosecond)} {
+		if p, ok := again.AllowN(at, 1); ok {
+			p.DoneAt(at, signal.Signal{})
+			t.Errorf("/hot granted at t0+%v, before its Retry-After of 30s", at.Sub(t0))
+		}
+	}
+	if s := again.SnapshotAt(t1); !s.CooldownUntil.Equal(t0.Add(30 * time.Second)) {
+		t.Errorf("/hot's cooldown ends at t0+%v, want t0+30s", s.CooldownUntil.Sub(t0))
+	}
+	// The bucket refills from the cooldown's end, at the halved rate.
+	if _, ok := again.AllowN(t0.Add(31*time.Second), 1); !ok {
+		t.Error("/hot refused at t0+31s, after its cooldown")
+	}
+}
+
+// A limiter with a permit out is not dropped, so its in-flight cap holds:
+// two permits of one key are never out at once.
+func TestGroupKeepsALimiterWithPermitsOut(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(8),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(policy.Fixed{Rate: 1000, Burst: 1000}), dynlimit.WithMaxInFlight(1)))
+	first := allow(t, get(t, g, "/hot"), t0, 1)
+	for round := range 10 {
+		// 8 other paths, /hot the least recently used of all.
+		for i := range 8 {
+			fake.Advance(10 * time.Millisecond)
+			get(t, g, "/other/"+strconv.Itoa(round*8+i))
+		}
+		if p, ok := get(t, g, "/hot").AllowN(fake.Now(), 1); ok {
+			p.DoneAt(fake.Now(), signal.Signal{})
+			t.Fatalf("a second /hot permit out at t0+%v, with a cap of 1", fake.Now().Sub(t0))
+		}
+	}
+	first.DoneAt(fake.Now(), signal.Signal{})
+	if _, ok := get(t, g, "/hot").AllowN(fake.Now(), 1); !ok {
+		t.Error("/hot refused once its permit was done")
+	}
+}
+
+// A waiter holds an in-flight slot and a reservation while it sleeps: its
+// limiter is busy, though no permit is out.
+func TestGroupKeepsALimiterWithAWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGroup(t, dynlimit.WithMaxKeys(2),
+			dynlimit.WithLimiterOptions(dynlimit.WithPolicy(policy.Fixed{Rate: 1, Burst: 1}), dynlimit.WithMaxInFlight(1)))
+		hot := get(t, g, "/hot")
+		p, err := hot.Wait(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(signal.Signal{}) // the bucket is empty: the next permit is 1 s away
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p, err := hot.Wait(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			p.Done(signal.Signal{})
+		}()
+		synctest.Wait()                   // the waiter sleeps, its slot held
+		pa, ok := get(t, g, "/a").Allow() // and /a has a permit out
+		if !ok {
+			t.Fatal("no permit for /a")
+		}
+		defer pa.Done(signal.Signal{})
+		if _, err := g.Get("/b"); !errors.Is(err, dynlimit.ErrGroupFull) {
+			t.Errorf("Get(/b) with /hot waiting and /a in use: %v, want ErrGroupFull", err)
+		}
+		if l, ok := g.Lookup("/hot"); !ok || l != hot {
+			t.Error("/hot's limiter was dropped while a caller waited on it")
+		}
+		<-done
+		get(t, g, "/b") // /hot is idle now: it goes
+		if _, ok := g.Lookup("/hot"); ok {
+			t.Error("/hot kept once idle, over /a, busy, and /b")
+		}
+	})
+}
+
+// When every limiter is busy, a new key is refused with a typed error that
+// names it and the bound, rather than dropping a busy limiter; once one is
+// idle again the key gets its limiter.
+func TestGroupFullOfBusyLimitersRefusesNewKeys(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(3),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(classic())))
+	var permits []dynlimit.Permit
+	for _, k := range []string{"a", "b"} {
+		permits = append(permits, allow(t, get(t, g, k), t0, 1))
+	}
+	allow(t, get(t, g, "c"), t0, 1).DoneAt(t0, throttle(time.Minute))
+	_, err := g.Get("d")
+	var fe *dynlimit.GroupFullError
+	if !errors.As(err, &fe) || !errors.Is(err, dynlimit.ErrGroupFull) || fe.Key != "d" || fe.MaxKeys != 3 {
+		t.Fatalf("Get(d) = %v, want a *GroupFullError for d and 3", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "dynlimit: ") || !strings.Contains(msg, `"d"`) || !strings.Contains(msg, "3") {
+		t.Errorf("message %q does not name the key and the max", msg)
+	}
+	if g.Len() != 3 || g.Evicted() != 0 {
+		t.Errorf("Len %d, Evicted %d after a refusal; want 3 and 0", g.Len(), g.Evicted())
+	}
+	// c's cooldown ends: c is idle, and goes for d.
+	fake.Set(t0.Add(time.Minute))
+	get(t, g, "d")
+	if _, ok := g.Lookup("c"); ok {
+		t.Error("c, idle, was kept over d")
+	}
+	// b's permit done: b goes for e, and a, still busy, stays.
+	permits[1].DoneAt(fake.Now(), signal.Signal{})
+	get(t, g, "e")
+	if _, ok := g.Lookup("a"); !ok {
+		t.Error("a, with a permit out, was dropped")
+	}
+	if _, ok := g.Lookup("b"); ok {
+		t.Error("b, idle, was kept")
+	}
+	permits[0].DoneAt(fake.Now(), signal.Signal{})
+}
+
+// The hostile case: 10,000 distinct keys, as a caller that puts whatever it
+// likes in a path would send, some of them throttled. The group never
+// holds more than MaxKeys limiters, and /hot's cooldown and in-flight cap
+// hold throughout.
+func TestGroupBoundedUnderManyKeys(t *testing.T) {
+	const maxKeys = 64
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(maxKeys),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(classic()), dynlimit.WithMaxInFlight(1)))
+	hot := get(t, g, "/hot")
+	allow(t, hot, t0, 1).DoneAt(t0, throttle(30*time.Second))
+	refused := 0
+	for i := range 10000 {
+		fake.Advance(time.Millisecond) // 10 s in all: within /hot's cooldown
+		l, err := g.Get("/x/" + strconv.Itoa(i))
+		switch {
+		case errors.Is(err, dynlimit.ErrGroupFull):
+			refused++
+		case err != nil:
+			t.Fatal(err)
+		case i%10 == 0:
+			// Every tenth key is throttled for a minute: it stays.
+			allow(t, l, fake.Now(), 1).DoneAt(fake.Now(), throttle(time.Minute))
+		}
+		if n := g.Len(); n > maxKeys {
+			t.Fatalf("after %d keys the group holds %d limiters, want at most %d", i+1, n, maxKeys)
+		}
+		if l, ok := g.Lookup("/hot"); !ok || l != hot {
+			t.Fatalf("after %d keys /hot's limiter was dropped during its cooldown", i+1)
+		}
+	}
+	if _, ok := hot.AllowN(fake.Now(), 1); ok {
+		t.Error("/hot granted before its cooldown ended")
+	}
+	if refused == 0 {
+		t.Error("no key was refused, though the throttled ones fill the group")
+	}
+	t.Logf("%d of 10000 keys refused, %d limiters dropped, %d kept", refused, g.Evicted(), g.Len())
+}
+
+// The idle timeout follows the same rule: a limiter idle for longer than it
+// is kept while its cooldown runs (GitHub's reset can be an hour away).
+func TestGroupIdleSweepKeepsBusyLimiters(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithIdleTimeout(time.Minute),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(classic())))
+	cooling, idle := get(t, g, "cooling"), get(t, g, "idle")
+	allow(t, cooling, t0, 1).DoneAt(t0, throttle(time.Hour))
+	_ = idle
+	fake.Set(t0.Add(10 * time.Minute))
+	get(t, g, "new") // sweeps
+	if _, ok := g.Lookup("idle"); ok {
+		t.Error("an idle limiter was kept past the idle timeout")
+	}
+	if l, ok := g.Lookup("cooling"); !ok || l != cooling {
+		t.Error("a limiter in an hour-long cooldown was dropped after the 1-minute idle timeout")
+	}
+	fake.Set(t0.Add(time.Hour))
+	get(t, g, "newer")
+	if _, ok := g.Lookup("cooling"); ok {
+		t.Error("a limiter idle since its cooldown ended was kept")
+	}
+}
+
+// Hold keeps a limiter across a span it cannot see (a Transport's backoff
+// between attempts, with no permit out and no cooldown) until released.
+func TestGroupHold(t *testing.T) {
+	fake := clock.NewFake(t0)
+	g := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(2),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(classic())))
+	held, release, err := g.Hold("held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := get(t, g, "held"); again != held {
+		t.Fatal("Hold and Get gave two limiters for one key")
+	}
+	get(t, g, "a")
+	get(t, g, "b") // a goes: held is older but held
+	if l, ok := g.Lookup("held"); !ok || l != held {
+		t.Fatal("a held limiter was dropped")
+	}
+	if _, ok := g.Lookup("a"); ok {
+		t.Error("a was kept over b, though not held")
+	}
+	_, release2, err := g.Hold("held") // holds add up
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	release() // a second call does nothing
+	get(t, g, "c")
+	if _, ok := g.Lookup("held"); !ok {
+		t.Fatal("a limiter still held once was dropped")
+	}
+	release2()
+	get(t, g, "d")
+	get(t, g, "e")
+	if _, ok := g.Lookup("held"); ok {
+		t.Error("a released limiter was kept over newer ones")
+	}
+	// Hold is refused as Get is.
+	busyGroup := newGroup(t, dynlimit.WithGroupClock(fake), dynlimit.WithMaxKeys(1))
+	if _, _, err := busyGroup.Hold("x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := busyGroup.Hold("y"); !errors.Is(err, dynlimit.ErrGroupFull) {
+		t.Errorf("Hold(y) with x held: %v, want ErrGroupFull", err)
+	}
+}
+
+// Many goroutines over more keys than the group has room for, each key
+// capped at one call in flight, under -race: however the group drops and
+// makes limiters, no key ever has two calls running, and the bound holds.
+func TestGroupConcurrentInFlightCapHolds(t *testing.T) {
+	const maxKeys = 8
+	g := newGroup(t, dynlimit.WithMaxKeys(maxKeys),
+		dynlimit.WithLimiterOptions(dynlimit.WithPolicy(policy.Fixed{Rate: 1e9, Burst: 1e9}), dynlimit.WithMaxInFlight(1)))
+	var running [40]atomic.Int32
+	var refused atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 400 {
+				k := (w*7 + i) % len(running)
+				l, release, err := g.Hold("k" + strconv.Itoa(k))
+				if errors.Is(err, dynlimit.ErrGroupFull) {
+					refused.Add(1)
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if p, ok := l.Allow(); ok {
+					if n := running[k].Add(1); n > 1 {
+						t.Errorf("key %d: %d calls running, with a cap of 1", k, n)
+					}
+					runtime.Gosched() // the call: let others ask for keys meanwhile
+					running[k].Add(-1)
+					p.Done(signal.Signal{})
+				}
+				release()
+				if n := g.Len(); n > maxKeys {
+					t.Errorf("Len = %d, above the max of %d", n, maxKeys)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d refused, %d dropped", refused.Load(), g.Evicted())
 }

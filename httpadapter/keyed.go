@@ -25,7 +25,11 @@ type KeyFunc func(req *http.Request) string
 // its own [Transport], made with the same options, so that retries and a
 // stateful classifier (see [WithClassifierFunc]) are per key too. Its memory
 // is bounded: it keeps at most the group's max keys Transports, the least
-// recently used dropped first. Safe for concurrent use.
+// recently used dropped first. Each request holds its key's limiter in the
+// group ([dynlimit.Group.Hold]) until it returns, retries included; a
+// request for a new key while every limiter of the group is busy fails with
+// the group's [*dynlimit.GroupFullError], without being sent. Safe for
+// concurrent use.
 type KeyedTransport struct {
 	base  http.RoundTripper
 	group *dynlimit.Group
@@ -105,7 +109,16 @@ func (t *KeyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(key) > MaxKeyLen {
 		key = key[:MaxKeyLen]
 	}
-	tr, err := t.transportFor(key)
+	// The hold keeps the key's limiter in the group across the backoffs
+	// between attempts, when no permit of this request is out: otherwise
+	// the group could make another limiter for the key, and a retry and a
+	// new request would run beside each other past the in-flight cap.
+	_, release, err := t.group.Hold(key)
+	var tr *Transport
+	if err == nil {
+		defer release()
+		tr, err = t.transportFor(key)
+	}
 	if err != nil {
 		// A RoundTripper closes the body even when it fails.
 		if req.Body != nil {

@@ -141,8 +141,10 @@ func WithTransportOptions(opts ...httpadapter.Option) Option {
 
 // WithMaxKeys bounds the number of limiters kept for an integration whose
 // requests split by key (Slack methods, Airtable bases); the least recently
-// used go first, and limiters idle for dynlimit.DefaultIdleTimeout go too.
-// Default: dynlimit.DefaultMaxKeys.
+// used go first, and limiters idle for dynlimit.DefaultIdleTimeout go too,
+// but never one that is busy (a request under way, a cooldown running): a
+// request for a new key while all are busy fails with a
+// *dynlimit.GroupFullError. Default: dynlimit.DefaultMaxKeys.
 func WithMaxKeys(n int) Option {
 	return optionFunc(func(o *options) error {
 		if n < 1 {
@@ -189,7 +191,8 @@ func resolve(name string, opts []Option) (options, Config, error) {
 // The result is an *httpadapter.Transport, or, with Key (or KeyFunc) set,
 // an *httpadapter.KeyedTransport: each key gets its own limiter and
 // Transport, made on the first request that needs it and dropped when idle
-// or when more than [WithMaxKeys] keys are in use. Both have a Snapshots
+// or when more than [WithMaxKeys] keys are in use, once nothing of it is
+// under way (see dynlimit.Group). Both have a Snapshots
 // method that says what their limiters are doing. With TokensPerSec set,
 // requests are paced by a token budget as well (httpadapter.WithCost),
 // shared by every key. An unknown name is an error that wraps [ErrUnknown]

@@ -30,17 +30,23 @@ const gitHubSecondaryWait = 60 * time.Second
 //     limit" in any case (the first 64 KiB are read with [signal.PeekBody],
 //     so the caller still reads all of it). Any other 403 is a permission
 //     error: Failed, which leaves the rate alone.
+//   - x-ratelimit-reset is always read as a Unix time, measured against
+//     clk, as GitHub documents it, whatever clk reads: a reset an hour
+//     ahead of a testing/synctest bubble's 2000-01-01 is an hour away
+//     ([signal.ResetUnix]).
 //   - A throttle waits what retry-after says. Without one, an exhausted
-//     primary limit waits until x-ratelimit-reset (a Unix time, measured
-//     against clk) plus one second, and anything else, a secondary limit,
-//     60 s: both as octokit's throttling plugin does. HasRetryAfter is set
-//     then, so that the wait is taken as said rather than replaced by a
-//     backoff.
+//     primary limit waits until x-ratelimit-reset plus one second, and
+//     anything else, a secondary limit, 60 s: both as octokit's throttling
+//     plugin does. HasRetryAfter is set then, so that the wait is taken as
+//     said rather than replaced by a backoff.
 //   - Everything else is what [signal.HTTP] says, quota headers included.
 //
 // A nil clk means clock.Real.
 func GitHubClassifier(clk clock.Clock) signal.Classifier {
-	base := signal.HTTP{Clock: clk}
+	// GitHub documents x-ratelimit-reset as the time the window resets, in
+	// UTC epoch seconds:
+	// https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+	base := signal.HTTP{Clock: clk, XRateLimitReset: signal.ResetUnix}
 	return signal.Chain(base, signal.RuleFunc(func(resp *http.Response, err error) (signal.Signal, bool) {
 		if err != nil || resp == nil {
 			return signal.Signal{}, false

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/integrations"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -128,3 +129,43 @@ func TestGitHubClassifierHugeReset(t *testing.T) {
 		t.Errorf("Classify = %+v, want Throttled with a positive RetryAfter", s)
 	}
 }
+
+// GitHub documents x-ratelimit-reset as a Unix time, and the classifier
+// reads it as one whatever its clock reads: a clock.Fake at the Unix epoch
+// or just after it, or a testing/synctest bubble's 2000-01-01, as well as a
+// real clock. A small value is an instant long past, not seconds from now.
+func TestGitHubClassifierResetIsAlwaysUnixTime(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		reset string
+		want  time.Duration
+	}{
+		{"2026: an hour ahead", ruleT0, strconv.FormatInt(ruleT0.Add(time.Hour).Unix(), 10), time.Hour},
+		{"synctest: an hour ahead", bubbleT0, strconv.FormatInt(bubbleT0.Add(time.Hour).Unix(), 10), time.Hour},
+		{"Unix 0: an hour ahead", time.Unix(0, 0), "3600", time.Hour},
+		{"Unix 1000: an hour ahead", time.Unix(1000, 0), "4600", time.Hour},
+		{"Unix 1000: 30 is past", time.Unix(1000, 0), "30", 0},
+		{"2026: 30 is past", ruleT0, "30", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := integrations.GitHubClassifier(clock.NewFake(tc.now))
+			for _, status := range []int{http.StatusOK, http.StatusForbidden} {
+				h := ruleHeader("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4999", "X-RateLimit-Reset", tc.reset)
+				s := c.Classify(&http.Response{StatusCode: status, Header: h, Body: http.NoBody}, nil)
+				if s.Quota.Reset != tc.want {
+					t.Errorf("status %d: Reset = %v, want %v", status, s.Quota.Reset, tc.want)
+				}
+			}
+			// An exhausted primary limit waits until the reset plus 1 s.
+			h := ruleHeader("X-RateLimit-Remaining", "0", "X-RateLimit-Reset", tc.reset)
+			s := c.Classify(&http.Response{StatusCode: http.StatusForbidden, Header: h, Body: http.NoBody}, nil)
+			if want := tc.want + time.Second; s.Kind != signal.Throttled || s.RetryAfter != want {
+				t.Errorf("exhausted 403: %v after %v, want Throttled after %v", s.Kind, s.RetryAfter, want)
+			}
+		})
+	}
+}
+
+// bubbleT0 is where a testing/synctest bubble's clock starts.
+var bubbleT0 = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)

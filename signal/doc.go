@@ -50,10 +50,17 @@
 // numeric reset is seconds from now (the IETF t parameter, RateLimit-Reset,
 // most X-RateLimit-Reset), unless it is at least [EpochThreshold], 1e9: no
 // window lasts 31 years, so such a value is a Unix time in seconds (GitHub's
-// x-ratelimit-reset) and the reset is that instant minus now. A reset may
-// also be an RFC 3339 or ISO 8601 timestamp with a zone, to the second or to
-// the minute (Jira's 2026-11-27T14:30Z), or an HTTP-date. A reset in the past
-// is 0. OpenAI's resets are durations, read by ParseResetDuration.
+// x-ratelimit-reset) and the reset is that instant minus now. The bound is
+// read against the clock, not the calendar: on a clock that reads before
+// 2001, as a testing/synctest bubble (2000-01-01) or a clock.Fake may, it
+// is half of now's Unix time, so that code tested on such a clock sees the
+// Unix times of its fake upstream as the instants they are. An upstream
+// that documents the form of its X-RateLimit-Reset says so through
+// [HTTP.XRateLimitReset] ([ResetUnix], [ResetSeconds]), which then holds
+// on any clock. A reset may also be an RFC 3339 or ISO 8601 timestamp with
+// a zone, to the second or to the minute (Jira's 2026-11-27T14:30Z), or an
+// HTTP-date. A reset in the past is 0. OpenAI's resets are durations, read
+// by ParseResetDuration.
 //
 // Durations never come out negative. A value too large for a
 // time.Duration saturates at the largest one rather than wrapping around:

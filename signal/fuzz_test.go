@@ -102,10 +102,20 @@ func FuzzParseQuota(f *testing.F) {
 		{"", " ", "999999999", "1000000000"},
 		{strings.Repeat("9", 400), "0x10", "2026-11-27T15:30:00.25+01:00", "Fri, 31 Dec 9999 23:59:59 GMT"},
 		{"limit=100, remaining=50, reset=30", `"default";r=50;t=30`, `"default";q=100;w=60`, "1_000"},
+		// Unix times and deltas on clocks before 2001: a synctest bubble's
+		// start plus an hour, and a clock.Fake at Unix 1000 plus an hour.
+		{"5000", "4999", "946688400", "1"},
+		{"5000", "4999", "4600", "473342400"},
+		{"5000", "0", "473342399.999", "500"},
 	} {
 		f.Add(seed[0], seed[1], seed[2], seed[3])
 	}
-	c := signal.HTTP{Clock: clock.NewFake(t0)}
+	var classifiers []signal.HTTP
+	for _, now := range []time.Time{t0, synctestStart, unix0, unix1000, beforeUnix} {
+		for _, form := range []signal.ResetForm{signal.ResetAuto, signal.ResetUnix, signal.ResetSeconds} {
+			classifiers = append(classifiers, signal.HTTP{Clock: clock.NewFake(now), XRateLimitReset: form})
+		}
+	}
 	f.Fuzz(func(t *testing.T, limit, remaining, reset, extra string) {
 		headers := []http.Header{
 			hdr("X-RateLimit-Limit", limit, "X-RateLimit-Remaining", remaining, "X-RateLimit-Reset", reset, "X-RateLimit-Used", extra),
@@ -119,11 +129,15 @@ func FuzzParseQuota(f *testing.F) {
 			hdr("RateLimit-Policy", extra),
 		}
 		for _, h := range headers {
-			requests, tokens := signal.ParseQuota(h, t0)
-			checkQuota(t, "requests", requests)
-			checkQuota(t, "tokens", tokens)
-			for _, status := range []int{200, 429, 503} {
-				checkSignal(t, c.Classify(&http.Response{StatusCode: status, Header: h}, nil))
+			for _, now := range []time.Time{t0, synctestStart, unix1000} {
+				requests, tokens := signal.ParseQuota(h, now)
+				checkQuota(t, "requests", requests)
+				checkQuota(t, "tokens", tokens)
+			}
+			for _, c := range classifiers {
+				for _, status := range []int{200, 429, 503} {
+					checkSignal(t, c.Classify(&http.Response{StatusCode: status, Header: h}, nil))
+				}
 			}
 		}
 	})
@@ -156,5 +170,42 @@ func FuzzRateLimitFields(f *testing.F) {
 		h = http.Header{"Ratelimit-Policy": {policy, policy}, "Ratelimit": {rateLimit, rateLimit}}
 		requests, _ = signal.ParseQuota(h, t0)
 		checkQuota(t, "requests (repeated lines)", requests)
+	})
+}
+
+// Whatever the clock reads, ResetAuto reads a numeric X-RateLimit-Reset as
+// one of the two forms, never as something else, and no form gives a
+// negative Reset.
+func FuzzResetForms(f *testing.F) {
+	for _, seed := range []struct {
+		reset string
+		now   int64
+	}{
+		{"3600", t0.Unix()}, {"1795791600", t0.Unix()}, {"999999999", t0.Unix()},
+		{"946688400", synctestStart.Unix()}, {"473342400", synctestStart.Unix()}, {"473342399", synctestStart.Unix()},
+		{"3600", 0}, {"4600", 1000}, {"500", 1000}, {"499.5", 1000}, {"1", 1}, {"2", 3},
+		{"1000000000", -1000}, {"1e400", 1000}, {strings.Repeat("9", 30), 1000}, {"-5", 1000}, {"2026-11-27T14:30Z", 0},
+	} {
+		f.Add(seed.reset, seed.now)
+	}
+	f.Fuzz(func(t *testing.T, reset string, sec int64) {
+		// Instants a clock.Fake or a real clock may read: year 1 to 9999.
+		if sec < -62135596800 || sec > 253402300799 {
+			t.Skip()
+		}
+		now := time.Unix(sec, 0)
+		h := hdr("X-RateLimit-Remaining", "1", "X-RateLimit-Reset", reset)
+		read := func(form signal.ResetForm) time.Duration {
+			s := signal.HTTP{Clock: clock.NewFake(now), XRateLimitReset: form}.Classify(&http.Response{StatusCode: http.StatusOK, Header: h}, nil)
+			checkSignal(t, s)
+			return s.Quota.Reset
+		}
+		auto, epoch, delta := read(signal.ResetAuto), read(signal.ResetUnix), read(signal.ResetSeconds)
+		if auto != epoch && auto != delta {
+			t.Fatalf("X-RateLimit-Reset %q at %v: auto %v, neither the Unix reading %v nor the seconds one %v", reset, now, auto, epoch, delta)
+		}
+		if q, _ := signal.ParseQuota(h, now); q.Reset != auto {
+			t.Fatalf("X-RateLimit-Reset %q at %v: ParseQuota %v, HTTP with ResetAuto %v", reset, now, q.Reset, auto)
+		}
 	})
 }

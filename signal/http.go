@@ -42,6 +42,12 @@ type HTTP struct {
 	// Clock is what an HTTP-date or a Unix-time reset is measured against.
 	// nil means clock.Real.
 	Clock clock.Clock
+	// XRateLimitReset says how a numeric X-RateLimit-Reset is read. The
+	// zero value, [ResetAuto], tells a Unix time from seconds by size (see
+	// [EpochThreshold]); an upstream that documents its form (GitHub: Unix
+	// time) sets it. The standard fields (RateLimit t, RateLimit-Reset)
+	// always use ResetAuto.
+	XRateLimitReset ResetForm
 }
 
 var _ Classifier = HTTP{}
@@ -96,7 +102,7 @@ func (c *HTTP) classify(resp *http.Response, err error, s *Signal) {
 	now := c.now()
 	ra, hasRA := ParseRetryAfter(resp.Header, now)
 	s.RetryAfter, s.HasRetryAfter = ra, hasRA
-	s.Quota, s.TokenQuota = ParseQuota(resp.Header, now)
+	s.Quota, s.TokenQuota = parseQuota(resp.Header, now, c.XRateLimitReset)
 	if s.Kind == Throttled && !hasRA {
 		s.RetryAfter = exhaustedReset(s.Quota, s.TokenQuota)
 		s.HasRetryAfter = s.RetryAfter > 0

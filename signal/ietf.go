@@ -47,7 +47,7 @@ func parseRateLimitList(h http.Header, now time.Time) (Quota, bool) {
 		var q Quota
 		q.setRemaining(r)
 		if t, ok := sfParam(it.Params, "t"); ok {
-			q.Reset = resetFromNumber(t, now)
+			q.Reset = resetFromNumber(t, now, ResetAuto)
 		}
 		if !policiesParsed {
 			policies, policiesParsed = parsePolicies(h), true
@@ -160,7 +160,7 @@ func parseRateLimitDict(h http.Header, now time.Time) (Quota, bool) {
 		q.setRemaining(r)
 	}
 	if t, ok := sfMember(d, "reset"); ok {
-		q.Reset = resetFromNumber(t, now)
+		q.Reset = resetFromNumber(t, now, ResetAuto)
 	}
 	return q, q.Known()
 }

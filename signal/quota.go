@@ -60,9 +60,14 @@ const (
 //
 // A numeric reset in forms 1 to 3 is seconds from now, unless it is at
 // least [EpochThreshold] (1e9), in which case it is a Unix time in seconds,
-// as GitHub sends; a reset may also be an RFC 3339 or ISO 8601 timestamp
-// with a zone, to the second or to the minute (Jira's 2026-11-27T14:30Z),
-// or an HTTP-date. A reset in the past gives a Reset of 0.
+// as GitHub sends. The bound is measured against now, not the calendar:
+// when now reads before 2001 (a testing/synctest bubble, a clock.Fake) it
+// is half of now's Unix time, so that a Unix time sent by a server on the
+// same clock is still read as one. [HTTP.XRateLimitReset] fixes the form of
+// X-RateLimit-Reset for an upstream that documents it. A reset may also be
+// an RFC 3339 or ISO 8601 timestamp with a zone, to the second or to the
+// minute (Jira's 2026-11-27T14:30Z), or an HTTP-date. A reset in the past
+// gives a Reset of 0.
 //
 // Malformed values are ignored field by field: the field stays unset, and a
 // form left with nothing gives way to the next. Numbers are plain decimals;
@@ -74,20 +79,25 @@ const (
 // read. ParseQuota never fails and never sets Cost: none of these headers
 // says what a single call cost.
 func ParseQuota(h http.Header, now time.Time) (requests, tokens Quota) {
-	return requestQuota(h, now), splitQuota(h, hdrLimitTokens, hdrRemainingTokens, hdrResetTokens, "", durationReset(now))
+	return parseQuota(h, now, ResetAuto)
 }
 
-func requestQuota(h http.Header, now time.Time) Quota {
+// parseQuota is ParseQuota with X-RateLimit-Reset read as xReset says.
+func parseQuota(h http.Header, now time.Time, xReset ResetForm) (requests, tokens Quota) {
+	return requestQuota(h, now, xReset), splitQuota(h, hdrLimitTokens, hdrRemainingTokens, hdrResetTokens, "", durationReset(now))
+}
+
+func requestQuota(h http.Header, now time.Time, xReset ResetForm) Quota {
 	if q, ok := parseRateLimitList(h, now); ok {
 		return q
 	}
 	if q, ok := parseRateLimitDict(h, now); ok {
 		return q
 	}
-	if q := splitQuota(h, hdrRateLimitLimit, hdrRateLimitRemaining, hdrRateLimitReset, "", absoluteReset(now)); q.Known() {
+	if q := splitQuota(h, hdrRateLimitLimit, hdrRateLimitRemaining, hdrRateLimitReset, "", numericReset(now, ResetAuto)); q.Known() {
 		return q
 	}
-	if q := splitQuota(h, hdrXLimit, hdrXRemaining, hdrXReset, hdrXUsed, absoluteReset(now)); q.Known() {
+	if q := splitQuota(h, hdrXLimit, hdrXRemaining, hdrXReset, hdrXUsed, numericReset(now, xReset)); q.Known() {
 		return q
 	}
 	if q := splitQuota(h, hdrLimitRequests, hdrRemainingRequests, hdrResetRequests, "", durationReset(now)); q.Known() {
@@ -99,17 +109,20 @@ func requestQuota(h http.Header, now time.Time) Quota {
 // resetParser reads one reset header value.
 type resetParser struct {
 	now      time.Time
-	duration bool // OpenAI's duration strings rather than numbers or dates
+	form     ResetForm // how a number is read
+	duration bool      // OpenAI's duration strings rather than numbers or dates
 }
 
-func absoluteReset(now time.Time) resetParser { return resetParser{now: now} }
+func numericReset(now time.Time, form ResetForm) resetParser {
+	return resetParser{now: now, form: form}
+}
 func durationReset(now time.Time) resetParser { return resetParser{now: now, duration: true} }
 
 func (p resetParser) parse(v string) (time.Duration, bool) {
 	if p.duration {
 		return ParseResetDuration(v)
 	}
-	return parseReset(v, p.now)
+	return parseReset(v, p.now, p.form)
 }
 
 // splitQuota reads a quota sent as one header per field. used is the name of

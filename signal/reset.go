@@ -7,11 +7,41 @@ import (
 )
 
 // EpochThreshold is the smallest numeric reset value read as a Unix time
-// (seconds since 1970) rather than as seconds from now. 1e9 seconds is
-// almost 32 years, longer than any quota window, and as an instant it is
-// September 2001, before any of these headers existed; so the two readings
-// cannot be confused by a server that follows either convention.
+// (seconds since 1970) rather than as seconds from now, on any clock that
+// reads 2001 or later, which is every real clock. 1e9 seconds is almost 32
+// years, longer than any quota window, and as an instant it is September
+// 2001, before any of these headers existed; so the two readings cannot be
+// confused by a server that follows either convention.
+//
+// A clock that reads earlier (a [testing/synctest] bubble starts at
+// 2000-01-01, Unix 946,684,800; a clock.Fake may start anywhere) would
+// otherwise read the Unix times of a server sharing it as waits of
+// decades. On a clock that reads between 1970 and 2001 the bound is half
+// of now's Unix time instead: a Unix time a server sends is about now (a
+// window ahead at most), while a delta, a window's length, is below half
+// of now unless the clock reads within days of 1970; and there the two
+// readings differ by now's Unix time, which is small (at Unix 0 they are
+// the same). A clock before 1970 keeps 1e9. An upstream whose
+// documentation says which form it sends can say so with
+// [HTTP.XRateLimitReset].
 const EpochThreshold = 1e9
+
+// ResetForm says how a numeric X-RateLimit-Reset value is read. The
+// header has no standard meaning: GitHub sends a Unix time, other vendors
+// seconds from now.
+type ResetForm uint8
+
+const (
+	// ResetAuto tells the two forms apart by size, against now: see
+	// [EpochThreshold]. It is the zero value.
+	ResetAuto ResetForm = iota
+	// ResetUnix reads every numeric value as a Unix time in seconds, as
+	// GitHub documents x-ratelimit-reset; a small one is an instant long
+	// past, so a Reset of 0.
+	ResetUnix
+	// ResetSeconds reads every numeric value as seconds from now.
+	ResetSeconds
+)
 
 // maxEpoch bounds the Unix times handed to time.Unix, whose arithmetic
 // would overflow near math.MaxInt64; an instant 31 million years away is
@@ -90,13 +120,14 @@ func durationUnit(u string) (time.Duration, bool) {
 }
 
 // parseReset reads a reset header value as a time until the quota frees,
-// relative to now. A number is seconds from now, or a Unix time when it is
-// at least EpochThreshold; a timestamp (RFC 3339, ISO 8601 to the minute as
-// Jira sends it, or an HTTP-date) is absolute. A reset in the past gives 0.
-func parseReset(v string, now time.Time) (time.Duration, bool) {
+// relative to now. A number is read as form says (see [ResetForm]; with
+// ResetAuto, seconds from now unless it is at least epochThreshold(now),
+// then a Unix time); a timestamp (RFC 3339, ISO 8601 to the minute as Jira
+// sends it, or an HTTP-date) is absolute. A reset in the past gives 0.
+func parseReset(v string, now time.Time, form ResetForm) (time.Duration, bool) {
 	v = trimOWS(v)
 	if f, ok := parseDecimal(v); ok {
-		return resetFromNumber(f, now), true
+		return resetFromNumber(f, now, form), true
 	}
 	if t, ok := parseTimestamp(v); ok {
 		return until(t, now), true
@@ -104,14 +135,31 @@ func parseReset(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// resetFromNumber applies the EpochThreshold rule to a numeric reset.
-func resetFromNumber(f float64, now time.Time) time.Duration {
-	switch {
-	case math.IsNaN(f) || f <= 0:
+// epochThreshold returns the smallest numeric reset read as a Unix time at
+// now by ResetAuto: EpochThreshold, or half of now's Unix time on a clock
+// that reads between 1970 and 2001.
+func epochThreshold(now time.Time) float64 {
+	if u := now.Unix(); u > 0 && u < EpochThreshold {
+		return float64(u) / 2
+	}
+	return EpochThreshold
+}
+
+// resetFromNumber reads a numeric reset f, in seconds, as form says.
+func resetFromNumber(f float64, now time.Time, form ResetForm) time.Duration {
+	if math.IsNaN(f) || f <= 0 {
 		return 0
-	case f < EpochThreshold:
+	}
+	switch form {
+	case ResetSeconds:
 		return scaleDuration(f, time.Second)
-	case f >= maxEpoch:
+	case ResetUnix:
+	default:
+		if f < epochThreshold(now) {
+			return scaleDuration(f, time.Second)
+		}
+	}
+	if f >= maxEpoch {
 		return maxDuration
 	}
 	sec, frac := math.Modf(f)
