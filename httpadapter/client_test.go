@@ -326,3 +326,81 @@ func TestClientRequestErrors(t *testing.T) {
 		}
 	})
 }
+
+// A request's error quotes its URL redacted, as the Transport's own error
+// does, and still matches its cause with errors.Is and errors.As.
+func TestClientRequestErrorsAreRedacted(t *testing.T) {
+	const (
+		base = "https://bob:hunter2@api.example.com/"
+		path = "/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX?api_key=s3cr3t"
+	)
+	for _, tc := range []struct {
+		name    string
+		reply   reply
+		opts    []httpadapter.ClientOption
+		is      error
+		wantURL string
+	}{
+		{
+			name: "retries exhausted", reply: status(503), is: httpadapter.ErrRetriesExhausted,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(1), constant(time.Second))},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "transport error", reply: reply{err: errConnRefused}, is: errConnRefused,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(0))},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "timeout", reply: reply{hang: true}, is: context.DeadlineExceeded,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTimeout(time.Second)},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "the route of WithRoute", reply: status(503), is: httpadapter.ErrRetriesExhausted,
+			opts: []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(1), constant(time.Second),
+				httpadapter.WithRoute(func(*http.Request) string { return "webhook" }))},
+			wantURL: "https://api.example.com/webhook",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				opts := append([]httpadapter.ClientOption{httpadapter.WithBaseTransport(script(tc.reply))}, tc.opts...)
+				c := newClient(t, base, newLimiter(t, steady), opts...)
+				resp, err := c.Request(context.Background(), http.MethodGet, path)
+				closeBody(resp)
+				if !errors.Is(err, tc.is) {
+					t.Fatalf("err = %v, want one that matches %v", err, tc.is)
+				}
+				var ue *url.Error
+				if !errors.As(err, &ue) || ue.URL != tc.wantURL {
+					t.Errorf("err = %#v, want an *url.Error quoting %s", err, tc.wantURL)
+				}
+				for _, secret := range []string{"XXXXXXXXXXXXXXXXXXXXXXXX", "s3cr3t", "api_key", "bob", "hunter2"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("%q leaks %q", err, secret)
+					}
+				}
+			})
+		})
+	}
+}
+
+var errConnRefused = errors.New("connection refused")
+
+// A path that cannot be sent is refused without quoting it.
+func TestClientRequestPathErrorsAreRedacted(t *testing.T) {
+	c := newClient(t, "https://api.example.com", newLimiter(t, steady), httpadapter.WithBaseTransport(script(status(200))))
+	for _, path := range []string{"https://bob:hunter2@evil.example/x?api_key=s3cr3t", "/x/s3cr3t%zz?api_key=s3cr3t"} {
+		resp, err := c.Request(context.Background(), http.MethodGet, path)
+		closeBody(resp)
+		if err == nil {
+			t.Fatalf("Request(%q) succeeded", path)
+		}
+		for _, secret := range []string{"s3cr3t", "bob", "hunter2"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%q leaks %q", err, secret)
+			}
+		}
+	}
+}
