@@ -57,7 +57,7 @@ func VariableSegment(seg string) bool { return !name(seg) }
 // RedactURL returns u as it may be logged: its scheme, host and path as a
 // route template ([RouteTemplate]), without user info, query or fragment,
 // any of which may hold a credential. A URL without a host gives only its
-// path's template.
+// path's template; one with a host and no path, no path.
 func RedactURL(u *url.URL) string {
 	if u == nil {
 		return ""
@@ -65,13 +65,16 @@ func RedactURL(u *url.URL) string {
 	if u.Opaque != "" {
 		return u.Scheme + ":{}" // mailto:someone@example.com
 	}
+	if u.Path == "" && u.Host != "" {
+		return withRoute(u, "")
+	}
 	return withRoute(u, templatePath(u.Path))
 }
 
 // withRoute returns u's scheme and host followed by route, the template
 // of its path.
 func withRoute(u *url.URL, route string) string {
-	if !strings.HasPrefix(route, "/") {
+	if route != "" && route[0] != '/' {
 		route = "/" + route // a WithRoute func's "chat.postMessage"
 	}
 	switch {

@@ -178,7 +178,7 @@ func TestRedactURL(t *testing.T) {
 	for _, tt := range []struct{ url, want string }{
 		{"https://alice:hunter2@api.example.com/v1/items?token=SECRET#frag", "https://api.example.com/v1/items"},
 		{"https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX", "https://hooks.slack.com/services/{}/{}/{}"},
-		{"http://localhost:8080", "http://localhost:8080/"},
+		{"http://localhost:8080", "http://localhost:8080"},
 		{"/v1/users/42?x=1", "/v1/users/{}"},
 		{"//api.example.com/v1", "//api.example.com/v1"},
 		{"mailto:someone@example.com", "mailto:{}"},
