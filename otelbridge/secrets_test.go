@@ -297,6 +297,7 @@ func fill(req *http.Request) {
 	req.Header.Set("Authorization", "Bearer "+canary("header"))
 	req.Header.Set("X-Api-Key", canary("header"))
 	req.Header.Set("Cookie", "sid="+canary("header"))
+	req.Header.Set("Proxy-Authorization", "Basic "+canary("header"))
 	body := []byte(`{"text":"` + canary("body") + `"}`)
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -364,6 +365,7 @@ func requests(c *capture, client *httpadapter.Client, mode string) {
 			httpadapter.Header("Authorization", "Bearer "+canary("header")),
 			httpadapter.Header("X-Api-Key", canary("header")),
 			httpadapter.Header("Cookie", "sid="+canary("header")),
+			httpadapter.Header("Proxy-Authorization", "Basic "+canary("header")),
 			httpadapter.Body("application/json", []byte(`{"text":"`+canary("body")+`"}`)))
 		c.err(err)
 		if resp != nil {
