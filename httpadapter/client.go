@@ -118,7 +118,10 @@ func NewClientFor(baseURL string, rt http.RoundTripper, opts ...ClientOption) (*
 func newClient(baseURL string, opts []ClientOption, transport func(*clientConfig) (http.RoundTripper, error)) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, &OptionError{Name: "baseURL", Value: "\"" + baseURL + "\"", Reason: "must be an absolute URL with a scheme and a host"}
+		// Quoted redacted: a token in it is no less a token for being in
+		// a malformed URL.
+		return nil, &OptionError{Name: "baseURL", Value: strconv.Quote(redactURLString(baseURL)),
+			Reason: "must be an absolute URL with a scheme and a host"}
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -221,7 +224,7 @@ func (c *Client) Request(ctx context.Context, method, path string, opts ...Reque
 		if errors.As(err, &ue) {
 			reason = ue.Err.Error() // not err's: it quotes the path in full
 		}
-		return nil, &OptionError{Name: "path", Value: "of " + strconv.Itoa(len(path)) + " bytes", Reason: reason}
+		return nil, &OptionError{Name: "path", Value: strconv.Quote(redactRaw(path)), Reason: reason}
 	}
 	if ref.IsAbs() || ref.Host != "" {
 		return nil, &OptionError{Name: "path", Value: strconv.Quote(RedactURL(ref)), Reason: "must be relative to the base URL"}

@@ -33,17 +33,20 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		lim      *dynlimit.Limiter
 		opts     []httpadapter.ClientOption
 		wantName string
+		quoted   string // the base URL as the message quotes it
 	}{
-		{"empty base URL", "", lim, nil, "baseURL"},
-		{"no scheme", "api.example.com/v1", lim, nil, "baseURL"},
-		{"path only", "/v1", lim, nil, "baseURL"},
-		{"no host", "https://", lim, nil, "baseURL"},
-		{"unparsable", "https://[::1", lim, nil, "baseURL"},
-		{"nil limiter", "https://api.example.com", nil, nil, "lim"},
-		{"zero timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(0)}, "WithTimeout"},
-		{"negative timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(-time.Second)}, "WithTimeout"},
+		{"empty base URL", "", lim, nil, "baseURL", "/"},
+		{"no scheme", "api.example.com/v1", lim, nil, "baseURL", "/api.example.com/v1"},
+		{"path only", "/v1", lim, nil, "baseURL", "/v1"},
+		{"no host", "https://", lim, nil, "baseURL", "https://"},
+		{"unparsable", "https://[::1", lim, nil, "baseURL", "https://[::1"},
+		// Credentials are not quoted, even in a URL that does not parse.
+		{"unparsable with credentials", "https://bob:hunter2@[::1/v1/XXXXXXXXXXXXXXXXXXXXXXXX?key=s3cr3t", lim, nil, "baseURL", "https://[::1/v1/{}"},
+		{"nil limiter", "https://api.example.com", nil, nil, "lim", ""},
+		{"zero timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(0)}, "WithTimeout", ""},
+		{"negative timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(-time.Second)}, "WithTimeout", ""},
 		{"bad transport option", "https://api.example.com", lim,
-			[]httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(-1))}, "WithMaxRetries"},
+			[]httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(-1))}, "WithMaxRetries", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,8 +58,8 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 			if c != nil {
 				t.Error("a Client came with the error")
 			}
-			if tt.wantName == "baseURL" && !strings.Contains(err.Error(), `"`+tt.base+`"`) {
-				t.Errorf("message %q does not quote the base URL", err)
+			if tt.wantName == "baseURL" && !strings.Contains(err.Error(), `"`+tt.quoted+`"`) {
+				t.Errorf("message %q does not quote the base URL as %q", err, tt.quoted)
 			}
 		})
 	}

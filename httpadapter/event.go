@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,20 +127,27 @@ func RedactError(err error) string {
 		if !errors.As(e, &ue) {
 			break
 		}
-		if safe := redactURLString(ue.URL); safe != ue.URL {
-			msg = strings.ReplaceAll(msg, ue.URL, safe)
+		if safe := redactURLString(ue.URL); ue.URL != "" && safe != ue.URL {
+			// *url.Error quotes its URL with %q, escaping what a raw
+			// replacement would miss. A wrapper may have printed it raw:
+			// replaced too when it is absolute, and so cannot be mistaken
+			// for a word of the message.
+			msg = strings.ReplaceAll(msg, strconv.Quote(ue.URL), strconv.Quote(safe))
+			if strings.Contains(ue.URL, "://") {
+				msg = strings.ReplaceAll(msg, ue.URL, safe)
+			}
 		}
 		e = ue
 	}
 	return msg
 }
 
-// redactURLString is RedactURL of the URL s; one it cannot parse is dropped
-// whole.
+// redactURLString is RedactURL of the URL s, or of what can be told of it
+// when it does not parse.
 func redactURLString(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "[unparsable URL]"
+		return redactRaw(s)
 	}
 	return RedactURL(u)
 }

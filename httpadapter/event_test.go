@@ -185,8 +185,8 @@ func TestRedactError(t *testing.T) {
 			`Post "https://hooks.slack.com/services/{}/{}/{}": EOF`,
 		},
 		{
-			&url.Error{Op: "Get", URL: "https://api.example/%zz", Err: errors.New("EOF")},
-			`Get "[unparsable URL]": EOF`,
+			&url.Error{Op: "Get", URL: "https://u:p@api.example/%zz/XXXXXXXXXXXXXXXXXXXXXXXX?token=abc", Err: errors.New("EOF")},
+			`Get "https://api.example/{}/{}": EOF`,
 		},
 		{errors.New("no URL"), "no URL"},
 		{nil, ""},

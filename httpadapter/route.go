@@ -65,10 +65,50 @@ func RedactURL(u *url.URL) string {
 	if u.Opaque != "" {
 		return u.Scheme + ":{}" // mailto:someone@example.com
 	}
-	if u.Path == "" && u.Host != "" {
+	switch {
+	case u.Path == "" && u.Host != "":
 		return withRoute(u, "")
+	case u.Path == "" && u.Scheme != "":
+		return u.Scheme + "://" // https:// of a base URL without its host
 	}
 	return withRoute(u, templatePath(u.Path))
+}
+
+// redactRaw is RedactURL of s, a URL that does not parse, as best it can
+// be told: what follows a '?' or '#' is dropped, and so is what precedes
+// the last '@' of the authority; the path becomes its template.
+func redactRaw(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	prefix, rest := "", s
+	if i := strings.Index(s, "://"); i > 0 && isScheme(s[:i]) {
+		prefix, rest = s[:i+3], s[i+3:]
+		authority, path := rest, ""
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			authority, path = rest[:j], rest[j:]
+		}
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			authority = authority[at+1:]
+		}
+		prefix, rest = prefix+authority, path
+	}
+	if rest == "" {
+		return prefix
+	}
+	return prefix + templatePath(rest)
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, '+', '-' or '.'.
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isUpper(c) && !isLower(c) && (i == 0 || (c < '0' || c > '9') && c != '+' && c != '-' && c != '.') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // withRoute returns u's scheme and host followed by route, the template

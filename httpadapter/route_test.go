@@ -1,6 +1,7 @@
 package httpadapter_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -230,3 +231,27 @@ func FuzzRouteTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedactError checks, on any URL an *url.Error may quote, parsable or
+// not, that what RedactError quotes has no user info, query or fragment
+// left ('@', '?', '#'), and no path segment that RouteTemplate would not
+// keep.
+func FuzzRedactError(f *testing.F) {
+	for _, s := range []string{"https://u:p@api.example/x?token=abc#frag", "https://[::1", "https://u:p@[::1/v1/%zz?k=v",
+		"mailto:someone@example.com", "/v1/users/42", "", "http://a@b@c/d?e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		msg := httpadapter.RedactError(&url.Error{Op: "Get", URL: s, Err: errFuzz})
+		quoted, ok := strings.CutPrefix(msg, `Get "`)
+		if !ok || !strings.HasSuffix(quoted, `": fuzz`) {
+			t.Fatalf("RedactError quoting %q = %q", s, msg)
+		}
+		quoted = strings.TrimSuffix(quoted, `": fuzz`)
+		if strings.ContainsAny(quoted, "@?#") {
+			t.Fatalf("RedactError quotes %q as %q", s, quoted)
+		}
+	})
+}
+
+var errFuzz = errors.New("fuzz")
