@@ -298,12 +298,23 @@ func wordLike(w string) bool {
 		if run > maxConsonantRun || rare > maxRareLetters {
 			return false
 		}
-		if i+1 < len(w) && strings.IndexByte(rareAfter[c-'a'], w[i+1]|0x20) >= 0 {
+		if i+1 < len(w) && rarePairs[c-'a']&(1<<(w[i+1]|0x20-'a')) != 0 {
 			return false
 		}
 	}
 	return vowels*lettersPerVowel >= len(w)
 }
+
+// rarePairs is rareAfter as bit sets: bit b of rarePairs[a] is set when
+// the letter 'a'+b seldom follows 'a'+a.
+var rarePairs = func() (sets [26]uint32) {
+	for a, after := range rareAfter {
+		for i := 0; i < len(after); i++ {
+			sets[a] |= 1 << (after[i] - 'a')
+		}
+	}
+	return sets
+}()
 
 // rareAfter holds, for each letter, the letters that seldom follow it in
 // an English word (qz, jx, vb): a pair of them marks a random string. The
