@@ -533,7 +533,9 @@ func runScenario(t *testing.T, sub subject, mode string, leaks *atomic.Int64) {
 		}
 
 		if strings.HasPrefix(sub.name, "slack ") && mode == modeOK {
-			for _, key := range []string{"chat.postMessage", integrations.SlackWebhookKey, integrations.SlackOtherKey} {
+			// Literals, not integrations.SlackWebhookKey and SlackOtherKey:
+			// the test builds on code from before them, where it fails.
+			for _, key := range []string{"chat.postMessage", "webhook", "other"} {
 				if !slices.Contains(c.snapshots, key) {
 					t.Errorf("no Slack limiter %q among %q", key, c.snapshots)
 				}
