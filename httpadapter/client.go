@@ -3,9 +3,11 @@ package httpadapter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,7 +118,10 @@ func NewClientFor(baseURL string, rt http.RoundTripper, opts ...ClientOption) (*
 func newClient(baseURL string, opts []ClientOption, transport func(*clientConfig) (http.RoundTripper, error)) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return nil, &OptionError{Name: "baseURL", Value: "\"" + baseURL + "\"", Reason: "must be an absolute URL with a scheme and a host"}
+		// Quoted redacted: a token in it is no less a token for being in
+		// a malformed URL.
+		return nil, &OptionError{Name: "baseURL", Value: strconv.Quote(redactURLString(baseURL)),
+			Reason: "must be an absolute URL with a scheme and a host"}
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -204,13 +209,25 @@ func Body(contentType string, body []byte) RequestOption {
 // given options, and returns the response. The request is bounded by ctx
 // and by the Client's timeout, whichever ends first. A path may carry a
 // query string.
+//
+// A failed request's error is net/http's *url.Error, whose message quotes
+// the URL redacted as [RedactURL] does (no user info, query or fragment,
+// the path as a route template); errors.Is and errors.As see its cause (an
+// [*Error], context.DeadlineExceeded...) as they would in the original. A
+// path that cannot be sent is an [*OptionError] that quotes it redacted
+// too.
 func (c *Client) Request(ctx context.Context, method, path string, opts ...RequestOption) (*http.Response, error) {
 	ref, err := url.Parse(path)
 	if err != nil {
-		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: err.Error()}
+		reason := "not a URL path"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			reason = ue.Err.Error() // not err's: it quotes the path in full
+		}
+		return nil, &OptionError{Name: "path", Value: strconv.Quote(redactRaw(path)), Reason: reason}
 	}
 	if ref.IsAbs() || ref.Host != "" {
-		return nil, &OptionError{Name: "path", Value: "\"" + path + "\"", Reason: "must be relative to the base URL"}
+		return nil, &OptionError{Name: "path", Value: strconv.Quote(RedactURL(ref)), Reason: "must be relative to the base URL"}
 	}
 	// The leading slash goes after parsing, not before: without it
 	// "/images:annotate" would parse as a URL of scheme "images", and
@@ -232,5 +249,28 @@ func (c *Client) Request(ctx context.Context, method, path string, opts ...Reque
 			return nil, err
 		}
 	}
-	return c.http.Do(req)
+	resp, err := c.http.Do(req)
+	return resp, c.redact(req, err)
+}
+
+// router is a RoundTripper that names the route of a request as its
+// events do: a *Transport, a *KeyedTransport.
+type router interface {
+	routeOf(req *http.Request) string
+}
+
+// redact returns err, or, when it is net/http's *url.Error, a copy that
+// quotes req's URL as the error of a Transport does (redactedURL) and
+// wraps the same cause. The URL quoted is always the caller's, redacted,
+// not that of a redirect's target, which may hold a signature.
+func (c *Client) redact(req *http.Request, err error) error {
+	ue, ok := err.(*url.Error) //nolint:errorlint // http.Client.Do returns the *url.Error itself
+	if !ok {
+		return err
+	}
+	u := RedactURL(req.URL)
+	if r, ok := c.http.Transport.(router); ok {
+		u = withRoute(req.URL, r.routeOf(req))
+	}
+	return &url.Error{Op: ue.Op, URL: u, Err: ue.Err}
 }

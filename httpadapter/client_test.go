@@ -33,17 +33,20 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 		lim      *dynlimit.Limiter
 		opts     []httpadapter.ClientOption
 		wantName string
+		quoted   string // the base URL as the message quotes it
 	}{
-		{"empty base URL", "", lim, nil, "baseURL"},
-		{"no scheme", "api.example.com/v1", lim, nil, "baseURL"},
-		{"path only", "/v1", lim, nil, "baseURL"},
-		{"no host", "https://", lim, nil, "baseURL"},
-		{"unparsable", "https://[::1", lim, nil, "baseURL"},
-		{"nil limiter", "https://api.example.com", nil, nil, "lim"},
-		{"zero timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(0)}, "WithTimeout"},
-		{"negative timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(-time.Second)}, "WithTimeout"},
+		{"empty base URL", "", lim, nil, "baseURL", "/"},
+		{"no scheme", "api.example.com/v1", lim, nil, "baseURL", "/api.example.com/v1"},
+		{"path only", "/v1", lim, nil, "baseURL", "/v1"},
+		{"no host", "https://", lim, nil, "baseURL", "https://"},
+		{"unparsable", "https://[::1", lim, nil, "baseURL", "https://[::1"},
+		// Credentials are not quoted, even in a URL that does not parse.
+		{"unparsable with credentials", "https://bob:hunter2@[::1/v1/XXXXXXXXXXXXXXXXXXXXXXXX?key=s3cr3t", lim, nil, "baseURL", "https://[::1/v1/{}"},
+		{"nil limiter", "https://api.example.com", nil, nil, "lim", ""},
+		{"zero timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(0)}, "WithTimeout", ""},
+		{"negative timeout", "https://api.example.com", lim, []httpadapter.ClientOption{httpadapter.WithTimeout(-time.Second)}, "WithTimeout", ""},
 		{"bad transport option", "https://api.example.com", lim,
-			[]httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(-1))}, "WithMaxRetries"},
+			[]httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(-1))}, "WithMaxRetries", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,8 +58,8 @@ func TestNewClientRejectsBadArguments(t *testing.T) {
 			if c != nil {
 				t.Error("a Client came with the error")
 			}
-			if tt.wantName == "baseURL" && !strings.Contains(err.Error(), `"`+tt.base+`"`) {
-				t.Errorf("message %q does not quote the base URL", err)
+			if tt.wantName == "baseURL" && !strings.Contains(err.Error(), `"`+tt.quoted+`"`) {
+				t.Errorf("message %q does not quote the base URL as %q", err, tt.quoted)
 			}
 		})
 	}
@@ -325,4 +328,82 @@ func TestClientRequestErrors(t *testing.T) {
 			t.Errorf("upstream saw %d requests, want none", n)
 		}
 	})
+}
+
+// A request's error quotes its URL redacted, as the Transport's own error
+// does, and still matches its cause with errors.Is and errors.As.
+func TestClientRequestErrorsAreRedacted(t *testing.T) {
+	const (
+		base = "https://bob:hunter2@api.example.com/"
+		path = "/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX?api_key=s3cr3t"
+	)
+	for _, tc := range []struct {
+		name    string
+		reply   reply
+		opts    []httpadapter.ClientOption
+		is      error
+		wantURL string
+	}{
+		{
+			name: "retries exhausted", reply: status(503), is: httpadapter.ErrRetriesExhausted,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(1), constant(time.Second))},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "transport error", reply: reply{err: errConnRefused}, is: errConnRefused,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(0))},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "timeout", reply: reply{hang: true}, is: context.DeadlineExceeded,
+			opts:    []httpadapter.ClientOption{httpadapter.WithTimeout(time.Second)},
+			wantURL: "https://api.example.com/services/{}/{}/{}",
+		},
+		{
+			name: "the route of WithRoute", reply: status(503), is: httpadapter.ErrRetriesExhausted,
+			opts: []httpadapter.ClientOption{httpadapter.WithTransportOptions(httpadapter.WithMaxRetries(1), constant(time.Second),
+				httpadapter.WithRoute(func(*http.Request) string { return "webhook" }))},
+			wantURL: "https://api.example.com/webhook",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				opts := append([]httpadapter.ClientOption{httpadapter.WithBaseTransport(script(tc.reply))}, tc.opts...)
+				c := newClient(t, base, newLimiter(t, steady), opts...)
+				resp, err := c.Request(context.Background(), http.MethodGet, path)
+				closeBody(resp)
+				if !errors.Is(err, tc.is) {
+					t.Fatalf("err = %v, want one that matches %v", err, tc.is)
+				}
+				var ue *url.Error
+				if !errors.As(err, &ue) || ue.URL != tc.wantURL {
+					t.Errorf("err = %#v, want an *url.Error quoting %s", err, tc.wantURL)
+				}
+				for _, secret := range []string{"XXXXXXXXXXXXXXXXXXXXXXXX", "s3cr3t", "api_key", "bob", "hunter2"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Errorf("%q leaks %q", err, secret)
+					}
+				}
+			})
+		})
+	}
+}
+
+var errConnRefused = errors.New("connection refused")
+
+// A path that cannot be sent is refused without quoting it.
+func TestClientRequestPathErrorsAreRedacted(t *testing.T) {
+	c := newClient(t, "https://api.example.com", newLimiter(t, steady), httpadapter.WithBaseTransport(script(status(200))))
+	for _, path := range []string{"https://bob:hunter2@evil.example/x?api_key=s3cr3t", "/x/s3cr3t%zz?api_key=s3cr3t"} {
+		resp, err := c.Request(context.Background(), http.MethodGet, path)
+		closeBody(resp)
+		if err == nil {
+			t.Fatalf("Request(%q) succeeded", path)
+		}
+		for _, secret := range []string{"s3cr3t", "bob", "hunter2"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%q leaks %q", err, secret)
+			}
+		}
+	}
 }

@@ -25,8 +25,11 @@ var ErrWaitTooLong = errors.New("httpadapter: wait too long")
 // to decide what to do next. The last response, if any, has been drained and
 // closed (see [WithReturnLastResponse] to get it instead).
 type Error struct {
-	// Method and URL identify the request; the URL has no query string, so
-	// that no credential passed in one ends up in logs.
+	// Method and URL identify the request. The URL is redacted as
+	// [RedactURL] does: scheme, host and the path as a route template
+	// ([RouteTemplate]), without user info, query or fragment, so that no
+	// credential in any of them (a webhook's secret path, a token in the
+	// query) ends up in logs through the error.
 	Method, URL string
 	// Attempts is the number of attempts made.
 	Attempts int

@@ -3,8 +3,8 @@ package httpadapter
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +59,11 @@ type RequestEvent struct {
 	// ErrKind says why the request failed: one of the ErrKind constants;
 	// empty when it did not.
 	ErrKind string
-	// Err is the error RoundTrip returned; nil on a response. It may hold a
-	// URL with its query string: log [RequestEvent.Error] instead.
+	// Err is the error RoundTrip returned; nil on a response. The
+	// Transport's own errors quote only a redacted URL ([RedactURL]), but a
+	// base transport's error is passed on as it is and may quote one in
+	// full (an *url.Error, if the base is an http.Client's): log
+	// [RequestEvent.Error] instead.
 	Err error
 }
 
@@ -120,8 +123,10 @@ func ErrorKind(err error) string {
 }
 
 // RedactError returns err's message with every URL that an *url.Error in
-// its chain quotes stripped of user info, query string and fragment, which
-// may hold credentials. Empty for a nil err.
+// its chain quotes redacted as [RedactURL] does: without user info, query
+// string and fragment, and with its path as a route template, any of which
+// may hold credentials. The Transport's own errors ([*Error]) carry a
+// redacted URL already. Empty for a nil err.
 func RedactError(err error) string {
 	if err == nil {
 		return ""
@@ -132,25 +137,29 @@ func RedactError(err error) string {
 		if !errors.As(e, &ue) {
 			break
 		}
-		if safe := redactURLString(ue.URL); safe != ue.URL {
-			msg = strings.ReplaceAll(msg, ue.URL, safe)
+		if safe := redactURLString(ue.URL); ue.URL != "" && safe != ue.URL {
+			// *url.Error quotes its URL with %q, escaping what a raw
+			// replacement would miss. A wrapper may have printed it raw:
+			// replaced too when it is absolute, and so cannot be mistaken
+			// for a word of the message.
+			msg = strings.ReplaceAll(msg, strconv.Quote(ue.URL), strconv.Quote(safe))
+			if strings.Contains(ue.URL, "://") {
+				msg = strings.ReplaceAll(msg, ue.URL, safe)
+			}
 		}
 		e = ue
 	}
 	return msg
 }
 
-// redactURLString strips user info, query and fragment from a URL; one it
-// cannot parse is dropped whole.
+// redactURLString is RedactURL of the URL s, or of what can be told of it
+// when it does not parse.
 func redactURLString(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "[unparsable URL]"
+		return redactRaw(s)
 	}
-	if u.User == nil && u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
-		return s
-	}
-	return strippedURL(*u)
+	return RedactURL(u)
 }
 
 type tenantKey struct{}
@@ -165,110 +174,4 @@ func ContextWithTenant(ctx context.Context, tenant string) context.Context {
 func TenantFromContext(ctx context.Context) (string, bool) {
 	t, ok := ctx.Value(tenantKey{}).(string)
 	return t, ok
-}
-
-// RouteTemplate returns req's path with every segment that varies replaced
-// by "{}": one that holds a digit (an ID, an issue key, a date) but is not
-// a version such as v1 or v2beta, one longer than 32 bytes (a hash), or one
-// that looks like a token (16 bytes or more of mixed-case letters without a
-// separator). The result is a low-cardinality name for the route, fit for a
-// metric attribute: "/v1/users/123/posts" → "/v1/users/{}/posts". The query
-// string is never part of it.
-func RouteTemplate(req *http.Request) string {
-	if req.URL == nil || req.URL.Path == "" {
-		return "/"
-	}
-	p := req.URL.Path
-	if !needsTemplate(p) {
-		return p
-	}
-	var b strings.Builder
-	b.Grow(len(p))
-	for rest := p; rest != ""; {
-		var seg string
-		seg, rest = nextSegment(rest)
-		if seg == "" {
-			continue
-		}
-		b.WriteByte('/')
-		if variable(seg) {
-			b.WriteString("{}")
-		} else {
-			b.WriteString(seg)
-		}
-	}
-	if b.Len() == 0 {
-		return "/"
-	}
-	return b.String()
-}
-
-// nextSegment splits p after its first path segment.
-func nextSegment(p string) (seg, rest string) {
-	p = strings.TrimLeft(p, "/")
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		return p[:i], p[i:]
-	}
-	return p, ""
-}
-
-// needsTemplate reports whether p has a segment to replace, an empty one
-// or a trailing slash: the common path of words only is returned as it is,
-// without allocating.
-func needsTemplate(p string) bool {
-	if p[0] != '/' || strings.Contains(p, "//") || len(p) > 1 && p[len(p)-1] == '/' {
-		return true
-	}
-	for rest := p; rest != ""; {
-		var seg string
-		seg, rest = nextSegment(rest)
-		if variable(seg) {
-			return true
-		}
-	}
-	return false
-}
-
-// variable reports whether a path segment stands for a value.
-func variable(seg string) bool {
-	if len(seg) > 32 || secretLike(seg) {
-		return true
-	}
-	if !strings.ContainsAny(seg, "0123456789") {
-		return false
-	}
-	return !isVersion(seg)
-}
-
-// secretLike reports whether seg looks like a token rather than a word: 16
-// bytes or more, no separator a name would have (. - _ ~), and both upper
-// and lower case letters, as in a webhook secret (T00000000/B00000000/
-// XXXXXXXXXXXXXXXXXXXXXXXX). Method names such as chat.postMessage have a
-// separator; resource names are lower case.
-func secretLike(seg string) bool {
-	if len(seg) < 16 || strings.ContainsAny(seg, ".-_~") {
-		return false
-	}
-	var upper, lower bool
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
-		upper = upper || 'A' <= c && c <= 'Z'
-		lower = lower || 'a' <= c && c <= 'z'
-	}
-	return upper && lower
-}
-
-// isVersion reports whether seg names an API version: v1, v2, V3, v1beta1,
-// v2.1.
-func isVersion(seg string) bool {
-	if len(seg) < 2 || len(seg) > 10 || seg[0] != 'v' && seg[0] != 'V' || seg[1] < '0' || seg[1] > '9' {
-		return false
-	}
-	for i := 2; i < len(seg); i++ {
-		c := seg[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

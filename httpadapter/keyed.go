@@ -36,6 +36,7 @@ type KeyedTransport struct {
 	key   KeyFunc
 	opts  []Option
 	cost  *costBudget
+	route func(*http.Request) string // the options' WithRoute, else RouteTemplate
 
 	mu    sync.Mutex
 	byKey map[string]*list.Element // of *keyedEntry
@@ -75,7 +76,7 @@ func NewKeyedTransport(base http.RoundTripper, group *dynlimit.Group, key KeyFun
 		}
 	}
 	return &KeyedTransport{
-		base: base, group: group, key: key, cost: cfg.cost,
+		base: base, group: group, key: key, cost: cfg.cost, route: cfg.route,
 		opts:  append([]Option(nil), opts...),
 		byKey: make(map[string]*list.Element),
 	}, nil
@@ -128,6 +129,8 @@ func (t *KeyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return tr.RoundTrip(req)
 }
+
+func (t *KeyedTransport) routeOf(req *http.Request) string { return t.route(req) }
 
 func (t *KeyedTransport) transportFor(key string) (*Transport, error) {
 	t.mu.Lock()

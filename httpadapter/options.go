@@ -262,8 +262,11 @@ func WithTenant(tenant string) Option {
 }
 
 // WithRoute sets how a request's route is named in request events, logs,
-// spans and metrics. It must return a template of low cardinality (no
-// IDs) and nothing secret. Default: [RouteTemplate].
+// spans and metrics, and as the path of the URL the Transport's errors
+// quote ([Error], and [Client.Request]'s). It must return a template of low
+// cardinality (no IDs) and nothing secret: use it for an API that puts a
+// secret in its paths at a place [RouteTemplate]'s rule may not catch.
+// Default: [RouteTemplate].
 func WithRoute(f func(*http.Request) string) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {

@@ -185,3 +185,34 @@ func TestErrorOfARequestWithoutURL(t *testing.T) {
 		}
 	})
 }
+
+// The URL of an *Error has the request's route for its path: a secret in
+// the path (a webhook's) stays out of the message, as the query does.
+func TestErrorURLIsTheRoute(t *testing.T) {
+	const secretPath = "https://hooks.example.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX?token=SECRET"
+	for _, tc := range []struct {
+		name string
+		opts []httpadapter.Option
+		want string
+	}{
+		{"RouteTemplate", nil, "https://hooks.example.com/services/{}/{}/{}"},
+		{"WithRoute", []httpadapter.Option{httpadapter.WithRoute(func(*http.Request) string { return "/services/{team}/{bot}/{secret}" })},
+			"https://hooks.example.com/services/{team}/{bot}/{secret}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				opts := append([]httpadapter.Option{httpadapter.WithMaxRetries(1), constant(time.Second)}, tc.opts...)
+				rt := newTransport(t, script(status(503)), newLimiter(t, steady), opts...)
+				resp, err := rt.RoundTrip(get(t, context.Background(), secretPath))
+				closeBody(resp)
+				var e *httpadapter.Error
+				if !errors.As(err, &e) || e.URL != tc.want {
+					t.Fatalf("err = %v, want an *Error for %s", err, tc.want)
+				}
+				if msg := err.Error(); strings.Contains(msg, "XXXX") || strings.Contains(msg, "SECRET") {
+					t.Errorf("message %q leaks the secret", msg)
+				}
+			})
+		})
+	}
+}

@@ -479,7 +479,7 @@ func (t *Transport) fail(req *http.Request, kind error, attempts, status int, ra
 		cause = &url.Error{Op: ue.Op, URL: redactURLString(ue.URL), Err: ue.Err}
 	}
 	return &Error{
-		Method: req.Method, URL: redactedURL(req), Attempts: attempts,
+		Method: req.Method, URL: t.redactedURL(req), Attempts: attempts,
 		StatusCode: status, RetryAfter: ra, RetryAt: retryAt, Err: cause, sentinel: kind,
 	}
 }
@@ -494,20 +494,17 @@ func (t *Transport) discard(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// redactedURL returns req's URL without user info, query or fragment, which
-// may hold credentials.
-func redactedURL(req *http.Request) string {
+// redactedURL returns req's URL as it may be logged: no user info, query
+// or fragment, and the path as the request's route (WithRoute, else
+// RouteTemplate), as any of them may hold a credential.
+func (t *Transport) redactedURL(req *http.Request) string {
 	if req.URL == nil {
 		return ""
 	}
-	return strippedURL(*req.URL)
+	return withRoute(req.URL, t.cfg.route(req))
 }
 
-// strippedURL is u without user info, query or fragment.
-func strippedURL(u url.URL) string {
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
-}
+func (t *Transport) routeOf(req *http.Request) string { return t.cfg.route(req) }
 
 func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
 	t := clk.NewTimer(d)

@@ -100,6 +100,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:             "zapier",
 			Classifier:       ZapierClassifier,
+			Route:            ZapierRoute,
 			AIMD:             builtinAIMD(1, 1, 0.02, oneAMinute, 1),
 			MinRetryAfterSec: 60,
 			Source: "APIS.md: 60 requests/min per IP (rate 1/s; max_rate 1/s: a throttle costs 60 s) and " +
@@ -110,6 +111,7 @@ func builtin() []Config {
 			Name:       "slack",
 			Classifier: SlackClassifier,
 			KeyPolicy:  SlackKeyPolicy,
+			Route:      SlackRoute,
 			BaseURL:    "https://slack.com/api",
 			AIMD:       builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
 			Key:        KeyMethod,
@@ -117,7 +119,10 @@ func builtin() []Config {
 				"per method, starting at tier 2's 20/min (most methods), between tier 1's 1/min (min_rate) and " +
 				"tier 4's 100/min (max_rate); Retry-After in seconds. chat.postMessage allows about 1/s per " +
 				"channel; new non-Marketplace apps get 1/min on conversations.history and .replies. " +
-				"Limits are per app and workspace: one client per workspace token.",
+				"Limits are per app and workspace: one client per workspace token. Only real method names key a limiter: " +
+				"incoming webhooks (hooks.slack.com/services/{team}/{bot}/{secret}) share the key \"webhook\", at " +
+				"Slack's one message per second (https://api.slack.com/docs/rate-limits), and their routes are " +
+				"/services/{}/{}/{}; any other path shares \"other\".",
 		}),
 		cfg(Config{
 			Name:             "github",

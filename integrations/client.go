@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func WithBaseURL(u string) Option {
 			return errors.New(`integrations: WithBaseURL(""): want an absolute http or https URL`)
 		}
 		if reason := checkBaseURL(u); reason != "" {
-			return fmt.Errorf("integrations: WithBaseURL(%s): %s", quoteShort(u), reason)
+			return fmt.Errorf("integrations: WithBaseURL(%s): %s", quoteShort(redactBaseURL(u)), reason)
 		}
 		o.baseURL = u
 		return nil
@@ -153,6 +154,18 @@ func WithMaxKeys(n int) Option {
 		o.maxKeys = n
 		return nil
 	})
+}
+
+// redactBaseURL returns a base URL as an error may quote it: without user
+// info, query or fragment, its path as a route template
+// (httpadapter.RedactURL), as a credential in any of them may be why it
+// was refused. One that does not parse is not quoted.
+func redactBaseURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	return httpadapter.RedactURL(u)
 }
 
 // resolve applies opts and returns the validated configuration of name.
@@ -346,21 +359,13 @@ func (c Config) keyFunc() func(*http.Request) string {
 	return nil
 }
 
-// methodKey returns the last segment of the path: Slack's method.
-func methodKey(req *http.Request) string {
-	p := strings.TrimRight(req.URL.Path, "/")
-	return p[strings.LastIndexByte(p, '/')+1:]
-}
+// methodKey is KeyMethod's: Slack's method, never a path segment that
+// is not one (SlackMethodKey).
+func methodKey(req *http.Request) string { return SlackMethodKey(req) }
 
-// baseKey returns the first segment after /v0/: Airtable's base.
-func baseKey(req *http.Request) string {
-	rest, ok := strings.CutPrefix(req.URL.Path, "/v0/")
-	if !ok {
-		return ""
-	}
-	seg, _, _ := strings.Cut(rest, "/")
-	return seg
-}
+// baseKey is KeyBase's: an Airtable base id, never a path segment of
+// another shape (AirtableBaseKey).
+func baseKey(req *http.Request) string { return AirtableBaseKey(req) }
 
 // endpointKey returns the method, the host and the path as a template
 // (httpadapter.RouteTemplate): IDs, issue keys and tokens vary within one

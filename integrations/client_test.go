@@ -181,14 +181,14 @@ func TestAirtableBaseSilence(t *testing.T) {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		wg.Go(func() { mustGet(t, c, "/v0/appA/Tasks") })
+		wg.Go(func() { mustGet(t, c, "/v0/appAAAAAAAAAAAAAA/Tasks") })
 		time.Sleep(time.Second)
-		wg.Go(func() { mustGet(t, c, "/v0/appB/Tasks") })
+		wg.Go(func() { mustGet(t, c, "/v0/appBBBBBBBBBBBBBB/Tasks") })
 		wg.Wait()
-		if got := up.times("/v0/appA/Tasks"); !near(got, 0, resumed(0, 30*time.Second, 5)) {
+		if got := up.times("/v0/appAAAAAAAAAAAAAA/Tasks"); !near(got, 0, resumed(0, 30*time.Second, 5)) {
 			t.Errorf("base A attempts at %v, want the second after 30 s", got)
 		}
-		if got := up.times("/v0/appB/Tasks"); !near(got, time.Second, resumed(time.Second, 30*time.Second, 5)) {
+		if got := up.times("/v0/appBBBBBBBBBBBBBB/Tasks"); !near(got, time.Second, resumed(time.Second, 30*time.Second, 5)) {
 			t.Errorf("base B attempts at %v, want [1s 31.3s]: its own limiter, its own silence", got)
 		}
 	})
@@ -335,7 +335,7 @@ func TestKeyedTransportIsBounded(t *testing.T) {
 	cfgs := map[string]Config{"fast": func() Config {
 		c := Default()
 		c.AIMD.Rate, c.AIMD.Burst, c.AIMD.MaxRate = 1e5, 1e5, 1e5
-		c.Key = KeyMethod
+		c.KeyFunc = func(r *http.Request) string { return r.URL.Path }
 		return c
 	}()}
 	up := &inMemoryUpstream{h: func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }}
@@ -380,9 +380,15 @@ func TestKeyFuncs(t *testing.T) {
 	}{
 		{KeyMethod, "POST", "https://slack.com/api/chat.postMessage", "chat.postMessage"},
 		{KeyMethod, "GET", "https://slack.com/api/conversations.list/", "conversations.list"},
-		{KeyMethod, "GET", "https://slack.com/", ""},
-		{KeyBase, "GET", "https://api.airtable.com/v0/appXYZ/Tasks?view=x", "appXYZ"},
-		{KeyBase, "GET", "https://api.airtable.com/v0/appXYZ", "appXYZ"},
+		{KeyMethod, "GET", "https://slack.com/", SlackOtherKey},
+		// A path segment that is not a method never names a limiter.
+		{KeyMethod, "POST", "https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX", SlackWebhookKey},
+		{KeyMethod, "POST", "https://slack.com/api/zqxkvbwhpmtjrdlgfnscwyqz", SlackOtherKey},
+		{KeyMethod, "GET", "https://x.example/m1", SlackOtherKey},
+		{KeyBase, "GET", "https://api.airtable.com/v0/appXYZ01234567890/Tasks?view=x", "appXYZ01234567890"},
+		{KeyBase, "GET", "https://api.airtable.com/v0/appXYZ01234567890", "appXYZ01234567890"},
+		{KeyBase, "GET", "https://api.airtable.com/v0/meta/bases/appXYZ01234567890/tables", "appXYZ01234567890"},
+		{KeyBase, "GET", "https://api.airtable.com/v0/XXXXXXXXXXXXXXXXXXXXXXXX/Tasks", ""},
 		{KeyBase, "GET", "https://api.airtable.com/v1/x", ""},
 		{KeyEndpoint, "GET", "https://acme.atlassian.net/rest/api/3/issue/PROJ-123", "GET acme.atlassian.net/rest/api/{}/issue/{}"},
 		{KeyEndpoint, "PUT", "https://Acme.atlassian.net/rest/api/3/issue/PROJ-9/", "PUT acme.atlassian.net/rest/api/{}/issue/{}"},

@@ -22,18 +22,22 @@ import (
 const (
 	// KeyNone paces every request of the integration with one limiter.
 	KeyNone = ""
-	// KeyMethod keys by the last segment of the path: Slack's
+	// KeyMethod keys by Slack's Web API method ([SlackMethodKey]):
 	// /api/chat.postMessage is "chat.postMessage", each method having its
-	// own tier.
+	// own tier. Only a method name becomes a key: webhooks share the key
+	// "webhook", other paths "other", so that no secret of a path names a
+	// limiter.
 	KeyMethod = "method"
-	// KeyBase keys by the first path segment after /v0/: Airtable's limit
-	// is per base, /v0/{baseId}/... Requests outside /v0/ share one limiter.
+	// KeyBase keys by Airtable base id ([AirtableBaseKey]): Airtable's
+	// limit is per base, /v0/{baseId}/... Requests without a base id share
+	// one limiter.
 	KeyBase = "base"
 	// KeyEndpoint keys by method, host and path template
-	// (httpadapter.RouteTemplate), where every path segment that holds a
-	// digit (an ID, an issue key; versions such as v1 excepted) stands for
-	// any value: GET example.atlassian.net/rest/api/{}/issue/{}. Jira
-	// limits per tenant, endpoint and method.
+	// (httpadapter.RouteTemplate), where every path segment that does not
+	// read as a name (an ID, an issue key, a token; versions such as v1
+	// excepted) stands for any value:
+	// GET example.atlassian.net/rest/api/{}/issue/{}. Jira limits per
+	// tenant, endpoint and method.
 	KeyEndpoint = "endpoint"
 	// KeyHost keys by the URL's host: one limiter per Shopify store or Jira
 	// site when one client serves many, per Google API.
@@ -156,6 +160,12 @@ type Config struct {
 	// means [LLMTokenCost]. Not part of the JSON object; overrides keep
 	// it.
 	Cost httpadapter.CostFunc
+	// Route, when set, names the route of a request in events, logs,
+	// metrics, spans and errors (httpadapter.WithRoute) in place of
+	// httpadapter.RouteTemplate: an API whose URLs hold a secret at a
+	// known place templates it away whatever its shape ([SlackRoute],
+	// [ZapierRoute]). Not part of the JSON object; overrides keep it.
+	Route func(*http.Request) string
 }
 
 // Default returns the configuration every field of a new integration in an
@@ -443,7 +453,7 @@ func (c Config) validate(named func(field string) bool) []Problem {
 		v.add(fTokenBurst, fmtFloat(c.TokenBurst), "must be >= 1 when tokens_per_sec is set")
 	}
 	if reason := checkBaseURL(c.BaseURL); reason != "" {
-		v.add(fBaseURL, quoteShort(c.BaseURL), reason)
+		v.add(fBaseURL, quoteShort(redactBaseURL(c.BaseURL)), reason)
 	}
 
 	// The policy has the last word on its own parameters: should it gain a

@@ -110,6 +110,9 @@ func (o *options) observability(c Config) (lopts []dynlimit.Option, topts []http
 		topts = append(topts, httpadapter.WithOnRequest(o.onRequest))
 	}
 	topts = append(topts, httpadapter.WithIntegration(c.Name))
+	if c.Route != nil {
+		topts = append(topts, httpadapter.WithRoute(c.Route))
+	}
 	if o.tenant != "" {
 		topts = append(topts, httpadapter.WithTenant(o.tenant))
 	}

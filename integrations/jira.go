@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -45,9 +46,11 @@ func JiraClassifier(clk clock.Clock) signal.Classifier {
 // per endpoint and method: the method, a space and the URL path with the
 // parts that name one resource replaced, so that every issue shares its
 // endpoint's limiter. A segment of digits becomes {id}, except the API
-// version after "api" (/rest/api/3); an issue key such as ABC-123 becomes
-// {key}; a UUID (the cloud id of /ex/jira/{cloudId}) becomes {id}. So
-// GET /rest/api/3/issue/ABC-123/comment/10001 gives
+// version after "api" or "agile" (/rest/api/3, /rest/agile/1.0); an issue
+// key such as ABC-123 becomes {key}; a UUID (the cloud id of
+// /ex/jira/{cloudId}) becomes {id}; any other segment that
+// httpadapter.RouteTemplate would not keep (a token, an account id)
+// becomes {}. So GET /rest/api/3/issue/ABC-123/comment/10001 gives
 // "GET /rest/api/3/issue/{key}/comment/{id}". The query is left out.
 func JiraEndpointKey(req *http.Request) string {
 	if req == nil {
@@ -80,17 +83,37 @@ func JiraEndpointKey(req *http.Request) string {
 // resource, or the segment itself. prev is the segment before it.
 func jiraSegment(seg, prev string) string {
 	switch {
+	case seg == "":
+		return seg
+	case (prev == "api" || prev == "agile") && isAPIVersion(seg):
+		return seg
 	case allDigits(seg):
-		if prev == "api" {
-			return seg
-		}
 		return "{id}"
 	case isIssueKey(seg):
 		return "{key}"
 	case isUUID(seg):
 		return "{id}"
+	case httpadapter.VariableSegment(seg):
+		return "{}"
 	}
 	return seg
+}
+
+// isAPIVersion reports whether s is a Jira API version: digits and dots
+// (3, 1.0), or "latest".
+func isAPIVersion(s string) bool {
+	if s == "latest" {
+		return true
+	}
+	if s == "" || s[0] == '.' {
+		return false
+	}
+	for i := range len(s) {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {

@@ -65,9 +65,14 @@ func TestJiraEndpointKey(t *testing.T) {
 		{"GET", "https://api.atlassian.com/ex/jira/1a2b3c4d-0000-4e5f-8a9b-0123456789ab/rest/api/3/project/ABC", "GET /ex/jira/{id}/rest/api/3/project/ABC"},
 		{"", "https://x.atlassian.net/rest/api/3/myself", "GET /rest/api/3/myself"},
 		{"DELETE", "https://x.atlassian.net/rest/api/3/issue/ABC-123/", "DELETE /rest/api/3/issue/{key}/"},
-		{"GET", "https://x.atlassian.net/rest/api/3/issue/-123", "GET /rest/api/3/issue/-123"},
+		// Not issue keys, but not names either.
+		{"GET", "https://x.atlassian.net/rest/api/3/issue/-123", "GET /rest/api/3/issue/{}"},
 		{"GET", "https://x.atlassian.net/rest/api/3/issue/ABC-", "GET /rest/api/3/issue/ABC-"},
-		{"GET", "https://x.atlassian.net/rest/api/3/issue/1ABC-2", "GET /rest/api/3/issue/1ABC-2"},
+		{"GET", "https://x.atlassian.net/rest/api/3/issue/1ABC-2", "GET /rest/api/3/issue/{}"},
+		// Versions stay; an account id or a token does not.
+		{"GET", "https://x.atlassian.net/rest/api/latest/user/search", "GET /rest/api/latest/user/search"},
+		{"GET", "https://x.atlassian.net/rest/api/3/user/5b10ac8d82e05b22cc7d4ef5", "GET /rest/api/3/user/{}"},
+		{"GET", "https://x.atlassian.net/rest/api/3/attachment/content/zqxkvbwhpmtjrdlgfnscwyqz", "GET /rest/api/3/attachment/content/{}"},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.url)

@@ -2,10 +2,12 @@ package integrations
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -38,20 +40,120 @@ func SlackClassifier(clk clock.Clock) signal.Classifier {
 	}))
 }
 
-// SlackMethodKey returns the Web API method a request calls, the {method}
-// of /api/{method} ("chat.postMessage"), to key a limiter per method: Slack
-// counts each method against its own tier. It returns "" for a path without
-// one, so that such requests share one limiter.
+// Keys of the Slack limiters that are not a Web API method's
+// ([SlackMethodKey]).
+const (
+	// SlackWebhookKey is the key of every request to an incoming
+	// webhook (https://hooks.slack.com/services/{team}/{bot}/{secret}),
+	// or another hooks.slack.com URL: their paths hold their secret, so
+	// they share one limiter, at Slack's one message per second.
+	SlackWebhookKey = "webhook"
+	// SlackOtherKey is the key of every other request: a path that names
+	// no Web API method.
+	SlackOtherKey = "other"
+)
+
+// SlackMethodKey returns the key of a Slack request's limiter: the Web API
+// method of /api/{method} ("chat.postMessage"), as Slack counts each method
+// against its own tier. Only a real method name becomes a key: a dotted
+// name of words and versions, starting with a lower-case letter
+// (chat.postMessage, conversations.history, oauth.v2.access), right after
+// an "api" segment. A request to an incoming webhook, or any other URL on
+// hooks.slack.com, gets [SlackWebhookKey]; anything else [SlackOtherKey].
+// So no part of a path that may hold a secret, a webhook's above all,
+// becomes a limiter's name, which logs, metrics and snapshots carry.
 func SlackMethodKey(req *http.Request) string {
 	if req == nil || req.URL == nil {
-		return ""
+		return SlackOtherKey
 	}
-	_, method, ok := strings.Cut(req.URL.Path, "/api/")
-	if !ok {
-		return ""
+	if m, ok := slackMethod(req.URL.Path); ok {
+		return m
 	}
-	method, _, _ = strings.Cut(method, "/")
-	return method
+	if slackWebhook(req.URL) {
+		return SlackWebhookKey
+	}
+	return SlackOtherKey
+}
+
+// slackMethod returns the method of a Web API path, /api/{method} with
+// an optional trailing slash after any prefix.
+func slackMethod(path string) (string, bool) {
+	path = strings.TrimSuffix(path, "/")
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 || !strings.HasSuffix(path[:i], "/api") && path[:i] != "api" {
+		return "", false
+	}
+	m := path[i+1:]
+	if !isSlackMethod(m) {
+		return "", false
+	}
+	return m, true
+}
+
+// isSlackMethod reports whether m has the shape of a Web API method name:
+// dotted parts, the first a lower-case word, each a name that
+// httpadapter.RouteTemplate keeps.
+func isSlackMethod(m string) bool {
+	if !strings.Contains(m, ".") || m[0] < 'a' || m[0] > 'z' || httpadapter.VariableSegment(m) {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// slackWebhooks are the first path segments of Slack's URLs whose paths
+// end in a secret: incoming webhooks, interactive response URLs, workflow
+// triggers.
+var slackWebhooks = []string{"/services/", "/actions/", "/triggers/", "/workflows/"}
+
+// slackWebhook reports whether u is a Slack webhook's URL.
+func slackWebhook(u *url.URL) bool {
+	if strings.EqualFold(u.Hostname(), "hooks.slack.com") {
+		return true
+	}
+	for _, p := range slackWebhooks {
+		if strings.HasPrefix(u.Path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SlackRoute names the route of a Slack request in events, logs, metrics,
+// spans and errors: "/api/" and the method for a Web API call (the {}
+// of [httpadapter.RouteTemplate] for a path that names none), and, for a
+// webhook (see [SlackWebhookKey]), its first segment followed by {} for
+// every other one: /services/{}/{}/{}, whatever the shape of the team, bot
+// and secret. Anything else is what httpadapter.RouteTemplate says.
+func SlackRoute(req *http.Request) string {
+	if req == nil || req.URL == nil {
+		return "/"
+	}
+	p := req.URL.Path
+	if m, ok := slackMethod(p); ok {
+		return "/api/" + m
+	}
+	if slackWebhook(req.URL) {
+		first, rest, _ := strings.Cut(strings.TrimLeft(p, "/"), "/")
+		if first == "" {
+			return "/"
+		}
+		route := "/" + first
+		if httpadapter.VariableSegment(first) {
+			route = "/{}"
+		}
+		for seg := range strings.SplitSeq(rest, "/") {
+			if seg != "" {
+				route += "/{}"
+			}
+		}
+		return route
+	}
+	return httpadapter.RouteTemplate(req)
 }
 
 // Slack's documented minimum rates per tier, in calls per minute (APIS.md:
@@ -66,10 +168,15 @@ const (
 	slackSpecialPostMessage = 60
 )
 
+// slackWebhookRate is what Slack allows a webhook: about one message per
+// second, with short bursts (https://api.slack.com/docs/rate-limits).
+const slackWebhookRate = 60
+
 // slackTiers holds the tiers of well-known methods. The tiers marked
 // unverified are from Slack's method reference pages, not from APIS.md, and
 // Slack moves methods between tiers.
 var slackTiers = map[string]float64{
+	SlackWebhookKey:    slackWebhookRate,
 	"chat.postMessage": slackSpecialPostMessage,
 	// Tier 3 (unverified). APIS.md: new non-Marketplace apps get 1/min on
 	// these two; such apps should override the rate.
@@ -93,7 +200,8 @@ func SlackKeyPolicy(method string, base policy.AIMD) policy.AIMD {
 }
 
 // SlackTier returns the documented minimum rate of a Slack Web API method,
-// in calls per minute: 60 for chat.postMessage (about 1/s per channel), 50
+// in calls per minute: 60 for chat.postMessage (about 1/s per channel) and
+// for the webhooks' [SlackWebhookKey] (Slack's one message per second), 50
 // for conversations.history and conversations.replies (tier 3), 20 for
 // conversations.list, users.list and files.upload (tier 2), 100 for
 // auth.test (tier 4), and the tier-2 rate of 20 for any other method, the

@@ -35,9 +35,20 @@ func TestSlackMethodKey(t *testing.T) {
 		{"https://slack.com/api/conversations.history?channel=C123&limit=200", "conversations.history"},
 		{"https://slack.com/api/users.list/", "users.list"},
 		{"https://example.com/slack/api/auth.test", "auth.test"},
-		{"https://slack.com/api/", ""},
-		{"https://slack.com/oauth/v2/authorize", ""},
-		{"https://slack.com/", ""},
+		{"https://slack.com/api/oauth.v2.access", "oauth.v2.access"},
+		{"https://slack.com/api/admin.conversations.restrictAccess.addGroup", "admin.conversations.restrictAccess.addGroup"},
+		{"https://slack.com/api/", integrations.SlackOtherKey},
+		{"https://slack.com/oauth/v2/authorize", integrations.SlackOtherKey},
+		{"https://slack.com/", integrations.SlackOtherKey},
+		// Only a method's name becomes a key: never a secret of a path.
+		{"https://slack.com/api/zqxkvbwhpmtjrdlgfnscwyqz", integrations.SlackOtherKey},
+		{"https://slack.com/api/qzwxrtp.xkcd", integrations.SlackOtherKey},
+		{"https://slack.com/api/Chat.PostMessage", integrations.SlackOtherKey},
+		{"https://slack.com/api/chat.postMessage.T3stCanary9", integrations.SlackOtherKey},
+		{"https://slack.com/files/chat.postMessage", integrations.SlackOtherKey},
+		{"https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX", integrations.SlackWebhookKey},
+		{"https://hooks.slack.com/triggers/T0/123/abcdef", integrations.SlackWebhookKey},
+		{"https://proxy.example/services/T0/B0/qzwxrtp", integrations.SlackWebhookKey},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.url)
@@ -48,8 +59,32 @@ func TestSlackMethodKey(t *testing.T) {
 			t.Errorf("SlackMethodKey(%s) = %q, want %q", tt.url, got, tt.want)
 		}
 	}
-	if got := integrations.SlackMethodKey(nil); got != "" {
-		t.Errorf("SlackMethodKey(nil) = %q, want \"\"", got)
+	if got := integrations.SlackMethodKey(nil); got != integrations.SlackOtherKey {
+		t.Errorf("SlackMethodKey(nil) = %q, want %q", got, integrations.SlackOtherKey)
+	}
+}
+
+func TestSlackRoute(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"https://slack.com/api/chat.postMessage", "/api/chat.postMessage"},
+		{"https://slack.com/api/zqxkvbwhpmtjrdlgfnscwyqz", "/api/{}"},
+		// Whatever the shape of the secret, even one that reads as a word.
+		{"https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX", "/services/{}/{}/{}"},
+		{"https://hooks.slack.com/services/TEAM/BOT/hello", "/services/{}/{}/{}"},
+		{"https://hooks.slack.com/actions/T0/123/secret/", "/actions/{}/{}/{}"},
+		{"https://hooks.slack.com/", "/"},
+		{"https://slack.com/oauth/v2/authorize", "/oauth/v2/authorize"},
+	} {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := integrations.SlackRoute(&http.Request{URL: u}); got != tt.want {
+			t.Errorf("SlackRoute(%s) = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+	if got := integrations.SlackRoute(nil); got != "/" {
+		t.Errorf("SlackRoute(nil) = %q", got)
 	}
 }
 
@@ -65,7 +100,8 @@ func TestSlackTier(t *testing.T) {
 		{"conversations.list", 20},
 		{"files.upload", 20},
 		{"auth.test", 100},
-		{"reactions.add", 20}, // unknown: tier 2
+		{integrations.SlackWebhookKey, 60}, // one message a second
+		{"reactions.add", 20},              // unknown: tier 2
 		{"", 20},
 		{"Chat.PostMessage", 20}, // method names are case-sensitive
 	}
@@ -89,6 +125,8 @@ func TestSlackKeyPolicy(t *testing.T) {
 		{"users.list", 20.0 / 60},
 		{"auth.test", 100.0 / 60},
 		{"some.unknown.method", 20.0 / 60},
+		{integrations.SlackWebhookKey, 1},
+		{integrations.SlackOtherKey, 20.0 / 60},
 	} {
 		a := c.KeyPolicy(tc.method, base)
 		if a.Rate != tc.rate {

@@ -1,9 +1,12 @@
 package integrations
 
 import (
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dynlimit/dynlimit/clock"
+	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -18,4 +21,34 @@ const zapierCooldown = 60 * time.Second
 // A nil clk means clock.Real.
 func ZapierClassifier(clk clock.Clock) signal.Classifier {
 	return throttleWait(signal.HTTP{Clock: clk}, zapierCooldown)
+}
+
+// ZapierRoute names the route of a Zapier request in events, logs,
+// metrics, spans and errors. A webhook's URL holds its secret in the path,
+// https://hooks.zapier.com/hooks/catch/{account}/{hook}/, so every segment
+// after /hooks/{kind} becomes {}, whatever its shape:
+// /hooks/catch/{}/{}. Anything else is what httpadapter.RouteTemplate
+// says.
+func ZapierRoute(req *http.Request) string {
+	if req == nil || req.URL == nil {
+		return "/"
+	}
+	rest, ok := strings.CutPrefix(strings.TrimLeft(req.URL.Path, "/"), "hooks/")
+	if !ok {
+		return httpadapter.RouteTemplate(req)
+	}
+	kind, rest, _ := strings.Cut(strings.TrimLeft(rest, "/"), "/")
+	if kind == "" {
+		return "/hooks"
+	}
+	route := "/hooks/" + kind
+	if httpadapter.VariableSegment(kind) {
+		route = "/hooks/{}"
+	}
+	for seg := range strings.SplitSeq(rest, "/") {
+		if seg != "" {
+			route += "/{}"
+		}
+	}
+	return route
 }

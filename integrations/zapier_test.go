@@ -1,6 +1,8 @@
 package integrations_test
 
 import (
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -23,4 +25,22 @@ func TestZapierClassifier(t *testing.T) {
 		{name: "200", status: 200, want: signal.Signal{Kind: signal.Success}},
 	}
 	runRuleCases(t, integrations.ZapierClassifier, cases)
+}
+
+func TestZapierRoute(t *testing.T) {
+	for _, tt := range []struct{ path, want string }{
+		{"/hooks/catch/123456/qzwxrtp/", "/hooks/catch/{}/{}"},
+		{"/hooks/catch/123456/hello/silent/", "/hooks/catch/{}/{}/{}"},
+		{"/hooks/", "/hooks"},
+		{"/v1/zaps/42", "/v1/zaps/{}"},
+		{"/v2/authentications", "/v2/authentications"},
+	} {
+		req := &http.Request{URL: &url.URL{Path: tt.path}}
+		if got := integrations.ZapierRoute(req); got != tt.want {
+			t.Errorf("ZapierRoute(%s) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+	if got := integrations.ZapierRoute(nil); got != "/" {
+		t.Errorf("ZapierRoute(nil) = %q", got)
+	}
 }

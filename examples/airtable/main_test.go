@@ -22,15 +22,15 @@ func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
-// fakeAirtable serves GET /v0/appTEST/{table} with handle after checking
+// fakeAirtable serves GET /v0/appTEST0123456789/{table} with handle after checking
 // the request.
 func fakeAirtable(t *testing.T, table string, handle func(w http.ResponseWriter)) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		if r.Method != http.MethodGet || r.URL.Path != "/v0/appTEST/"+table || r.URL.Query().Get("maxRecords") != "3" {
-			t.Errorf("request %s %s, want GET /v0/appTEST/%s?maxRecords=3", r.Method, r.URL, table)
+		if r.Method != http.MethodGet || r.URL.Path != "/v0/appTEST0123456789/"+table || r.URL.Query().Get("maxRecords") != "3" {
+			t.Errorf("request %s %s, want GET /v0/appTEST0123456789/%s?maxRecords=3", r.Method, r.URL, table)
 		}
 		if got := r.Header.Get("Authorization"); got != "Bearer "+token {
 			t.Errorf("Authorization = %q, want the bearer token", got)
@@ -57,14 +57,14 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, calls := fakeAirtable(t, tt.wantTable, func(w http.ResponseWriter) { _, _ = w.Write([]byte(records)) })
 			var stdout, stderr bytes.Buffer
-			code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST",
+			code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST0123456789",
 				"AIRTABLE_TABLE": tt.table, "AIRTABLE_BASE_URL": srv.URL}), &stdout, &stderr)
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 			}
 			out := stdout.String()
 			for _, want := range []string{"200 OK", "2 records (more: true)", "rec560UJdUtocSouk", "2 fields",
-				"limiter for base appTEST: rate 5.00/s"} {
+				"limiter for base appTEST0123456789: rate 5.00/s"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, out)
 				}
@@ -85,7 +85,7 @@ func TestRunThrottled(t *testing.T) {
 		_, _ = w.Write([]byte(`{"errors":[{"error":"RATE_LIMIT_REACHED","message":"Rate limit exceeded. Please try again later"}]}`))
 	})
 	var stdout, stderr bytes.Buffer
-	code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST", "AIRTABLE_BASE_URL": srv.URL}),
+	code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST0123456789", "AIRTABLE_BASE_URL": srv.URL}),
 		&stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -105,7 +105,7 @@ func TestRunNotFound(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"NOT_FOUND"}`))
 	})
 	var stdout, stderr bytes.Buffer
-	code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST", "AIRTABLE_BASE_URL": srv.URL}),
+	code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_ID": "appTEST0123456789", "AIRTABLE_BASE_URL": srv.URL}),
 		&stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
@@ -120,7 +120,7 @@ func TestRunWithoutConfiguration(t *testing.T) {
 	for _, vars := range []map[string]string{
 		nil,
 		{"AIRTABLE_TOKEN": token},
-		{"AIRTABLE_BASE_ID": "appTEST"},
+		{"AIRTABLE_BASE_ID": "appTEST0123456789"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(env(vars), &stdout, &stderr); code != 0 {
