@@ -300,6 +300,12 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		}
 
 		resp, err := t.base.RoundTrip(areq)
+		if ue, ok := err.(*url.Error); ok { //nolint:errorlint // only a base's own *url.Error quotes the URL
+			// A base that wraps an http.Client quotes the full URL, query
+			// and user info included: the caller, the event and the log
+			// get it with the route instead, and the same cause.
+			err = &url.Error{Op: ue.Op, URL: t.redactedURL(areq), Err: ue.Err}
+		}
 		var sig signal.Signal
 		noRoute := err != nil && ctx.Err() == nil && unreachable(err)
 		if noRoute {
