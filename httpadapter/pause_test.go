@@ -50,7 +50,8 @@ func TestAHostileRetryAfterPausesForTheMaxPause(t *testing.T) {
 
 		for i := range 20 {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_, err := rt.RoundTrip(get(t, ctx, apiURL))
+			resp, err := rt.RoundTrip(get(t, ctx, apiURL))
+			closeBody(resp)
 			cancel()
 			if !errors.Is(err, httpadapter.ErrWaitTooLong) {
 				t.Fatalf("request %d with a 30s deadline: err = %v, want a wait too long", i, err)
@@ -60,7 +61,8 @@ func TestAHostileRetryAfterPausesForTheMaxPause(t *testing.T) {
 			t.Fatalf("after %v, %d attempts; want none more during the pause, at once", time.Since(start), up.attempts())
 		}
 
-		_, err = rt.RoundTrip(get(t, context.Background(), apiURL))
+		resp, err = rt.RoundTrip(get(t, context.Background(), apiURL))
+		closeBody(resp)
 		// The throttle drained the bucket: the first token after the pause
 		// comes one interval of the reduced rate later.
 		if d := time.Since(start); d < time.Hour || d > time.Hour+time.Second {

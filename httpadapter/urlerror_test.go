@@ -26,7 +26,8 @@ func TestABaseURLErrorIsRedacted(t *testing.T) {
 	rt := newTransport(t, base, newLimiter(t, steady), httpadapter.WithMaxRetries(0),
 		httpadapter.WithOnRequest(func(ev httpadapter.RequestEvent) { events = append(events, ev) }))
 	req := get(t, context.Background(), "https://user:"+canary+"@api.example.com/v1/hooks/"+canary+"?api_key="+canary)
-	_, err := rt.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
+	closeBody(resp)
 	if err == nil || !errors.Is(err, cause) {
 		t.Fatalf("err = %v, want the base's cause", err)
 	}
