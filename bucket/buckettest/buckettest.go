@@ -82,6 +82,9 @@ func Run(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 		{"ApplyThrottleRetryAfter", testApplyThrottleRetryAfter},
 		{"ApplySuccess", testApplySuccess},
 		{"ApplySanitizes", testApplySanitizes},
+		{"HugeRetryAfter", testHugeRetryAfter},
+		{"QuotaFarReset", testQuotaFarReset},
+		{"CooldownAtTimesEnd", testCooldownAtTimesEnd},
 		{"QuotaPacesEvenly", testQuotaPacesEvenly},
 		{"QuotaExhaustedWaitsForReset", testQuotaExhausted},
 		{"QuotaPlentyChangesNothing", testQuotaPlenty},
@@ -1218,6 +1221,9 @@ func rel(t time.Time) string {
 		return "zero time"
 	}
 	d := t.Sub(t0)
+	if d == math.MaxInt64 || d == math.MinInt64 {
+		return t.UTC().Format(time.RFC3339Nano) // beyond what t0+d can say
+	}
 	if d < 0 {
 		return "t0" + d.String()
 	}

@@ -14,8 +14,10 @@
 // fails. Rates are chosen so that the instants the suite expects are exact
 // in binary floating point, which a bucket that keeps time as float seconds
 // needs; beyond that, an instant a bucket returns may be off by a
-// microsecond. Checks that guard safety (never before now, never before a
-// cooldown ends, never more than the burst) are exact.
+// microsecond, and one centuries ahead (a Retry-After as long as a
+// Duration, a quota window as long) by a millisecond. Checks that guard
+// safety (never before now, never before a cooldown ends, never more than
+// the burst) are exact.
 //
 // The concurrency test is only as strong as the race detector: run the
 // suite with -race.

@@ -921,7 +921,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
 	}
 	args = append(args, rest...)
-	args[1] = b.nowArg(now.Sub(origin))
+	args[1] = b.nowArg(now, origin)
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
 		b.mu.Lock()
@@ -940,7 +940,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			args[3] = ""
 		}
 		st = step{}
-		args[1] = b.nowArg(now.Sub(b.originAt()))
+		args[1] = b.nowArg(now, b.originAt())
 		v, err = b.run(ctx, args)
 	}
 	var nowOff float64
@@ -1230,9 +1230,9 @@ func (b *Bucket) originAt() time.Time {
 
 // nowArg is the instant argument of a call: the offset of now from the
 // origin with the caller's clock, "srv" with the server's.
-func (b *Bucket) nowArg(off time.Duration) any {
+func (b *Bucket) nowArg(now, origin time.Time) any {
 	if b.callerClock {
-		return strconv.FormatInt(int64(off), 10)
+		return nsArg(now, origin)
 	}
 	return argSrv
 }
@@ -1257,9 +1257,9 @@ func (b *Bucket) instArg(t, now time.Time) string {
 		return "z"
 	}
 	if b.callerClock {
-		return strconv.FormatInt(int64(t.Sub(b.originAt())), 10)
+		return nsArg(t, b.originAt())
 	}
-	return spanArg(t, now)
+	return nsArg(t, now)
 }
 
 // spanArg is an instant as a span from now, for init; "z" for zero.
@@ -1267,13 +1267,30 @@ func spanArg(t, now time.Time) string {
 	if t.IsZero() {
 		return "z"
 	}
-	return strconv.FormatInt(int64(t.Sub(now)), 10)
+	return nsArg(t, now)
+}
+
+// nsArg is t - from in nanoseconds, as the script reads a number: an
+// integer within a Duration's range, beyond it a float, which the script
+// keeps as it keeps every instant (a double). t.Sub would saturate, and a
+// cooldown that a Retry-After of 292 years started an hour ago would end
+// an hour early; more than 292 years before from, it may: such an instant
+// is as past as any other.
+func nsArg(t, from time.Time) string {
+	d := t.Sub(from)
+	if d < math.MaxInt64 {
+		return strconv.FormatInt(int64(d), 10)
+	}
+	// Both instants' whole seconds fit an int64 each; their difference
+	// may not, as a float it does.
+	sec := float64(t.Unix()) - float64(from.Unix())
+	return ftoa(sec*1e9 + float64(t.Nanosecond()-from.Nanosecond()))
 }
 
 // toCaller turns an instant of a reply, off, into the caller's time: the
 // reply's now, nowOff, is the caller's now.
 func (b *Bucket) toCaller(now time.Time, nowOff, off float64) time.Time {
-	return now.Add(time.Duration(off - nowOff))
+	return addNanos(now, off-nowOff)
 }
 
 // instant is toCaller for state instants, which may be zero (very negative).
@@ -1282,6 +1299,38 @@ func (b *Bucket) instant(now time.Time, nowOff, off float64) time.Time {
 		return time.Time{}
 	}
 	return b.toCaller(now, nowOff, off)
+}
+
+// durationEnd is 2^63, the first number of nanoseconds beyond a Duration.
+const durationEnd = 1 << 63
+
+// maxUnix is the Unix time of the latest instant a time.Time holds.
+const maxUnix = math.MaxInt64 - 62135596800
+
+// addNanos returns t + d nanoseconds, saturating instead of wrapping: a
+// span beyond a Duration's range (a cooldown 292 years or more ahead) gives
+// an instant as far, up to the latest a time.Time holds; one as far back
+// gives t less the largest Duration, which is as past as any other instant.
+// Converting such a float to a Duration would give the most negative one
+// on amd64: a cooldown that ends in 1734, and every waiter let through. A
+// NaN, which no reply should hold, gives the latest instant: a cooldown
+// nobody gets through is the safe misreading.
+func addNanos(t time.Time, d float64) time.Time {
+	switch {
+	case d > -durationEnd && d < durationEnd:
+		return t.Add(time.Duration(d))
+	case d <= -durationEnd:
+		return t.Add(math.MinInt64)
+	}
+	// Whole seconds, which a time.Time keeps in an int64 of its own, and
+	// the nanoseconds left, as exact as a double of d holds them (2µs 292
+	// years ahead).
+	whole := math.Trunc(d / 1e9)
+	sec := float64(t.Unix()) + whole
+	if !(sec < maxUnix-1<<12) { // the margin keeps the float's rounding and the nanoseconds' carry within range
+		return time.Unix(maxUnix, 999_999_999).In(t.Location())
+	}
+	return time.Unix(int64(sec), int64(t.Nanosecond())+int64(d-whole*1e9)).In(t.Location())
 }
 
 // reply is a script's reply: strings, and integers (Redis's conversion of
