@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"sync"
@@ -1271,26 +1272,25 @@ func spanArg(t, now time.Time) string {
 }
 
 // nsArg is t - from in nanoseconds, as the script reads a number: an
-// integer within a Duration's range, beyond it a float, which the script
-// keeps as it keeps every instant (a double). t.Sub would saturate, and a
-// cooldown that a Retry-After of 292 years started an hour ago would end
-// an hour early; more than 292 years before from, it may: such an instant
-// is as past as any other.
+// integer, exact however large; the script keeps it, as every instant, in
+// a double. t.Sub would saturate, and a cooldown that a Retry-After of 292
+// years started an hour ago would end an hour early; more than 292 years
+// before from, it may: such an instant is as past as any other.
 func nsArg(t, from time.Time) string {
-	d := t.Sub(from)
-	if d < math.MaxInt64 {
+	if d := t.Sub(from); d < math.MaxInt64 {
 		return strconv.FormatInt(int64(d), 10)
 	}
-	// Both instants' whole seconds fit an int64 each; their difference
-	// may not, as a float it does.
-	sec := float64(t.Unix()) - float64(from.Unix())
-	return ftoa(sec*1e9 + float64(t.Nanosecond()-from.Nanosecond()))
+	n := big.NewInt(t.Unix())
+	n.Sub(n, big.NewInt(from.Unix()))
+	n.Mul(n, big.NewInt(1e9))
+	n.Add(n, big.NewInt(int64(t.Nanosecond()-from.Nanosecond())))
+	return n.String()
 }
 
 // toCaller turns an instant of a reply, off, into the caller's time: the
 // reply's now, nowOff, is the caller's now.
 func (b *Bucket) toCaller(now time.Time, nowOff, off float64) time.Time {
-	return addNanos(now, off-nowOff)
+	return addSpan(now, off, nowOff)
 }
 
 // instant is toCaller for state instants, which may be zero (very negative).
@@ -1307,30 +1307,51 @@ const durationEnd = 1 << 63
 // maxUnix is the Unix time of the latest instant a time.Time holds.
 const maxUnix = math.MaxInt64 - 62135596800
 
-// addNanos returns t + d nanoseconds, saturating instead of wrapping: a
-// span beyond a Duration's range (a cooldown 292 years or more ahead) gives
-// an instant as far, up to the latest a time.Time holds; one as far back
-// gives t less the largest Duration, which is as past as any other instant.
-// Converting such a float to a Duration would give the most negative one
-// on amd64: a cooldown that ends in 1734, and every waiter let through. A
-// NaN, which no reply should hold, gives the latest instant: a cooldown
-// nobody gets through is the safe misreading.
-func addNanos(t time.Time, d float64) time.Time {
-	switch {
-	case d > -durationEnd && d < durationEnd:
-		return t.Add(time.Duration(d))
-	case d <= -durationEnd:
+// addSpan returns t + (off - base) nanoseconds, where off and base are
+// offsets the script computed (integral doubles), exactly: an instant nsArg
+// sent comes back as it went, however often it goes. It saturates instead
+// of wrapping: a span beyond a Duration's range (a cooldown 292 years or
+// more ahead) gives an instant as far, up to the latest a time.Time holds;
+// one as far back gives t less the largest Duration, as past as any other
+// instant. Converting such a float to a Duration would give the most
+// negative one on amd64: a cooldown that ends in 1734, and every waiter let
+// through. A NaN or an infinity ahead, which no reply should hold, gives
+// the latest instant: a cooldown nobody gets through is the safe
+// misreading. Offsets beyond an int64 are rare (only such far instants):
+// they take the slow, exact way.
+func addSpan(t time.Time, off, base float64) time.Time {
+	if off > -durationEnd && off < durationEnd && base > -durationEnd && base < durationEnd {
+		o, b := int64(off), int64(base)
+		if d := o - b; (d < o) == (b > 0) { // no overflow
+			return t.Add(time.Duration(d))
+		}
+	}
+	if math.IsNaN(off) || math.IsNaN(base) || math.IsInf(off, 0) || math.IsInf(base, 0) {
+		if off < 0 { // an infinity behind
+			return t.Add(math.MinInt64)
+		}
+		return latest(t)
+	}
+	// The exact span, in whole seconds (which a time.Time keeps in an int64
+	// of its own) and nanoseconds.
+	n, _ := new(big.Float).SetFloat64(off).Int(nil)
+	m, _ := new(big.Float).SetFloat64(base).Int(nil)
+	if n.Sub(n, m); n.IsInt64() {
+		return t.Add(time.Duration(n.Int64()))
+	} else if n.Sign() < 0 {
 		return t.Add(math.MinInt64)
 	}
-	// Whole seconds, which a time.Time keeps in an int64 of its own, and
-	// the nanoseconds left, as exact as a double of d holds them (2µs 292
-	// years ahead).
-	whole := math.Trunc(d / 1e9)
-	sec := float64(t.Unix()) + whole
-	if !(sec < maxUnix-1<<12) { // the margin keeps the float's rounding and the nanoseconds' carry within range
-		return time.Unix(maxUnix, 999_999_999).In(t.Location())
+	sec, ns := new(big.Int).QuoRem(n, big.NewInt(1e9), new(big.Int))
+	// The margin keeps the nanoseconds' carry within range.
+	if sec.Add(sec, big.NewInt(t.Unix())); !sec.IsInt64() || sec.Int64() >= maxUnix-1 {
+		return latest(t)
 	}
-	return time.Unix(int64(sec), int64(t.Nanosecond())+int64(d-whole*1e9)).In(t.Location())
+	return time.Unix(sec.Int64(), int64(t.Nanosecond())+ns.Int64()).In(t.Location())
+}
+
+// latest is the latest instant a time.Time holds, in t's location.
+func latest(t time.Time) time.Time {
+	return time.Unix(maxUnix, 999_999_999).In(t.Location())
 }
 
 // reply is a script's reply: strings, and integers (Redis's conversion of
