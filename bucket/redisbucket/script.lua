@@ -223,10 +223,14 @@ if ARGV[4] == '' then
   -- no step: the common case
 elseif ARGV[4] == 'd' then
   if tonumber(ARGV[10]) == st.e then
-    advance(st, math.min(inst(ARGV[5], now), now))
+    local at = math.min(inst(ARGV[5], now), now)
+    advance(st, at)
     local own = tonumber(ARGV[11]) == st.v
     st.r = math.max(tonumber(ARGV[8]), math.min(tonumber(ARGV[9]), st.r + tonumber(ARGV[6])))
     st.c = math.max(0, st.c + tonumber(ARGV[7]))
+    -- As after any step: a quota that paces the bucket leaves it at most
+    -- one token, at the step's instant.
+    if paced(st, at) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
     dirty = true
     if own then
@@ -239,7 +243,8 @@ elseif ARGV[4] == 'd' then
   end
 else
   if tonumber(ARGV[4]) == st.v then
-    advance(st, math.min(inst(ARGV[5], now), now))
+    local at = math.min(inst(ARGV[5], now), now)
+    advance(st, at)
     local nx = {
       r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = inst(ARGV[8], now), e = tonumber(ARGV[9]),
       qr = tonumber(ARGV[10]), qu = inst(ARGV[11], now), c = tonumber(ARGV[12]),
@@ -250,7 +255,7 @@ else
     end
     st.tk = math.min(st.tk, nx.b)
     st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
-    if paced(st, now) then st.tk = math.min(st.tk, 1) end
+    if paced(st, at) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
     dirty = true
     header[2], header[3] = 'written', st.v
