@@ -76,6 +76,7 @@ func Run(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 		{"CancelBeforeAt", testCancelBeforeAt},
 		{"CancelAfterAt", testCancelAfterAt},
 		{"CancelMidQueue", testCancelMidQueue},
+		{"CancelWholeQueue", testCancelWholeQueue},
 		{"CancelRejected", testCancelRejected},
 		{"CancelOlderEpoch", testCancelOlderEpoch},
 		{"ApplyThrottle", testApplyThrottle},

@@ -320,9 +320,15 @@ if op == 'cancel' then
   -- Reply: "given" or "kept".
   local e, at, n = tonumber(ARGV[base]), inst(ARGV[base + 1], now), tonumber(ARGV[base + 2])
   local give = 0
+  -- Is the reservation the latest? The same instant as the tail to a
+  -- microsecond, or to 2^-50 of its wait, as bucket.Bucket's Cancel says
+  -- and bucket.Local decides: a cancel moves the tail back by a
+  -- reservation's tokens, rounding on the way, and centuries ahead a double
+  -- holds an instant to microseconds.
+  local last = math.abs(at - st.tl) <= math.max(1000, math.floor((at - now) * 2 ^ -50))
   if e == st.e and at > now then
     give = n
-    if st.tl > at then give = give - rate_at(st, at) * seconds(st.tl - at) end
+    if st.tl > at and not last then give = give - rate_at(st, at) * seconds(st.tl - at) end
   end
   if give <= 0 then
     if dirty then save() end
@@ -330,7 +336,7 @@ if op == 'cancel' then
   end
   advance(st, now)
   st.tk = math.min(st.b, st.tk + give)
-  if at == st.tl then st.tl = at - span(n / rate_at(st, at)) end
+  if last then st.tl = at - span(n / rate_at(st, at)) end
   save()
   return reply('given')
 end
