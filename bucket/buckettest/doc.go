@@ -8,6 +8,15 @@
 //		})
 //	}
 //
+// and, to require the same decisions as the in-memory bucket on the same
+// random calls, extreme Retry-After and quota hints among them:
+//
+//	func TestSharedMatchesLocal(t *testing.T) {
+//		buckettest.RunDifferential(t, func(t *testing.T) bucket.Bucket {
+//			return newSharedBucket(t) // on the caller's clock
+//		})
+//	}
+//
 // The suite relies only on the contract documented on [bucket.Bucket]. It
 // passes its own instants, starting at 2026-01-01 00:00 UTC, and never reads
 // a clock, so a bucket that consults one instead of the instant it is given
