@@ -44,7 +44,10 @@ type Bucket interface {
 	// Tokens whose time has come, and reservations of an older epoch, are
 	// not given back; nor is the part of them that reservations taken later
 	// were scheduled behind, since those keep their instants and new takes
-	// beside them would exceed the burst.
+	// beside them would exceed the burst. A reservation due within a
+	// microsecond of the latest of its epoch, or within 2^-50 of its wait
+	// (8µs 292 years ahead, where a double holds an instant to
+	// microseconds), counts as the latest: all of its tokens come back.
 	Cancel(ctx context.Context, now time.Time, r Reservation) error
 
 	// Apply runs one step of p on the stored state, atomically with the

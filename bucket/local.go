@@ -377,7 +377,8 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 	// r no later reservation stands on comes back, as in
 	// golang.org/x/time/rate.
 	give := r.Tokens
-	if b.tail.After(r.At) {
+	last := isLatest(r.At, b.tail, now)
+	if b.tail.After(r.At) && !last {
 		give -= b.state.RateAt(r.At) * b.tail.Sub(r.At).Seconds()
 	}
 	if give <= 0 {
@@ -385,7 +386,7 @@ func (b *Local) Cancel(_ context.Context, now time.Time, r Reservation) error {
 	}
 	b.advance(now)
 	b.tokens = math.Min(b.state.Burst, b.tokens+give)
-	if r.At.Equal(b.tail) {
+	if last {
 		// The reservation before r is due no later than r's tokens before r.
 		b.tail = r.At.Add(-policy.Seconds(r.Tokens / b.state.RateAt(r.At)))
 	}
@@ -460,6 +461,18 @@ func (b *Local) Peek(_ context.Context, now time.Time) (Status, error) {
 		st.Reserved = -tokens
 	}
 	return st, nil
+}
+
+// isLatest reports whether a reservation due at at, canceled at now, is
+// the latest of its epoch, whose instant is tail, as [Bucket.Cancel] says:
+// at and tail within a microsecond, or 2^-50 of the wait (8µs 292 years
+// ahead). Cancel moves tail back by a reservation's tokens, truncating to
+// the nanosecond: an exact comparison would take the latest reservation
+// for an earlier one over a nanosecond, and give nothing back.
+func isLatest(at, tail, now time.Time) bool {
+	tol := max(time.Microsecond, at.Sub(now)>>50)
+	d := at.Sub(tail)
+	return d >= -tol && d <= tol
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

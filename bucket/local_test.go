@@ -17,6 +17,12 @@ func TestLocal(t *testing.T) {
 	buckettest.Run(t, func(t *testing.T) bucket.Bucket { return bucket.NewLocal() })
 }
 
+// Against itself the differential property holds whatever the calls: it
+// checks the property's own determinism.
+func TestLocalDifferential(t *testing.T) {
+	buckettest.RunDifferential(t, func(t *testing.T) bucket.Bucket { return bucket.NewLocal() })
+}
+
 func TestLocalZeroValue(t *testing.T) {
 	ctx := context.Background()
 	var b bucket.Local

@@ -74,6 +74,8 @@ func TestRateAtAndAccrual(t *testing.T) {
 		// 1 token by t10 at 1/s from t9, then the rest at 5/s.
 		{"accrual across the reset", paced, t10.Add(-time.Second), 2, 1, true, time.Second + 200*time.Millisecond},
 		{"nothing needed", paced, t0, 0, 1, true, 0},
+		// A window as long as a Duration, then more: saturated, not wrapped.
+		{"window beyond a Duration", policy.State{Rate: 4, Burst: 4, QuotaRate: 1e-10, QuotaUntil: t0.Add(math.MaxInt64)}, t0, 3, 1e-10, true, math.MaxInt64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

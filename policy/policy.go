@@ -50,7 +50,8 @@ func (s State) RateAt(now time.Time) float64 {
 
 // Accrual returns how long it takes, starting at from, to accrue need
 // tokens at the rates in force: the quota's rate until its window resets,
-// the policy's after.
+// the policy's after. Like [Seconds], it saturates at the largest Duration
+// instead of overflowing.
 func (s State) Accrual(need float64, from time.Time) time.Duration {
 	if need <= 0 {
 		return 0
@@ -58,7 +59,12 @@ func (s State) Accrual(need float64, from time.Time) time.Duration {
 	if s.Paced(from) {
 		left := s.QuotaUntil.Sub(from)
 		if during := s.QuotaRate * left.Seconds(); during < need {
-			return left + Seconds((need-during)/s.Rate)
+			// A window that resets centuries ahead leaves no room for
+			// the rest: the sum would wrap negative, a wait in the past.
+			if rest := Seconds((need - during) / s.Rate); rest < math.MaxInt64-left {
+				return left + rest
+			}
+			return math.MaxInt64
 		}
 		return Seconds(need / s.QuotaRate)
 	}

@@ -76,12 +76,16 @@ func Run(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 		{"CancelBeforeAt", testCancelBeforeAt},
 		{"CancelAfterAt", testCancelAfterAt},
 		{"CancelMidQueue", testCancelMidQueue},
+		{"CancelWholeQueue", testCancelWholeQueue},
 		{"CancelRejected", testCancelRejected},
 		{"CancelOlderEpoch", testCancelOlderEpoch},
 		{"ApplyThrottle", testApplyThrottle},
 		{"ApplyThrottleRetryAfter", testApplyThrottleRetryAfter},
 		{"ApplySuccess", testApplySuccess},
 		{"ApplySanitizes", testApplySanitizes},
+		{"HugeRetryAfter", testHugeRetryAfter},
+		{"QuotaFarReset", testQuotaFarReset},
+		{"CooldownAtTimesEnd", testCooldownAtTimesEnd},
 		{"QuotaPacesEvenly", testQuotaPacesEvenly},
 		{"QuotaExhaustedWaitsForReset", testQuotaExhausted},
 		{"QuotaPlentyChangesNothing", testQuotaPlenty},
@@ -1218,6 +1222,9 @@ func rel(t time.Time) string {
 		return "zero time"
 	}
 	d := t.Sub(t0)
+	if d == math.MaxInt64 || d == math.MinInt64 {
+		return t.UTC().Format(time.RFC3339Nano) // beyond what t0+d can say
+	}
 	if d < 0 {
 		return "t0" + d.String()
 	}

@@ -36,3 +36,18 @@ func TestConformance(t *testing.T) {
 		return b
 	})
 }
+
+// The differential property: the same random calls, extreme hints among
+// them, on bucket.Local and on this bucket, on the caller's clock so that
+// both see the same instants, must get the same decisions.
+func TestDifferential(t *testing.T) {
+	srv := redistest.Start(t)
+	c := newClient(t, srv)
+	buckettest.RunDifferential(t, func(t *testing.T) bucket.Bucket {
+		b, err := redisbucket.New(c, fmt.Sprintf("differential-%d", names.Add(1)), redisbucket.WithCallerClock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}

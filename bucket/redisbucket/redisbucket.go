@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +55,9 @@ type FailureMode uint8
 
 const (
 	// FailFallback paces by a local bucket at a share of the fleet's last
-	// known rate (see WithFallbackShare) until Redis answers again. The
-	// default: the upstream is protected, and so is the worker.
+	// known rate (see WithFallbackShare) until Redis answers again: the
+	// policy's steps on it lower its rate but never raise it past that
+	// share. The default: the upstream is protected, and so is the worker.
 	FailFallback FailureMode = iota
 	// FailOpen lets every request through unpaced: the worker goes on at
 	// full speed, and the fleet may overrun the upstream (and cost every
@@ -163,9 +165,12 @@ func WithFailureMode(m FailureMode) Option {
 }
 
 // WithFallbackShare sets the share, in (0, 1], of the fleet's last known
-// rate and burst that a process paces by on its own with FailFallback. With
-// N processes, N × share of the fleet's rate reaches the upstream while
-// Redis is down. Default: [DefaultFallbackShare].
+// rate and burst that a process paces by on its own with FailFallback: the
+// rate last read from Redis, or the policy's starting rate if Redis never
+// answered. Successes on the fallback never raise its rate past that
+// share; throttles lower it. So with N processes, at most N × share of the
+// fleet's rate reaches the upstream while Redis is down. Default:
+// [DefaultFallbackShare].
 func WithFallbackShare(share float64) Option {
 	return optionFunc(func(b *Bucket) error {
 		if !(share > 0 && share <= 1) {
@@ -177,7 +182,14 @@ func WithFallbackShare(share float64) Option {
 }
 
 // WithRetryInterval sets how long a bucket that found Redis failing waits
-// before asking it again. Default: [DefaultRetryInterval].
+// before asking it again. Only a call made then can end the failure mode:
+// one that was on its way when another found Redis failing proves nothing
+// by succeeding. A bucket that finds Redis failing again less than this
+// long after it answered resumes the fallback it left, tokens and all,
+// rather than start a new one with a full burst: a Redis that answers
+// some calls and fails others (out of memory, it answers reads and fails
+// writes) gets one fallback burst, not one per failure. Default:
+// [DefaultRetryInterval].
 func WithRetryInterval(d time.Duration) Option {
 	return optionFunc(func(b *Bucket) error {
 		if d <= 0 {
@@ -273,7 +285,17 @@ type Bucket struct {
 	view     policy.State
 	down     bool
 	retryAt  time.Time // while down: when to ask Redis again
-	fallback *bucket.Local
+	// downs counts the times the bucket went down: a call that began
+	// before the last of them proves nothing by succeeding (see up).
+	downs uint64
+	// fallback is the local bucket of FailFallback, made when the bucket
+	// goes down and kept when it comes back up, at upAt: going down again
+	// within the retry interval resumes it rather than make a new one
+	// with a full burst. Its steps never take its rate above fallbackCap,
+	// the share of the last state seen in Redis.
+	fallback    *bucket.Local
+	fallbackCap float64
+	upAt        time.Time
 }
 
 var _ bucket.Bucket = (*Bucket)(nil)
@@ -571,7 +593,7 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 	}
 	if l, err, ok := b.whileDown(now, "apply"); ok {
 		if l != nil {
-			return l.Apply(ctx, p, o, now)
+			return l.Apply(ctx, b.fallbackPolicy(p), o, now)
 		}
 		s := b.lastState()
 		return s, s, ignoreOpen(err)
@@ -637,7 +659,7 @@ func (b *Bucket) refresh(ctx context.Context, now time.Time) error {
 // applyFailed is Apply when Redis failed.
 func (b *Bucket) applyFailed(ctx context.Context, p policy.Policy, o policy.Outcome, now time.Time, err error) (prev, next policy.State, _ error) {
 	err = b.failed(ctx, now, "apply", err, func(l *bucket.Local) (e error) {
-		prev, next, e = l.Apply(ctx, p, o, now)
+		prev, next, e = l.Apply(ctx, b.fallbackPolicy(p), o, now)
 		return e
 	})
 	if errors.Is(err, errOpen) {
@@ -897,6 +919,9 @@ func headerLen(v reply) int {
 // For "write", the reply is nil when st was written and the header
 // otherwise.
 func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, rest ...any) (float64, reply, error) {
+	b.mu.Lock()
+	downs := b.downs
+	b.mu.Unlock()
 	origin := b.originAt()
 	if origin.IsZero() {
 		// Init could not reach Redis: make the hash first, which also
@@ -921,7 +946,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
 	}
 	args = append(args, rest...)
-	args[1] = b.nowArg(now.Sub(origin))
+	args[1] = b.nowArg(now, origin)
 	v, err := b.run(ctx, args)
 	if err != nil && strings.Contains(err.Error(), "NOINIT") {
 		b.mu.Lock()
@@ -940,7 +965,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 			args[3] = ""
 		}
 		st = step{}
-		args[1] = b.nowArg(now.Sub(b.originAt()))
+		args[1] = b.nowArg(now, b.originAt())
 		v, err = b.run(ctx, args)
 	}
 	var nowOff float64
@@ -960,7 +985,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		b.mu.Unlock()
 		return 0, nil, err
 	}
-	b.up()
+	b.up(now, downs)
 	switch kind := v.str(1); kind {
 	case "written":
 		b.mu.Lock()
@@ -1121,16 +1146,24 @@ var errOpen = errors.New("redisbucket: failing open")
 
 // failed handles an error of Redis for op: a canceled caller gets its
 // context's error; otherwise the failure mode decides. With FailFallback,
-// local runs op on the fallback bucket, made from the last known state.
+// local runs op on the fallback bucket, made from the last known state, or
+// the one left when Redis came back less than the retry interval ago.
 func (b *Bucket) failed(ctx context.Context, now time.Time, op string, err error, local func(*bucket.Local) error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr // the caller gave up: no news of Redis
 	}
 	b.mu.Lock()
 	wasDown := b.down
-	b.down, b.retryAt = true, now.Add(b.retry)
-	if b.mode == FailFallback && b.fallback == nil {
-		b.fallback = b.newFallback(now)
+	if !wasDown {
+		b.down, b.retryAt = true, now.Add(b.retry)
+		b.downs++
+		if b.mode == FailFallback {
+			b.enterFallback(now)
+		}
+	} else if at := now.Add(b.retry); at.After(b.retryAt) {
+		// A call that began before an earlier one found Redis down may
+		// carry an older instant: it never brings the next try closer.
+		b.retryAt = at
 	}
 	l := b.fallback
 	b.mu.Unlock()
@@ -1146,9 +1179,31 @@ func (b *Bucket) failed(ctx context.Context, now time.Time, op string, err error
 	return local(l)
 }
 
+// enterFallback makes the fallback bucket at now, or resumes the last one
+// if Redis came back less than the retry interval ago: a Redis that
+// answers some calls and fails others (out of memory, it answers reads and
+// fails writes) would otherwise hand the callers a fresh burst each time.
+// A resumed fallback keeps its tokens and state; if the state seen in
+// Redis meanwhile has a lower rate, its share becomes the cap and the
+// fallback is lowered to it. b.mu is held.
+func (b *Bucket) enterFallback(now time.Time) {
+	if b.fallback == nil || !now.Before(b.upAt.Add(b.retry)) {
+		b.fallback, b.fallbackCap = b.newFallback(now)
+		return
+	}
+	c := b.share * b.last.Rate
+	if !(c < b.fallbackCap) {
+		return
+	}
+	b.fallbackCap = c
+	// Lowering the rate is a decrease: the fallback is drained, as after
+	// any congestion event, and its reservations forfeited.
+	_, _, _ = b.fallback.Apply(context.Background(), lowerTo(c), policy.Outcome{}, now)
+}
+
 // newFallback returns a local bucket at the fallback share of the last
-// known state, keeping its cooldown. b.mu is held.
-func (b *Bucket) newFallback(now time.Time) *bucket.Local {
+// known state, keeping its cooldown, and the cap of its rate. b.mu is held.
+func (b *Bucket) newFallback(now time.Time) (*bucket.Local, float64) {
 	s := b.last
 	s.Rate *= b.share
 	s.Burst = math.Max(1, s.Burst*b.share)
@@ -1156,7 +1211,45 @@ func (b *Bucket) newFallback(now time.Time) *bucket.Local {
 	s.QuotaRate *= b.share
 	l := bucket.NewLocal()
 	_ = l.Init(context.Background(), now, s) // s comes from a valid state: Init cannot fail
-	return l
+	return l, s.Rate
+}
+
+// fallbackPolicy is p for the steps of the fallback bucket: the rate they
+// leave is at most the fallback's cap, so that successes on the fallback
+// never take a process past its share of the fleet's rate. Decreases
+// apply as they are.
+func (b *Bucket) fallbackPolicy(p policy.Policy) policy.Policy {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return capped{p: p, max: b.fallbackCap}
+}
+
+// capped is a policy whose steps never raise the rate above max.
+type capped struct {
+	p   policy.Policy
+	max float64
+}
+
+func (c capped) Initial() policy.State { return c.p.Initial() }
+func (c capped) Validate() error       { return c.p.Validate() }
+
+func (c capped) Next(s policy.State, o policy.Outcome, now time.Time) policy.State {
+	next := c.p.Next(s, o, now)
+	if next.Rate > c.max {
+		next.Rate = c.max
+	}
+	return next
+}
+
+// lowerTo is a policy whose step sets the rate to r, if that is lower.
+type lowerTo float64
+
+func (r lowerTo) Initial() policy.State { return policy.State{Rate: float64(r), Burst: 1} }
+func (r lowerTo) Validate() error       { return nil }
+
+func (r lowerTo) Next(s policy.State, _ policy.Outcome, _ time.Time) policy.State {
+	s.Rate = math.Min(s.Rate, float64(r))
+	return s
 }
 
 // whileDown says what to do instead of calling Redis while it is down and
@@ -1193,13 +1286,23 @@ func ignoreOpen(err error) error {
 	return err
 }
 
-// up records that Redis answered.
-func (b *Bucket) up() {
+// up records that Redis answered a call made at now, which began when the
+// bucket had gone down downs times. A call that began before the bucket
+// last went down, and was on its way while another found Redis failing,
+// proves nothing about Redis now: the bucket stays on its fallback until
+// the retry interval has passed and a call made then finds Redis
+// answering. The fallback bucket is kept: see enterFallback.
+func (b *Bucket) up(now time.Time, downs uint64) {
 	b.mu.Lock()
 	was := b.down
-	b.down, b.fallback = false, nil
+	if was && downs != b.downs {
+		b.mu.Unlock()
+		return
+	}
+	b.down = false
 	if was {
 		b.haveVersion, b.versionN = false, 0 // what happened meanwhile is unknown
+		b.upAt = now
 	}
 	b.mu.Unlock()
 	if was && b.onFailure != nil {
@@ -1230,9 +1333,9 @@ func (b *Bucket) originAt() time.Time {
 
 // nowArg is the instant argument of a call: the offset of now from the
 // origin with the caller's clock, "srv" with the server's.
-func (b *Bucket) nowArg(off time.Duration) any {
+func (b *Bucket) nowArg(now, origin time.Time) any {
 	if b.callerClock {
-		return strconv.FormatInt(int64(off), 10)
+		return nsArg(now, origin)
 	}
 	return argSrv
 }
@@ -1257,9 +1360,9 @@ func (b *Bucket) instArg(t, now time.Time) string {
 		return "z"
 	}
 	if b.callerClock {
-		return strconv.FormatInt(int64(t.Sub(b.originAt())), 10)
+		return nsArg(t, b.originAt())
 	}
-	return spanArg(t, now)
+	return nsArg(t, now)
 }
 
 // spanArg is an instant as a span from now, for init; "z" for zero.
@@ -1267,13 +1370,29 @@ func spanArg(t, now time.Time) string {
 	if t.IsZero() {
 		return "z"
 	}
-	return strconv.FormatInt(int64(t.Sub(now)), 10)
+	return nsArg(t, now)
+}
+
+// nsArg is t - from in nanoseconds, as the script reads a number: an
+// integer, exact however large; the script keeps it, as every instant, in
+// a double. t.Sub would saturate, and a cooldown that a Retry-After of 292
+// years started an hour ago would end an hour early; more than 292 years
+// before from, it may: such an instant is as past as any other.
+func nsArg(t, from time.Time) string {
+	if d := t.Sub(from); d < math.MaxInt64 {
+		return strconv.FormatInt(int64(d), 10)
+	}
+	n := big.NewInt(t.Unix())
+	n.Sub(n, big.NewInt(from.Unix()))
+	n.Mul(n, big.NewInt(1e9))
+	n.Add(n, big.NewInt(int64(t.Nanosecond()-from.Nanosecond())))
+	return n.String()
 }
 
 // toCaller turns an instant of a reply, off, into the caller's time: the
 // reply's now, nowOff, is the caller's now.
 func (b *Bucket) toCaller(now time.Time, nowOff, off float64) time.Time {
-	return now.Add(time.Duration(off - nowOff))
+	return addSpan(now, off, nowOff)
 }
 
 // instant is toCaller for state instants, which may be zero (very negative).
@@ -1282,6 +1401,59 @@ func (b *Bucket) instant(now time.Time, nowOff, off float64) time.Time {
 		return time.Time{}
 	}
 	return b.toCaller(now, nowOff, off)
+}
+
+// durationEnd is 2^63, the first number of nanoseconds beyond a Duration.
+const durationEnd = 1 << 63
+
+// maxUnix is the Unix time of the latest instant a time.Time holds.
+const maxUnix = math.MaxInt64 - 62135596800
+
+// addSpan returns t + (off - base) nanoseconds, where off and base are
+// offsets the script computed (integral doubles), exactly: an instant nsArg
+// sent comes back as it went, however often it goes. It saturates instead
+// of wrapping: a span beyond a Duration's range (a cooldown 292 years or
+// more ahead) gives an instant as far, up to the latest a time.Time holds;
+// one as far back gives t less the largest Duration, as past as any other
+// instant. Converting such a float to a Duration would give the most
+// negative one on amd64: a cooldown that ends in 1734, and every waiter let
+// through. A NaN or an infinity ahead, which no reply should hold, gives
+// the latest instant: a cooldown nobody gets through is the safe
+// misreading. Offsets beyond an int64 are rare (only such far instants):
+// they take the slow, exact way.
+func addSpan(t time.Time, off, base float64) time.Time {
+	if off > -durationEnd && off < durationEnd && base > -durationEnd && base < durationEnd {
+		o, b := int64(off), int64(base)
+		if d := o - b; (d < o) == (b > 0) { // no overflow
+			return t.Add(time.Duration(d))
+		}
+	}
+	if math.IsNaN(off) || math.IsNaN(base) || math.IsInf(off, 0) || math.IsInf(base, 0) {
+		if off < 0 { // an infinity behind
+			return t.Add(math.MinInt64)
+		}
+		return latest(t)
+	}
+	// The exact span, in whole seconds (which a time.Time keeps in an int64
+	// of its own) and nanoseconds.
+	n, _ := new(big.Float).SetFloat64(off).Int(nil)
+	m, _ := new(big.Float).SetFloat64(base).Int(nil)
+	if n.Sub(n, m); n.IsInt64() {
+		return t.Add(time.Duration(n.Int64()))
+	} else if n.Sign() < 0 {
+		return t.Add(math.MinInt64)
+	}
+	sec, ns := new(big.Int).QuoRem(n, big.NewInt(1e9), new(big.Int))
+	// The margin keeps the nanoseconds' carry within range.
+	if sec.Add(sec, big.NewInt(t.Unix())); !sec.IsInt64() || sec.Int64() >= maxUnix-1 {
+		return latest(t)
+	}
+	return time.Unix(sec.Int64(), int64(t.Nanosecond())+ns.Int64()).In(t.Location())
+}
+
+// latest is the latest instant a time.Time holds, in t's location.
+func latest(t time.Time) time.Time {
+	return time.Unix(maxUnix, 999_999_999).In(t.Location())
 }
 
 // reply is a script's reply: strings, and integers (Redis's conversion of

@@ -11,11 +11,13 @@
 -- call costs the server.
 --
 -- Instants are offsets in nanoseconds from the origin, held in doubles:
--- exact for 104 days after the origin, within nanoseconds for centuries. The
+-- exact for 104 days after the origin, within microseconds for centuries. The
 -- zero instant (no cooldown, no quota window, no reservation) is NEG.
 -- Replies carry integral numbers (instants, epochs, versions) as Lua
 -- numbers, which Redis turns into integers, and the others as strings: Redis
--- would truncate them.
+-- would truncate them. An instant beyond an int64 of nanoseconds (a
+-- Retry-After of 292 years) goes as a string too: Redis's conversion would
+-- wrap it to the most negative integer, a cooldown over since 1734.
 --
 -- ARGV[1] is the operation, ARGV[2] the instant: an offset, or "srv" for the
 -- server's clock (TIME) measured from the origin. ARGV[3] is the TTL in
@@ -23,6 +25,9 @@
 -- "srv", spans from the instant used; "z" is the zero instant.
 
 local NEG = -1e300
+-- MAXD is 2^63 ns, the end of a Go Duration: the longest wait, where Go's
+-- policy.Seconds and State.Accrual saturate.
+local MAXD = 2 ^ 63
 local key = KEYS[1]
 local op = ARGV[1]
 local ttl = tonumber(ARGV[3])
@@ -32,9 +37,11 @@ local function fmt(x)
   return string.format('%.17g', x)
 end
 
--- int is an instant for a reply: an integer, or the string "z".
+-- int is an instant for a reply: an integer, or the string "z"; beyond an
+-- int64, the number as a string.
 local function int(x)
   if x == NEG then return 'z' end
+  if x >= MAXD or x < -MAXD then return fmt(x) end
   return x
 end
 
@@ -57,10 +64,11 @@ local function seconds(d)
   return sec + (d - sec * 1e9) / 1e9
 end
 
--- span of ns from seconds, truncated as Go's time.Duration(sec * 1e9).
+-- span of ns from seconds, truncated as Go's time.Duration(sec * 1e9), and
+-- saturated at MAXD as policy.Seconds saturates.
 local function span(sec)
   if not (sec > 0) then return 0 end
-  if sec >= 9.2e9 then return 9.2e18 end
+  if sec >= MAXD / 1e9 then return MAXD end
   return math.floor(sec * 1e9)
 end
 
@@ -118,7 +126,7 @@ local function accrual(st, need, from)
   if paced(st, from) then
     local left = st.qu - from
     local during = st.qr * seconds(left)
-    if during < need then return left + span((need - during) / st.r) end
+    if during < need then return math.min(MAXD, left + span((need - during) / st.r)) end
     return span(need / st.qr)
   end
   return span(need / st.r)
@@ -200,7 +208,7 @@ local now = now_of(ARGV[2], st.os_, st.ons)
 -- version), so that the caller can compute its step again without reading.
 -- Its kind gives its length: 2, 2, 3, 5 or 10. The operation's reply
 -- follows.
-local header = {now, 'none'}
+local header = {int(now), 'none'}
 local base = 13 -- the operation's first argument
 if ARGV[4] == '' then base = 5 elseif ARGV[4] == 'd' then base = 12 end
 local dirty = false -- the state changed and is not saved yet
@@ -215,10 +223,14 @@ if ARGV[4] == '' then
   -- no step: the common case
 elseif ARGV[4] == 'd' then
   if tonumber(ARGV[10]) == st.e then
-    advance(st, math.min(inst(ARGV[5], now), now))
+    local at = math.min(inst(ARGV[5], now), now)
+    advance(st, at)
     local own = tonumber(ARGV[11]) == st.v
     st.r = math.max(tonumber(ARGV[8]), math.min(tonumber(ARGV[9]), st.r + tonumber(ARGV[6])))
     st.c = math.max(0, st.c + tonumber(ARGV[7]))
+    -- As after any step: a quota that paces the bucket leaves it at most
+    -- one token, at the step's instant.
+    if paced(st, at) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
     dirty = true
     if own then
@@ -231,7 +243,8 @@ elseif ARGV[4] == 'd' then
   end
 else
   if tonumber(ARGV[4]) == st.v then
-    advance(st, math.min(inst(ARGV[5], now), now))
+    local at = math.min(inst(ARGV[5], now), now)
+    advance(st, at)
     local nx = {
       r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = inst(ARGV[8], now), e = tonumber(ARGV[9]),
       qr = tonumber(ARGV[10]), qu = inst(ARGV[11], now), c = tonumber(ARGV[12]),
@@ -242,7 +255,7 @@ else
     end
     st.tk = math.min(st.tk, nx.b)
     st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
-    if paced(st, now) then st.tk = math.min(st.tk, 1) end
+    if paced(st, at) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
     dirty = true
     header[2], header[3] = 'written', st.v
@@ -293,8 +306,8 @@ if op == 'take' then
     if at > st.tl then st.tl = at end
   end
   save()
-  if #header == 2 then return {now, header[2], ok, at, st.e} end
-  return reply(ok, at, st.e)
+  if #header == 2 then return {header[1], header[2], ok, int(at), st.e} end
+  return reply(ok, int(at), st.e)
 end
 
 if op == 'epoch' then
@@ -307,9 +320,15 @@ if op == 'cancel' then
   -- Reply: "given" or "kept".
   local e, at, n = tonumber(ARGV[base]), inst(ARGV[base + 1], now), tonumber(ARGV[base + 2])
   local give = 0
+  -- Is the reservation the latest? The same instant as the tail to a
+  -- microsecond, or to 2^-50 of its wait, as bucket.Bucket's Cancel says
+  -- and bucket.Local decides: a cancel moves the tail back by a
+  -- reservation's tokens, rounding on the way, and centuries ahead a double
+  -- holds an instant to microseconds.
+  local last = math.abs(at - st.tl) <= math.max(1000, math.floor((at - now) * 2 ^ -50))
   if e == st.e and at > now then
     give = n
-    if st.tl > at then give = give - rate_at(st, at) * seconds(st.tl - at) end
+    if st.tl > at and not last then give = give - rate_at(st, at) * seconds(st.tl - at) end
   end
   if give <= 0 then
     if dirty then save() end
@@ -317,7 +336,7 @@ if op == 'cancel' then
   end
   advance(st, now)
   st.tk = math.min(st.b, st.tk + give)
-  if at == st.tl then st.tl = at - span(n / rate_at(st, at)) end
+  if last then st.tl = at - span(n / rate_at(st, at)) end
   save()
   return reply('given')
 end
