@@ -169,11 +169,11 @@ func TestFleetOfProcessesSharesOneRate(t *testing.T) {
 
 // sharedLimiters returns n limiters of policy p on the bucket name in
 // srv, each with its own client: "processes" that share nothing but Redis.
-func sharedLimiters(t *testing.T, srv *redistest.Server, name string, p policy.Policy, n int) []*dynlimit.Limiter {
+func sharedLimiters(t *testing.T, srv *redistest.Server, name string, p policy.Policy, n int, opts ...dynlimit.Option) []*dynlimit.Limiter {
 	t.Helper()
 	lims := make([]*dynlimit.Limiter, 0, n)
 	for range n {
-		lim, err := dynlimit.New(dynlimit.WithBucket(mustNew(t, newClient(t, srv), name)), dynlimit.WithPolicy(p))
+		lim, err := dynlimit.New(append([]dynlimit.Option{dynlimit.WithBucket(mustNew(t, newClient(t, srv), name)), dynlimit.WithPolicy(p)}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/internal/redistest"
 	"github.com/dynlimit/dynlimit/policy"
@@ -25,7 +26,9 @@ func TestHugeRetryAfterHoldsTheFleet(t *testing.T) {
 	srv := redistest.Start(t)
 	name := fmt.Sprintf("huge-retry-after-%d", names.Add(1))
 	a := policy.DefaultAIMD()
-	lims := sharedLimiters(t, srv, name, a, 2) // on the server's clock
+	// The limiters' own ceiling on a pause (WithMaxPause) is lifted to
+	// the largest Duration: the bucket must hold what reaches it.
+	lims := sharedLimiters(t, srv, name, a, 2, dynlimit.WithMaxPause(math.MaxInt64)) // on the server's clock
 	p, ok := lims[0].Allow()
 	if !ok {
 		t.Fatal("no permit from a full bucket")
@@ -109,4 +112,33 @@ func (p farPolicy) Next(s policy.State, _ policy.Outcome, _ time.Time) policy.St
 	s.CooldownUntil = p.end
 	s.Epoch++
 	return s
+}
+
+// With the limiters' default ceiling, the same 429 holds the fleet for the
+// max pause, an hour: nothing is due before it ends, every process reads
+// the same end, and a permit is due right after it.
+func TestHugeRetryAfterHoldsTheFleetForTheMaxPause(t *testing.T) {
+	srv := redistest.Start(t)
+	name := fmt.Sprintf("huge-retry-after-capped-%d", names.Add(1))
+	lims := sharedLimiters(t, srv, name, policy.DefaultAIMD(), 2)
+	p, ok := lims[0].Allow()
+	if !ok {
+		t.Fatal("no permit from a full bucket")
+	}
+	start := time.Now()
+	p.Done(signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: math.MaxInt64, HasRetryAfter: true})
+	end := time.Now().Add(dynlimit.DefaultMaxPause)
+	for i, l := range lims {
+		s := l.Snapshot()
+		if s.Err != nil || s.CooldownUntil.Before(start.Add(dynlimit.DefaultMaxPause-time.Second)) || s.CooldownUntil.After(end.Add(time.Second)) {
+			t.Errorf("process %d: cooldown until %v (err %v), want the max pause from the 429, about %v", i, s.CooldownUntil, s.Err, end)
+		}
+		r, err := l.Reserve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := r.DelayFrom(time.Now()); d < dynlimit.DefaultMaxPause-time.Minute || d > dynlimit.DefaultMaxPause+time.Minute {
+			t.Errorf("process %d: a reservation is due in %v, want about the max pause, %v", i, d, dynlimit.DefaultMaxPause)
+		}
+	}
 }
