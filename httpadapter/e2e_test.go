@@ -162,6 +162,7 @@ func TestEndToEndRemainingQuotaIsSpread(t *testing.T) {
 	})
 	lim := newLimiter(t, adaptive())
 	url, client := serve(t, h, func(base http.RoundTripper) http.RoundTripper { return newTransport(t, base, lim) })
+	start := time.Now()
 	for range 5 {
 		resp, err := client.Get(url)
 		if err != nil {
@@ -171,11 +172,17 @@ func TestEndToEndRemainingQuotaIsSpread(t *testing.T) {
 	}
 	at := seen.all()
 	// The first request learns the hint and the second goes on the one
-	// token saved; the rest wait their turn. The lower bound allows for
-	// a request delayed on its way more than the next; the upper, for a
-	// busy machine.
+	// token saved; the rest wait their turn, 500ms apart from when the
+	// hint came. Each is held against the start rather than the request
+	// before it, so that a busy machine, which only delays requests,
+	// cannot make one look early: a previous request late on its way
+	// shortened the gap after it. The upper bound allows for that
+	// machine.
 	for i := 2; i < len(at); i++ {
-		if g := at[i].Sub(at[i-1]); g < 480*time.Millisecond || g > 1200*time.Millisecond {
+		if e := at[i].Sub(start); e < time.Duration(i-1)*500*time.Millisecond-clockSkew {
+			t.Errorf("request %d arrived %v after the start, want at least %v", i+1, e, time.Duration(i-1)*500*time.Millisecond)
+		}
+		if g := at[i].Sub(at[i-1]); g > 1200*time.Millisecond {
 			t.Errorf("gap before request %d = %v, want about 500ms", i+1, g)
 		}
 	}
