@@ -10,13 +10,13 @@ import (
 )
 
 // airtableSilence is how long Airtable wants to hear nothing after a 429
-// (APIS.md): calls made sooner are refused too.
+// (https://airtable.com/developers/web/api/rate-limits): calls made sooner are refused too.
 const airtableSilence = 30 * time.Second
 
 // AirtableClassifier returns the Classifier for the Airtable Web API
 // (https://api.airtable.com): a 429 is Throttled with a RetryAfter of at
 // least 30 s, HasRetryAfter set, because Airtable refuses every call for 30
-// s after one and sends no Retry-After to say so (APIS.md). A larger
+// s after one and sends no Retry-After to say so (https://airtable.com/developers/web/api/rate-limits). A larger
 // Retry-After, should one ever come, is kept. Everything else is what
 // [signal.HTTP] says.
 //
@@ -51,7 +51,7 @@ func raiseWait(s *signal.Signal, d time.Duration) {
 
 // AirtableBaseKey returns the Airtable base a request is for, to key a
 // limiter per base: Airtable allows 5 requests per second per base
-// (APIS.md). It is the first path segment that has the form of a base id,
+// (https://airtable.com/developers/web/api/rate-limits). It is the first path segment that has the form of a base id,
 // "app" and 14 letters or digits, as in /v0/{baseId}/{table} or
 // /v0/meta/bases/{baseId}/tables; "" when there is none (listing bases,
 // say), so that such requests share one limiter.

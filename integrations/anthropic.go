@@ -15,8 +15,9 @@ import (
 // and Notion send.
 const status529 = 529
 
-// Canonical names of the Anthropic rate-limit headers. APIS.md marks them
-// unverified; they are read only when sent.
+// Canonical names of the Anthropic rate-limit headers, as
+// https://docs.anthropic.com/en/api/rate-limits names them: unverified
+// against a live response, they are read only when sent.
 const (
 	hdrAnthropicRequestsLimit     = "Anthropic-Ratelimit-Requests-Limit"
 	hdrAnthropicRequestsRemaining = "Anthropic-Ratelimit-Requests-Remaining"
@@ -29,7 +30,7 @@ const (
 // AnthropicClassifier returns the Classifier for the Anthropic API
 // (https://api.anthropic.com):
 //
-//   - 429 and 529 are Throttled: both are what APIS.md lists as Anthropic's
+//   - 429 and 529 are Throttled: both are what Anthropic's page lists as its
 //     throttle responses. 529 counts as a server status, so a policy that
 //     learns a ceiling from throttles does not learn one from it.
 //   - retry-after (and retry-after-ms) is read by [signal.HTTP].

@@ -19,7 +19,7 @@ import (
 //   - min_rate is 0.1 requests/s, or one a minute for APIs whose documented
 //     limits go that low.
 //   - burst is the documented one, else the rate rounded, at least 1.
-//   - max_in_flight is set only where APIS.md says the API caps
+//   - max_in_flight is set only where the vendor says the API caps
 //     concurrency.
 //
 // The rest keep policy.DefaultAIMD's values: ×0.7 on a throttle, a pause of
@@ -61,7 +61,7 @@ func builtin() []Config {
 			BaseURL:            "https://api.notion.com",
 			AIMD:               builtinAIMD(3, 3, 0.06, 0.1, 6),
 			BackoffStatusCodes: []int{429, 529},
-			Source: "APIS.md: about 3 requests/s on average, short bursts allowed (rate 3, burst 3); " +
+			Source: "https://developers.notion.com/reference/request-limits: about 3 requests/s on average, short bursts allowed (rate 3, burst 3); " +
 				"429 rate_limited and 529 service_overload both throttle, as notion-sdk-js retries both; " +
 				"Retry-After in whole seconds. Ours: max_rate 6 (twice the average). " +
 				"The per-workspace limit shared by every connection is not published.",
@@ -70,7 +70,7 @@ func builtin() []Config {
 			Name:    "vanta",
 			BaseURL: "https://api.vanta.com",
 			AIMD:    builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
-			Source: "APIS.md: 100 requests/min per OAuth client in older docs (max_rate 1.67/s); per endpoint group " +
+			Source: "https://developer.vanta.com/reference/overview: 100 requests/min per OAuth client in older docs (max_rate 1.67/s); per endpoint group " +
 				"20/min for integrations, 50/min management, 250/min auditor, 10/min auditor writes (all unverified): " +
 				"the rate starts at the lowest, 20/min, with one limiter since the groups' paths are not documented. " +
 				"/oauth/token allows 5/min for all APIs together: cache tokens. A token refresh revokes in-flight " +
@@ -82,7 +82,7 @@ func builtin() []Config {
 			AIMD:                builtinAIMD(2, 2, 0.04, 0.1, 10),
 			BackoffStatusCodes:  []int{429, 503},
 			OverloadStatusCodes: []int{500, 502, 504},
-			Source: "APIS.md: no published limit; 429 and 503 throttle; Retry-After if sent. " +
+			Source: "no published limit (Fieldguide's API documentation names none); 429 and 503 throttle; Retry-After if sent. " +
 				"Ours (unverified): rate 2/s, burst 2, max_rate 10/s.",
 		}),
 		cfg(Config{
@@ -92,7 +92,7 @@ func builtin() []Config {
 			AIMD:             builtinAIMD(5, 5, 0.1, 0.1, 5),
 			Key:              KeyBase,
 			MinRetryAfterSec: 30,
-			Source: "APIS.md: 5 requests/s per base (rate, burst, and max_rate: a throttle costs 30 s, " +
+			Source: "https://airtable.com/developers/web/api/rate-limits: 5 requests/s per base (rate, burst, and max_rate: a throttle costs 30 s, " +
 				"so the limiter never probes above the limit), one limiter per base (paths /v0/{baseId}/...); " +
 				"after a 429 the caller must wait 30 s (min_retry_after_sec); no rate-limit headers. " +
 				"The 50 requests/s per user over all bases is not enforced here.",
@@ -103,9 +103,9 @@ func builtin() []Config {
 			Route:            ZapierRoute,
 			AIMD:             builtinAIMD(1, 1, 0.02, oneAMinute, 1),
 			MinRetryAfterSec: 60,
-			Source: "APIS.md: 60 requests/min per IP (rate 1/s; max_rate 1/s: a throttle costs 60 s) and " +
+			Source: "https://docs.zapier.com/powered-by-zapier/api-reference/rate-limiting: 60 requests/min per IP (rate 1/s; max_rate 1/s: a throttle costs 60 s) and " +
 				"150/min per partner; after a 429 a 60 s cooldown (min_retry_after_sec). " +
-				"APIS.md names no base URL for the workflow API: set base_url, or use absolute URLs.",
+				"Zapier's page names no base URL for the workflow API: set base_url, or use absolute URLs.",
 		}),
 		cfg(Config{
 			Name:       "slack",
@@ -115,7 +115,7 @@ func builtin() []Config {
 			BaseURL:    "https://slack.com/api",
 			AIMD:       builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
 			Key:        KeyMethod,
-			Source: "APIS.md: limits per method tier, T1 1+/min, T2 20+/min, T3 50+/min, T4 100+/min: one limiter " +
+			Source: "https://api.slack.com/apis/rate-limits: limits per method tier, T1 1+/min, T2 20+/min, T3 50+/min, T4 100+/min: one limiter " +
 				"per method, starting at tier 2's 20/min (most methods), between tier 1's 1/min (min_rate) and " +
 				"tier 4's 100/min (max_rate); Retry-After in seconds. chat.postMessage allows about 1/s per " +
 				"channel; new non-Marketplace apps get 1/min on conversations.history and .replies. " +
@@ -131,11 +131,11 @@ func builtin() []Config {
 			AIMD:             builtinAIMD(5000.0/3600, 10, 0.03, oneAMinute, 15000.0/3600),
 			MaxInFlight:      10,
 			MinRetryAfterSec: 60,
-			Source: "APIS.md: primary limit 5,000 requests/h per user token (rate 1.39/s), 15,000/h on Enterprise " +
+			Source: "https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: primary limit 5,000 requests/h per user token (rate 1.39/s), 15,000/h on Enterprise " +
 				"Cloud (max_rate 4.17/s), 60/h unauthenticated (min_rate 1/min); x-ratelimit-* headers with epoch " +
 				"resets pace by the remaining quota. Secondary limits: at most 100 concurrent requests (burst and " +
 				"max_in_flight 10, as octokit's throttling plugin), and without retry-after a 60 s wait " +
-				"(min_retry_after_sec), as octokit. A 403 throttles only under the conditions of APIS.md's trap 3, " +
+				"(min_retry_after_sec), as octokit. A 403 throttles only under GitHub's documented conditions (remaining 0, a retry-after, or a secondary-limit message), " +
 				"which status lists cannot express: GitHubClassifier applies them.",
 		}),
 		cfg(Config{
@@ -146,7 +146,7 @@ func builtin() []Config {
 			TokensPerSec:        500,
 			TokenBurst:          16384,
 			OverloadStatusCodes: []int{408, 409, 500, 502, 503, 504},
-			Source: "APIS.md: requests and tokens per minute per project and model, set by the account's tier: " +
+			Source: "https://platform.openai.com/docs/guides/rate-limits: requests and tokens per minute per project and model, set by the account's tier: " +
 				"ours, a conservative 1 request/s start (max_rate 50/s) that the x-ratelimit-*-requests headers " +
 				"pace; 429 throttles; 408, 409 and 5xx are retried (overload_status_codes), as openai-python does. " +
 				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides. Tokens: 30,000 per minute, the " +
@@ -161,7 +161,7 @@ func builtin() []Config {
 			TokensPerSec:       500,
 			TokenBurst:         16384,
 			BackoffStatusCodes: []int{429, 529},
-			Source: "APIS.md: requests and tokens per minute per model, no figures: ours, a conservative " +
+			Source: "https://docs.anthropic.com/en/api/rate-limits: requests and tokens per minute per model, no figures: ours, a conservative " +
 				"1 request/s start (max_rate 50/s); 429 and 529 throttle; retry-after honoured. The " +
 				"anthropic-ratelimit-* headers (RFC 3339 resets, unverified) pace (AnthropicClassifier). Tokens: ours, " +
 				"30,000 per minute (tokens_per_sec 500), a burst of 16,384; each request priced up front by " +
@@ -173,7 +173,7 @@ func builtin() []Config {
 			BaseURL:     "https://api.stripe.com",
 			AIMD:        builtinAIMD(25, 10, 0.5, 1, 100),
 			MaxInFlight: 20,
-			Source: "APIS.md: 100 operations/s in live mode (max_rate), 25/s in test mode and 25/s per endpoint " +
+			Source: "https://docs.stripe.com/rate-limits: 100 operations/s in live mode (max_rate), 25/s in test mode and 25/s per endpoint " +
 				"by default (rate 25: right for test keys and single endpoints; live traffic over many endpoints " +
 				"climbs to its limit), plus a concurrency limiter with no published figure (max_in_flight 20, " +
 				"ours; burst 10, ours). 429 throttles; Stripe-Should-Retry decides (StripeClassifier).",
@@ -183,7 +183,7 @@ func builtin() []Config {
 			Classifier: HubSpotClassifier,
 			BaseURL:    "https://api.hubapi.com",
 			AIMD:       builtinAIMD(10, 10, 0.2, 0.1, 20),
-			Source: "APIS.md: 100 to 200 requests per 10 s by tier, 100 for OAuth apps (rate 10/s, burst 10, " +
+			Source: "https://developers.hubspot.com/docs/api/usage-details: 100 to 200 requests per 10 s by tier, 100 for OAuth apps (rate 10/s, burst 10, " +
 				"max_rate 20/s), plus a daily cap: a 429 with policyName DAILY, final until the next day, " +
 				"is final (HubSpotClassifier); X-HubSpot-RateLimit-* headers pace.",
 		}),
@@ -192,7 +192,7 @@ func builtin() []Config {
 			Classifier: ShopifyClassifier,
 			AIMD:       builtinAIMD(2, 40, 0.04, 0.1, 2),
 			Key:        KeyHost,
-			Source: "APIS.md: REST Admin API leaky bucket of 40 requests leaking 2/s per app and store (burst 40, " +
+			Source: "https://shopify.dev/docs/api/usage/rate-limits: REST Admin API leaky bucket of 40 requests leaking 2/s per app and store (burst 40, " +
 				"rate and max_rate 2/s: raise both on plans with a larger bucket); Retry-After honoured; " +
 				"X-Shopify-Shop-Api-Call-Limit (32/40) is a quota hint (ShopifyClassifier). The base URL is per store, " +
 				"https://{shop}.myshopify.com/admin/api/{version}: set base_url or use absolute URLs; " +
@@ -205,7 +205,7 @@ func builtin() []Config {
 			BackoffStatusCodes:  []int{429, 503},
 			OverloadStatusCodes: []int{500, 502, 504},
 			Key:                 KeyEndpoint,
-			Source: "APIS.md: adaptive, points-based limits with no fixed figure, per tenant, endpoint and method " +
+			Source: "https://developer.atlassian.com/cloud/jira/platform/rate-limiting/: adaptive, points-based limits with no fixed figure, per tenant, endpoint and method " +
 				"(key \"endpoint\"): ours, a conservative 2 requests/s per endpoint, burst 2, max_rate 10/s; " +
 				"429 and 503 throttle; Retry-After in seconds; X-RateLimit-Reset (ISO 8601) paces " +
 				"(JiraClassifier). The base URL is per site, https://{site}.atlassian.net: set base_url or " +
@@ -217,7 +217,7 @@ func builtin() []Config {
 			BaseURL:     "https://api.twilio.com",
 			AIMD:        builtinAIMD(5, 5, 0.1, 0.1, 50),
 			MaxInFlight: 10,
-			Source: "APIS.md: a concurrency cap per account, no published rate, no rate-limit headers: ours, " +
+			Source: "https://www.twilio.com/docs/api/errors/20429: a concurrency cap per account, no published rate, no rate-limit headers: ours, " +
 				"max_in_flight 10 (raise it to the account's cap), rate 5/s, burst 5, max_rate 50/s. " +
 				"A 429 (error 20429) was never processed, so a POST is safe to retry: pass " +
 				"httpadapter.WithRetryNonIdempotent(true) with WithTransportOptions.",
@@ -228,7 +228,7 @@ func builtin() []Config {
 			AIMD:             builtinAIMD(1, 1, 0.02, oneAMinute, 10),
 			Key:              KeyHost,
 			MinRetryAfterSec: 30,
-			Source: "APIS.md: per-quota limits per project and API, no single figure: ours, a conservative " +
+			Source: "https://cloud.google.com/service-usage/docs/troubleshooting: per-quota limits per project and API, no single figure: ours, a conservative " +
 				"1 request/s per API host (max_rate 10/s); a 429 waits at least 30 s (min_retry_after_sec); " +
 				"500 and 503 should wait at least 1 s, which the backoff's first retry may undercut. Base URLs " +
 				"differ per API (https://sheets.googleapis.com, https://www.googleapis.com/drive/v3): set base_url " +

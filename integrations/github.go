@@ -17,12 +17,12 @@ import (
 const bodyPeekLimit = 64 << 10
 
 // gitHubSecondaryWait is what octokit's throttling plugin waits on a
-// secondary rate limit sent without retry-after (APIS.md).
+// secondary rate limit sent without retry-after (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
 const gitHubSecondaryWait = 60 * time.Second
 
 // GitHubClassifier returns the Classifier for the GitHub REST API
 // (https://api.github.com), which refuses with 403 as often as with 429,
-// for its primary and its secondary limits alike (APIS.md, trap 3):
+// for its primary and its secondary limits alike (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api):
 //
 //   - 429 is Throttled.
 //   - 403 is Throttled only when x-ratelimit-remaining is 0, when a

@@ -9,7 +9,7 @@ import (
 	"github.com/dynlimit/dynlimit/signal"
 )
 
-// Google's minimum waits (APIS.md): at least 30 s after a 429, at least 1 s
+// Google's minimum waits (https://cloud.google.com/service-usage/docs/troubleshooting): at least 30 s after a 429, at least 1 s
 // after a 500 or 503.
 const (
 	googleThrottleWait = 30 * time.Second
@@ -20,16 +20,16 @@ const (
 // (*.googleapis.com):
 //
 //   - A 429 is Throttled with a RetryAfter of at least 30 s, HasRetryAfter
-//     set (APIS.md: wait at least 30 s).
+//     set (Google: wait at least 30 s).
 //   - A 403 whose JSON error gives the reason rateLimitExceeded or
 //     userRateLimitExceeded, or the status RESOURCE_EXHAUSTED, is a rate
 //     limit too and treated as a 429: older APIs (Drive, Calendar) answer
-//     their per-user limits so, per their error guides (not in APIS.md).
+//     their per-user limits so, per their error guides (not on that page).
 //     The first 64 KiB of a 403's body are read with [signal.PeekBody],
 //     so the caller still reads all of it. Other 403s, dailyLimitExceeded
 //     among them, are Failed.
 //   - A 500 or 503 is Overloaded with a RetryAfter of at least 1 s,
-//     HasRetryAfter set (APIS.md: wait at least 1 s).
+//     HasRetryAfter set (Google: wait at least 1 s).
 //   - Everything else is what [signal.HTTP] says.
 //
 // A nil clk means clock.Real.

@@ -12,7 +12,7 @@ import (
 // JiraClassifier returns the Classifier for the Jira Cloud REST API
 // (https://{site}.atlassian.net):
 //
-//   - 429 and 503 are Throttled: Jira sheds load with either (APIS.md).
+//   - 429 and 503 are Throttled: Jira sheds load with either (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/).
 //   - A throttle waits what Retry-After (seconds) says, or else until
 //     X-RateLimit-Reset, an ISO 8601 time to the minute
 //     (2026-11-27T14:30Z) that [signal.ParseQuota] reads, measured against
@@ -20,7 +20,7 @@ import (
 //   - Everything else is what [signal.HTTP] says.
 //
 // Jira's limits are per endpoint and method, so the limiter it feeds
-// should be keyed by [JiraEndpointKey] (APIS.md, trap 5).
+// should be keyed by [JiraEndpointKey] (https://developer.atlassian.com/cloud/jira/platform/rate-limiting/: limits are per endpoint and method).
 //
 // A nil clk means clock.Real.
 func JiraClassifier(clk clock.Clock) signal.Classifier {

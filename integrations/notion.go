@@ -7,7 +7,7 @@ import (
 
 // NotionClassifier returns the Classifier for the Notion API
 // (https://api.notion.com): 429 rate_limited and 529 service_overload are
-// both Throttled, as APIS.md lists them and notion-sdk-js retries both on
+// both Throttled, as Notion's page (https://developers.notion.com/reference/request-limits) lists them and notion-sdk-js retries both on
 // every method. Retry-After, in whole seconds, is read by [signal.HTTP];
 // 500, 502, 503 and 504 are Overloaded.
 //

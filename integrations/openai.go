@@ -10,7 +10,7 @@ import (
 )
 
 // OpenAIClassifier returns the Classifier for the OpenAI API
-// (https://api.openai.com), following APIS.md and openai-python's retry
+// (https://api.openai.com), following https://platform.openai.com/docs/guides/rate-limits and openai-python's retry
 // rules:
 //
 //   - A 429 whose JSON error has code (or type) "insufficient_quota" is

@@ -13,7 +13,7 @@ import (
 const hdrShopifyCallLimit = "X-Shopify-Shop-Api-Call-Limit"
 
 // shopifyBucketDrain is how long a Shopify REST bucket takes to leak from
-// full to empty: APIS.md gives a bucket of 40 leaking 2 requests per second.
+// full to empty: Shopify's page (https://shopify.dev/docs/api/usage/rate-limits) gives a bucket of 40 leaking 2 requests per second.
 // Larger plans' buckets are bigger and leak proportionally faster (80 at 4/s,
 // 400 at 20/s: Shopify's docs, unverified), so the leak rate is taken as the
 // bucket size over this.

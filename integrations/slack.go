@@ -13,7 +13,7 @@ import (
 )
 
 // slackDefaultWait is what slack-go waits on a 429 without Retry-After
-// (APIS.md).
+// (https://api.slack.com/apis/rate-limits).
 const slackDefaultWait = 60 * time.Second
 
 // SlackClassifier returns the Classifier for the Slack Web API
@@ -156,7 +156,7 @@ func SlackRoute(req *http.Request) string {
 	return httpadapter.RouteTemplate(req)
 }
 
-// Slack's documented minimum rates per tier, in calls per minute (APIS.md:
+// Slack's documented minimum rates per tier, in calls per minute (https://api.slack.com/apis/rate-limits:
 // "T1 1+/min, T2 20+/min, T3 50+/min, T4 100+/min"). No well-known method
 // is in tier 1.
 const (
@@ -164,7 +164,7 @@ const (
 	slackTier3 = 50
 	slackTier4 = 100
 	// chat.postMessage is "special": about one message per second per
-	// channel (APIS.md).
+	// channel (https://api.slack.com/apis/rate-limits).
 	slackSpecialPostMessage = 60
 )
 
@@ -173,12 +173,12 @@ const (
 const slackWebhookRate = 60
 
 // slackTiers holds the tiers of well-known methods. The tiers marked
-// unverified are from Slack's method reference pages, not from APIS.md, and
+// unverified are from Slack's method reference pages, not from the rate-limit page, and
 // Slack moves methods between tiers.
 var slackTiers = map[string]float64{
 	SlackWebhookKey:    slackWebhookRate,
 	"chat.postMessage": slackSpecialPostMessage,
-	// Tier 3 (unverified). APIS.md: new non-Marketplace apps get 1/min on
+	// Tier 3 (unverified). Slack's page: new non-Marketplace apps get 1/min on
 	// these two; such apps should override the rate.
 	"conversations.history": slackTier3,
 	"conversations.replies": slackTier3,
@@ -205,7 +205,7 @@ func SlackKeyPolicy(method string, base policy.AIMD) policy.AIMD {
 // for conversations.history and conversations.replies (tier 3), 20 for
 // conversations.list, users.list and files.upload (tier 2), 100 for
 // auth.test (tier 4), and the tier-2 rate of 20 for any other method, the
-// tier most methods are in. The tiers' rates are from APIS.md; which tier a
+// tier most methods are in. The tiers' rates are from Slack's rate-limit page; which tier a
 // method other than chat.postMessage is in is from Slack's method reference
 // and unverified. Slack's tiers are minimums ("20+"), so these rates are
 // safe starting points that the limiter may raise.

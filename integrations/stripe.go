@@ -9,7 +9,7 @@ import (
 
 // StripeClassifier returns the Classifier for the Stripe API
 // (https://api.stripe.com), where the Stripe-Should-Retry header decides
-// (APIS.md), as it does for stripe-go:
+// (https://docs.stripe.com/rate-limits), as it does for stripe-go:
 //
 //   - "true" makes an error retryable: a 429 stays Throttled, any other
 //     error is Overloaded (retried, but no evidence of a rate limit).

@@ -9,10 +9,10 @@ import (
 // (https://api.twilio.com): a 429 (Twilio error 20429, too many concurrent
 // requests) is Throttled; everything else is what [signal.HTTP] says.
 //
-// Twilio never processes a request it answers 20429 (APIS.md), so such a
+// Twilio never processes a request it answers 20429 (https://www.twilio.com/docs/api/errors/20429), so such a
 // call is safe to send again even when it is a POST, and its body need not
 // be read to tell. Twilio sends no rate-limit headers: its limit is on
-// concurrency, which the integration caps as well (APIS.md, trap 6).
+// concurrency, which the integration caps as well (Twilio documents a concurrency cap, not a rate).
 //
 // A nil clk means clock.Real.
 func TwilioClassifier(clk clock.Clock) signal.Classifier {
