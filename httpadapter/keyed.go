@@ -114,11 +114,11 @@ func (t *KeyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// between attempts, when no permit of this request is out: otherwise
 	// the group could make another limiter for the key, and a retry and a
 	// new request would run beside each other past the in-flight cap.
-	_, release, err := t.group.Hold(key)
+	lim, release, err := t.group.Hold(key)
 	var tr *Transport
 	if err == nil {
 		defer release()
-		tr, err = t.transportFor(key)
+		tr, err = t.transportFor(key, lim)
 	}
 	if err != nil {
 		// A RoundTripper closes the body even when it fails.
@@ -132,13 +132,11 @@ func (t *KeyedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func (t *KeyedTransport) routeOf(req *http.Request) string { return t.route(req) }
 
-func (t *KeyedTransport) transportFor(key string) (*Transport, error) {
+// transportFor returns the Transport of key around lim, the limiter the
+// group holds for it.
+func (t *KeyedTransport) transportFor(key string, lim *dynlimit.Limiter) (*Transport, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lim, err := t.group.Get(key)
-	if err != nil {
-		return nil, err
-	}
 	if el, ok := t.byKey[key]; ok {
 		e := el.Value.(*keyedEntry)
 		t.lru.MoveToFront(el)

@@ -77,11 +77,18 @@ func TestKeyedTransportFollowsTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := kt.transportFor("a.example")
+	lim, err := g.Get("a.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := kt.transportFor("a.example", lim)
 	if _, err := g.Get("b.example"); err != nil { // evicts a.example from the group only
 		t.Fatal(err)
 	}
-	again, _ := kt.transportFor("a.example")
+	if lim, err = g.Get("a.example"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := kt.transportFor("a.example", lim)
 	if again == first {
 		t.Error("the Transport of a dropped limiter is still in use")
 	}
