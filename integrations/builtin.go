@@ -121,7 +121,7 @@ func builtin() []Config {
 				"channel; new non-Marketplace apps get 1/min on conversations.history and .replies. " +
 				"Limits are per app and workspace: one client per workspace token. Only real method names key a limiter: " +
 				"incoming webhooks (hooks.slack.com/services/{team}/{bot}/{secret}) share the key \"webhook\", at " +
-				"Slack's one message per second (https://api.slack.com/docs/rate-limits), and their routes are " +
+				"Slack's one message per second (https://api.slack.com/apis/rate-limits), and their routes are " +
 				"/services/{}/{}/{}; any other path shares \"other\".",
 		}),
 		cfg(Config{

@@ -169,7 +169,7 @@ const (
 )
 
 // slackWebhookRate is what Slack allows a webhook: about one message per
-// second, with short bursts (https://api.slack.com/docs/rate-limits).
+// second, with short bursts (https://api.slack.com/apis/rate-limits).
 const slackWebhookRate = 60
 
 // slackTiers holds the tiers of well-known methods. The tiers marked
