@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/examples/internal/exampletest"
 	"github.com/dynlimit/dynlimit/httpadapter"
 )
 
@@ -145,29 +145,12 @@ func noToken(t *testing.T, stdout, stderr *bytes.Buffer) {
 // A Airtable that cannot be reached is a network error, said as such at once:
 // not a limit, not an overload.
 func TestRunUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
+	refused := exampletest.RefusedURL(t)
 	var stdout, stderr bytes.Buffer
-	if code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_URL": "http://" + addr, "AIRTABLE_BASE_ID": "appTEST"}), &stdout, &stderr); code != 1 {
+	if code := run(env(map[string]string{"AIRTABLE_TOKEN": token, "AIRTABLE_BASE_URL": refused, "AIRTABLE_BASE_ID": "appTEST"}), &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	out := stderr.String()
-	for _, want := range []string{"connection refused", "network error: Airtable was not reached", "AIRTABLE_BASE_URL"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, out)
-		}
-	}
-	for _, wrong := range []string{"limiting", "overloaded", "retries exhausted"} {
-		if strings.Contains(out, wrong) {
-			t.Errorf("stderr says %q of a refused connection:\n%s", wrong, out)
-		}
-	}
+	exampletest.Expect(t, stderr.String(), []string{"connection refused", "network error: Airtable was not reached", "AIRTABLE_BASE_URL"}, []string{"limiting", "overloaded", "retries exhausted"})
 	noToken(t, &stdout, &stderr)
 }
 
@@ -175,41 +158,14 @@ func TestRunUnreachable(t *testing.T) {
 // overload, a limit, a timeout.
 func TestReport(t *testing.T) {
 	soon := time.Now().Add(2 * time.Minute)
-	for _, tt := range []struct {
-		name  string
-		err   error
-		want  string
-		wrong []string
-	}{
-		{"no answer", &httpadapter.Error{Attempts: 4, Err: errors.New("read: connection reset by peer")},
-			"network error: no answer from Airtable after 4 attempts", []string{"limiting", "overloaded"}},
-		{"overloaded", &httpadapter.Error{Attempts: 4, StatusCode: 500}, "Airtable is overloaded (last status 500): try again in a minute", []string{"limiting", "network"}},
-		{"overloaded, with a retry-after", &httpadapter.Error{Attempts: 1, StatusCode: 502, RetryAt: soon}, "Airtable is overloaded (last status 502): try again after", []string{"limiting", "network"}},
-		{"limited", &httpadapter.Error{Attempts: 1, StatusCode: 429, RetryAt: soon}, "Airtable is limiting this base: make no call before", []string{"overloaded", "network"}},
-		{"limited, no retry-after", &httpadapter.Error{Attempts: 4, StatusCode: 429}, "Airtable is limiting this base: try again in a minute", []string{"overloaded", "network"}},
-		{"the limiter's own pause", &httpadapter.Error{Err: &dynlimit.WaitError{RetryAt: soon}, RetryAt: soon}, "Airtable is limiting this base: make no call before", []string{"overloaded", "network"}},
-		{"timeout", &url.Error{Op: "Get", URL: "https://x.example", Err: timeout{}}, "no answer within 20s", []string{"limiting", "overloaded"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var stderr bytes.Buffer
-			if code := report(&stderr, tt.err); code != 1 {
-				t.Errorf("exit %d, want 1", code)
-			}
-			out := stderr.String()
-			if !strings.Contains(out, tt.want) {
-				t.Errorf("stderr lacks %q:\n%s", tt.want, out)
-			}
-			for _, w := range tt.wrong {
-				if strings.Contains(out, w) {
-					t.Errorf("stderr says %q:\n%s", w, out)
-				}
-			}
-		})
-	}
+	exampletest.Reports(t, report, []exampletest.ReportCase{
+		{Name: "no answer", Err: &httpadapter.Error{Attempts: 4, Err: errors.New("read: connection reset by peer")},
+			Want: "network error: no answer from Airtable after 4 attempts", Wrong: []string{"limiting", "overloaded"}},
+		{Name: "overloaded", Err: &httpadapter.Error{Attempts: 4, StatusCode: 500}, Want: "Airtable is overloaded (last status 500): try again in a minute", Wrong: []string{"limiting", "network"}},
+		{Name: "overloaded, with a retry-after", Err: &httpadapter.Error{Attempts: 1, StatusCode: 502, RetryAt: soon}, Want: "Airtable is overloaded (last status 502): try again after", Wrong: []string{"limiting", "network"}},
+		{Name: "limited", Err: &httpadapter.Error{Attempts: 1, StatusCode: 429, RetryAt: soon}, Want: "Airtable is limiting this base: make no call before", Wrong: []string{"overloaded", "network"}},
+		{Name: "limited, no retry-after", Err: &httpadapter.Error{Attempts: 4, StatusCode: 429}, Want: "Airtable is limiting this base: try again in a minute", Wrong: []string{"overloaded", "network"}},
+		{Name: "the limiter's own pause", Err: &httpadapter.Error{Err: &dynlimit.WaitError{RetryAt: soon}, RetryAt: soon}, Want: "Airtable is limiting this base: make no call before", Wrong: []string{"overloaded", "network"}},
+		{Name: "timeout", Err: &url.Error{Op: "Get", URL: "https://x.example", Err: exampletest.Timeout{}}, Want: "no answer within 20s", Wrong: []string{"limiting", "overloaded"}},
+	})
 }
-
-type timeout struct{}
-
-func (timeout) Error() string   { return "i/o timeout" }
-func (timeout) Timeout() bool   { return true }
-func (timeout) Temporary() bool { return true }
