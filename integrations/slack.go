@@ -142,16 +142,7 @@ func SlackRoute(req *http.Request) string {
 		if first == "" {
 			return "/"
 		}
-		route := "/" + first
-		if httpadapter.VariableSegment(first) {
-			route = "/{}"
-		}
-		for seg := range strings.SplitSeq(rest, "/") {
-			if seg != "" {
-				route += "/{}"
-			}
-		}
-		return route
+		return keepFirst("", first, rest)
 	}
 	return httpadapter.RouteTemplate(req)
 }

@@ -41,9 +41,17 @@ func ZapierRoute(req *http.Request) string {
 	if kind == "" {
 		return "/hooks"
 	}
-	route := "/hooks/" + kind
-	if httpadapter.VariableSegment(kind) {
-		route = "/hooks/{}"
+	return keepFirst("/hooks", kind, rest)
+}
+
+// keepFirst is the route of a path under prefix whose first segment names
+// a kind of resource and whose every later segment is an id or a secret:
+// prefix, then first (or {} when it looks like an id itself), then {} for
+// each non-empty segment of rest.
+func keepFirst(prefix, first, rest string) string {
+	route := prefix + "/" + first
+	if httpadapter.VariableSegment(first) {
+		route = prefix + "/{}"
 	}
 	for seg := range strings.SplitSeq(rest, "/") {
 		if seg != "" {
