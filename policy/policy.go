@@ -30,6 +30,17 @@ type State struct {
 	// Ceiling is the rate at which the last congestion event happened,
 	// for policies that remember where the limit was; 0 when unknown.
 	Ceiling float64
+	// Since is when the policy's current phase of growth began: for
+	// [AIMD] and [CUBIC], the last decrease, or the start of a slow start;
+	// the zero time when the policy keeps none.
+	Since time.Time
+	// Updated is the instant of the last outcome the policy counted in
+	// Measured; the zero time before the first.
+	Updated time.Time
+	// Measured is the policy's estimate of the rate at which outcomes come
+	// back, per second, smoothed over time; 0 before the first. Policies
+	// that grow the rate bound it by what the limiter actually uses.
+	Measured float64
 }
 
 // Paced reports whether, at now, the upstream's quota hints hold the rate
@@ -185,6 +196,7 @@ func Sanitize(prev, next State) State {
 func (s *State) sane(prev *State) bool {
 	return s.QuotaRate >= 0 && s.QuotaRate <= math.MaxFloat64 &&
 		s.Ceiling >= 0 && s.Ceiling <= math.MaxFloat64 &&
+		s.Measured >= 0 && s.Measured <= math.MaxFloat64 &&
 		s.Rate > 0 && s.Rate <= math.MaxFloat64 &&
 		s.Burst >= 1 && s.Burst <= math.MaxFloat64 &&
 		(s.Epoch > prev.Epoch || s.Epoch == prev.Epoch && s.Rate >= prev.Rate && !s.CooldownUntil.After(prev.CooldownUntil))
@@ -196,6 +208,9 @@ func sanitize(prev, next State) State {
 	}
 	if math.IsNaN(next.Ceiling) || math.IsInf(next.Ceiling, 0) || next.Ceiling < 0 {
 		next.Ceiling = prev.Ceiling
+	}
+	if math.IsNaN(next.Measured) || math.IsInf(next.Measured, 0) || next.Measured < 0 {
+		next.Measured = prev.Measured
 	}
 	if math.IsNaN(next.Rate) || math.IsInf(next.Rate, 0) || next.Rate <= 0 {
 		next.Rate = prev.Rate
