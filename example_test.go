@@ -17,7 +17,10 @@ import (
 // the rate that was throttled.
 func Example() {
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	a := policy.DefaultAIMD() // 5 req/s, burst 5, +0.1 per success, x0.7 on a throttle
+	// 5 req/s, burst 5, x0.8 on a throttle; between throttles the rate
+	// grows with the time in use: it doubles every 0.5 s of it until a
+	// throttle teaches it where the limit is.
+	a := policy.DefaultAIMD()
 	lim, err := dynlimit.New(dynlimit.WithPolicy(a), dynlimit.WithClock(fake))
 	if err != nil {
 		panic(err)
@@ -37,6 +40,9 @@ func Example() {
 	p, _ = r.PermitAt(fake.Now())
 	p.Done(signal.Signal{})
 
+	// The 429 came before any success: every request had been refused,
+	// whatever the rate, so it teaches no limit and slow start goes on.
+	// Each success, one a second, stands for one interval at the rate.
 	for range 4 {
 		fake.Advance(time.Second)
 		p, _ := lim.Wait(ctx)
@@ -46,9 +52,9 @@ func Example() {
 	fmt.Printf("after 5 successes: rate %.1f/s; granted %d, throttled %d, decreases %d\n",
 		s.Rate, s.Counters.Granted, s.Counters.Throttled, s.Counters.Decreases)
 	// Output:
-	// after a 429: rate 3.5/s, paused for 2s
-	// next permit after 2.286s
-	// after 5 successes: rate 3.9/s; granted 6, throttled 1, decreases 1
+	// after a 429: rate 4.0/s, paused for 2s
+	// next permit after 2.25s
+	// after 5 successes: rate 10.3/s; granted 6, throttled 1, decreases 1
 }
 
 // One limiter per Slack method, each learning its own limit: a throttle on
@@ -73,7 +79,7 @@ func ExampleGroup() {
 	fmt.Printf("%s: %.1f/s\n", post.Name(), post.Snapshot().Rate)
 	fmt.Println("limiters:", g.Len())
 	// Output:
-	// conversations.history: 3.5/s
+	// conversations.history: 4.0/s
 	// chat.postMessage: 5.0/s
 	// limiters: 2
 }

@@ -24,7 +24,8 @@ var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 // their expected numbers are easiest to follow with these.
 func classic() policy.AIMD {
 	a := policy.DefaultAIMD()
-	a.DecreaseFactor, a.ProbeBand, a.ProbeFloor = 0.5, 0, 0
+	a.IncreaseFactor, a.DecreaseFactor = 0.1, 0.5
+	a.SlowStart, a.Recovery, a.Probe, a.Restart = 0, 0, 0, 0
 	return a
 }
 

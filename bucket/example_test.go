@@ -13,7 +13,7 @@ import (
 func ExampleLocal() {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p := policy.DefaultAIMD() // 5 tokens/s; ×0.7 and pause on a throttle
+	p := policy.DefaultAIMD() // 5 tokens/s; ×0.8 and pause on a throttle
 	p.Burst = 1
 
 	b := bucket.NewLocal()
@@ -41,7 +41,7 @@ func ExampleLocal() {
 	// Output:
 	// first: ok true after 0s
 	// second: ok true after 200ms
-	// rate: 5 -> 3.5 cooldown until 429ms
+	// rate: 5 -> 4 cooldown until 375ms
 	// second still good: false
-	// again: ok true after 714ms
+	// again: ok true after 625ms
 }

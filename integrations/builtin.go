@@ -10,9 +10,9 @@ import (
 // How the built-ins' numbers were chosen where an API publishes none, so
 // that they are comparable across APIs:
 //
-//   - increase_factor is about 2 % of the starting rate per success, the
-//     proportion of policy.DefaultAIMD (0.1 at 5 requests/s): a slow API
-//     does not double its rate in ten requests.
+//   - the growth is policy.DefaultAIMD's, which depends on time in use
+//     and on the rate, not on a step per success: the same curve serves an
+//     API at one request a minute and one at a hundred a second.
 //   - max_rate leaves room above a documented limit to find a raised one,
 //     except where a throttle costs a long penalty (Airtable, Zapier) or the
 //     limit is a hard bucket (Shopify): there it is the limit itself.
@@ -24,9 +24,9 @@ import (
 //
 // The rest keep policy.DefaultAIMD's values: ×0.7 on a throttle, a pause of
 // 1.5 intervals after a throttle without Retry-After, the ceiling memory.
-func builtinAIMD(rate, burst, increase, minRate, maxRate float64) policy.AIMD {
+func builtinAIMD(rate, burst, minRate, maxRate float64) policy.AIMD {
 	a := policy.DefaultAIMD()
-	a.Rate, a.Burst, a.IncreaseFactor, a.MinRate, a.MaxRate = rate, burst, increase, minRate, maxRate
+	a.Rate, a.Burst, a.MinRate, a.MaxRate = rate, burst, minRate, maxRate
 	return a
 }
 
@@ -59,7 +59,7 @@ func builtin() []Config {
 			Name:               "notion",
 			Classifier:         NotionClassifier,
 			BaseURL:            "https://api.notion.com",
-			AIMD:               builtinAIMD(3, 3, 0.06, 0.1, 6),
+			AIMD:               builtinAIMD(3, 3, 0.1, 6),
 			BackoffStatusCodes: []int{429, 529},
 			Source: "https://developers.notion.com/reference/request-limits: about 3 requests/s on average, short bursts allowed (rate 3, burst 3); " +
 				"429 rate_limited and 529 service_overload both throttle, as notion-sdk-js retries both; " +
@@ -69,7 +69,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:    "vanta",
 			BaseURL: "https://api.vanta.com",
-			AIMD:    builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
+			AIMD:    builtinAIMD(20*oneAMinute, 1, oneAMinute, 100*oneAMinute),
 			Source: "https://developer.vanta.com/reference/overview: 100 requests/min per OAuth client in older docs (max_rate 1.67/s); per endpoint group " +
 				"20/min for integrations, 50/min management, 250/min auditor, 10/min auditor writes (all unverified): " +
 				"the rate starts at the lowest, 20/min, with one limiter since the groups' paths are not documented. " +
@@ -79,7 +79,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:                "fieldguide",
 			BaseURL:             "https://api.fieldguide.io",
-			AIMD:                builtinAIMD(2, 2, 0.04, 0.1, 10),
+			AIMD:                builtinAIMD(2, 2, 0.1, 10),
 			BackoffStatusCodes:  []int{429, 503},
 			OverloadStatusCodes: []int{500, 502, 504},
 			Source: "no published limit (Fieldguide's API documentation names none); 429 and 503 throttle; Retry-After if sent. " +
@@ -89,7 +89,7 @@ func builtin() []Config {
 			Name:             "airtable",
 			Classifier:       AirtableClassifier,
 			BaseURL:          "https://api.airtable.com",
-			AIMD:             builtinAIMD(5, 5, 0.1, 0.1, 5),
+			AIMD:             builtinAIMD(5, 5, 0.1, 5),
 			Key:              KeyBase,
 			MinRetryAfterSec: 30,
 			Source: "https://airtable.com/developers/web/api/rate-limits: 5 requests/s per base (rate, burst, and max_rate: a throttle costs 30 s, " +
@@ -101,7 +101,7 @@ func builtin() []Config {
 			Name:             "zapier",
 			Classifier:       ZapierClassifier,
 			Route:            ZapierRoute,
-			AIMD:             builtinAIMD(1, 1, 0.02, oneAMinute, 1),
+			AIMD:             builtinAIMD(1, 1, oneAMinute, 1),
 			MinRetryAfterSec: 60,
 			Source: "https://docs.zapier.com/powered-by-zapier/api-reference/rate-limiting: 60 requests/min per IP (rate 1/s; max_rate 1/s: a throttle costs 60 s) and " +
 				"150/min per partner; after a 429 a 60 s cooldown (min_retry_after_sec). " +
@@ -113,7 +113,7 @@ func builtin() []Config {
 			KeyPolicy:  SlackKeyPolicy,
 			Route:      SlackRoute,
 			BaseURL:    "https://slack.com/api",
-			AIMD:       builtinAIMD(20*oneAMinute, 1, 0.007, oneAMinute, 100*oneAMinute),
+			AIMD:       builtinAIMD(20*oneAMinute, 1, oneAMinute, 100*oneAMinute),
 			Key:        KeyMethod,
 			Source: "https://api.slack.com/apis/rate-limits: limits per method tier, T1 1+/min, T2 20+/min, T3 50+/min, T4 100+/min: one limiter " +
 				"per method, starting at tier 2's 20/min (most methods), between tier 1's 1/min (min_rate) and " +
@@ -128,7 +128,7 @@ func builtin() []Config {
 			Name:             "github",
 			Classifier:       GitHubClassifier,
 			BaseURL:          "https://api.github.com",
-			AIMD:             builtinAIMD(5000.0/3600, 10, 0.03, oneAMinute, 15000.0/3600),
+			AIMD:             builtinAIMD(5000.0/3600, 10, oneAMinute, 15000.0/3600),
 			MaxInFlight:      10,
 			MinRetryAfterSec: 60,
 			Source: "https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: primary limit 5,000 requests/h per user token (rate 1.39/s), 15,000/h on Enterprise " +
@@ -142,7 +142,7 @@ func builtin() []Config {
 			Name:                "openai",
 			Classifier:          OpenAIClassifier,
 			BaseURL:             "https://api.openai.com",
-			AIMD:                builtinAIMD(1, 1, 0.02, oneAMinute, 50),
+			AIMD:                builtinAIMD(1, 1, oneAMinute, 50),
 			TokensPerSec:        500,
 			TokenBurst:          16384,
 			OverloadStatusCodes: []int{408, 409, 500, 502, 503, 504},
@@ -157,7 +157,7 @@ func builtin() []Config {
 			Name:               "anthropic",
 			Classifier:         AnthropicClassifier,
 			BaseURL:            "https://api.anthropic.com",
-			AIMD:               builtinAIMD(1, 1, 0.02, oneAMinute, 50),
+			AIMD:               builtinAIMD(1, 1, oneAMinute, 50),
 			TokensPerSec:       500,
 			TokenBurst:         16384,
 			BackoffStatusCodes: []int{429, 529},
@@ -171,7 +171,7 @@ func builtin() []Config {
 			Name:        "stripe",
 			Classifier:  StripeClassifier,
 			BaseURL:     "https://api.stripe.com",
-			AIMD:        builtinAIMD(25, 10, 0.5, 1, 100),
+			AIMD:        builtinAIMD(25, 10, 1, 100),
 			MaxInFlight: 20,
 			Source: "https://docs.stripe.com/rate-limits: 100 operations/s in live mode (max_rate), 25/s in test mode and 25/s per endpoint " +
 				"by default (rate 25: right for test keys and single endpoints; live traffic over many endpoints " +
@@ -182,7 +182,7 @@ func builtin() []Config {
 			Name:       "hubspot",
 			Classifier: HubSpotClassifier,
 			BaseURL:    "https://api.hubapi.com",
-			AIMD:       builtinAIMD(10, 10, 0.2, 0.1, 20),
+			AIMD:       builtinAIMD(10, 10, 0.1, 20),
 			Source: "https://developers.hubspot.com/docs/api/usage-details: 100 to 200 requests per 10 s by tier, 100 for OAuth apps (rate 10/s, burst 10, " +
 				"max_rate 20/s), plus a daily cap: a 429 with policyName DAILY, final until the next day, " +
 				"is final (HubSpotClassifier); X-HubSpot-RateLimit-* headers pace.",
@@ -190,7 +190,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:       "shopify",
 			Classifier: ShopifyClassifier,
-			AIMD:       builtinAIMD(2, 40, 0.04, 0.1, 2),
+			AIMD:       builtinAIMD(2, 40, 0.1, 2),
 			Key:        KeyHost,
 			Source: "https://shopify.dev/docs/api/usage/rate-limits: REST Admin API leaky bucket of 40 requests leaking 2/s per app and store (burst 40, " +
 				"rate and max_rate 2/s: raise both on plans with a larger bucket); Retry-After honoured; " +
@@ -201,7 +201,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:                "jira",
 			Classifier:          JiraClassifier,
-			AIMD:                builtinAIMD(2, 2, 0.04, 0.1, 10),
+			AIMD:                builtinAIMD(2, 2, 0.1, 10),
 			BackoffStatusCodes:  []int{429, 503},
 			OverloadStatusCodes: []int{500, 502, 504},
 			Key:                 KeyEndpoint,
@@ -215,7 +215,7 @@ func builtin() []Config {
 			Name:        "twilio",
 			Classifier:  TwilioClassifier,
 			BaseURL:     "https://api.twilio.com",
-			AIMD:        builtinAIMD(5, 5, 0.1, 0.1, 50),
+			AIMD:        builtinAIMD(5, 5, 0.1, 50),
 			MaxInFlight: 10,
 			Source: "https://www.twilio.com/docs/api/errors/20429: a concurrency cap per account, no published rate, no rate-limit headers: ours, " +
 				"max_in_flight 10 (raise it to the account's cap), rate 5/s, burst 5, max_rate 50/s. " +
@@ -225,7 +225,7 @@ func builtin() []Config {
 		cfg(Config{
 			Name:             "google",
 			Classifier:       GoogleClassifier,
-			AIMD:             builtinAIMD(1, 1, 0.02, oneAMinute, 10),
+			AIMD:             builtinAIMD(1, 1, oneAMinute, 10),
 			Key:              KeyHost,
 			MinRetryAfterSec: 30,
 			Source: "https://cloud.google.com/service-usage/docs/troubleshooting: per-quota limits per project and API, no single figure: ours, a conservative " +

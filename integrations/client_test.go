@@ -19,6 +19,7 @@ import (
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -110,9 +111,10 @@ func mustGet(t *testing.T, c *httpadapter.Client, path string) {
 
 // resumed returns when a limiter of the given rate, throttled at at with a
 // pause of pause, lets the next request go: the pause drains its bucket, so
-// the request waits one interval at the decreased rate (×0.7) after it.
+// the request waits one interval at the decreased rate (× the default
+// DecreaseFactor) after it.
 func resumed(at, pause time.Duration, rate float64) time.Duration {
-	return at + pause + time.Duration(float64(time.Second)/(rate*0.7))
+	return at + pause + time.Duration(float64(time.Second)/(rate*policy.DefaultAIMD().DecreaseFactor))
 }
 
 // near reports whether got and want are the same instants
@@ -147,10 +149,18 @@ func TestNewClientRetriesAThrottle(t *testing.T) {
 }
 
 // Notion's 529 is a throttle: retried after its Retry-After, and the rate
-// comes down.
+// comes down: the retry goes at the decreased rate. (The success of the
+// retry then grows it again: a throttle before any success teaches no
+// ceiling, so slow start goes on.)
 func TestNotion529Throttles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		up := &inMemoryUpstream{h: throttleFirst(529, "Retry-After", "1")}
+		var rt http.RoundTripper
+		var rates []float64
+		throttle := throttleFirst(529, "Retry-After", "1")
+		up := &inMemoryUpstream{h: func(w http.ResponseWriter, r *http.Request) {
+			rates = append(rates, rt.(*httpadapter.Transport).Limiter().Snapshot().Rate)
+			throttle(w, r)
+		}}
 		rt, err := NewTransport("notion", up)
 		if err != nil {
 			t.Fatal(err)
@@ -164,9 +174,12 @@ func TestNotion529Throttles(t *testing.T) {
 		if got := up.times("/v1/users"); !near(got, 0, resumed(0, time.Second, 3)) {
 			t.Errorf("attempts at %v, want the second after the 1 s Retry-After", got)
 		}
+		if len(rates) != 2 || rates[0] != 3 || rates[1] >= 3 {
+			t.Errorf("rates at the attempts %v, want [3 below-3]", rates)
+		}
 		snap := rt.(*httpadapter.Transport).Limiter().Snapshot()
-		if snap.Rate >= 3 || snap.Counters.Throttled != 1 {
-			t.Errorf("after a 529: rate %v, throttled %d; want below 3 and 1", snap.Rate, snap.Counters.Throttled)
+		if snap.Counters.Throttled != 1 || snap.Counters.Decreases != 1 {
+			t.Errorf("after a 529: throttled %d, decreases %d; want 1 and 1", snap.Counters.Throttled, snap.Counters.Decreases)
 		}
 	})
 }

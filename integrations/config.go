@@ -91,7 +91,8 @@ type Config struct {
 	// AIMD holds the limiter's policy parameters, inline in JSON under
 	// their original names (rate_limit_per_sec, burst_size,
 	// increase_factor, decrease_factor, min_rate, max_rate,
-	// cooldown_multiplier) and probe_band, probe_floor. Rates are in
+	// cooldown_multiplier) and those of the time-based growth
+	// (slow_start_sec, recovery_sec, probe_sec, restart_above). Rates are in
 	// requests per second.
 	AIMD policy.AIMD
 	// BackoffStatusCodes are the statuses that mean a rate limit refused
@@ -393,8 +394,10 @@ func (c Config) validate(named func(field string) bool) []Problem {
 	v.number(fMinRate, a.MinRate, 0, maxRateBound, true, "must be a number > 0 and at most 1e6")
 	v.number(fMaxRate, a.MaxRate, 0, maxRateBound, true, "must be a number > 0 and at most 1e6")
 	v.number(fCooldown, a.CooldownMultiplier, 0, maxCooldownBound, false, "must be a number from 0 to 1000")
-	v.number(fProbeBand, a.ProbeBand, 0, 10, false, "must be within [0, 10]")
-	v.number(fProbeFloor, a.ProbeFloor, 0, 1, false, "must be within [0, 1]")
+	v.number(fSlowStart, a.SlowStart, 0, maxSecondsBound, false, "must be a number of seconds from 0 to 86400")
+	v.number(fRecovery, a.Recovery, 0, maxSecondsBound, false, "must be a number of seconds from 0 to 86400")
+	v.number(fProbe, a.Probe, 0, maxSecondsBound, false, "must be a number of seconds from 0 to 86400")
+	v.number(fRestart, a.Restart, 0, maxRateBound, false, "must be a number from 0 to 1e6")
 
 	blame := func(def, other string) string {
 		if named != nil && !named(def) && named(other) {
@@ -423,14 +426,6 @@ func (c Config) validate(named func(field string) bool) []Problem {
 			v.add(fMaxRate, fmtFloat(a.MaxRate), "must be >= rate_limit_per_sec ("+fmtFloat(a.Rate)+")")
 		}
 	}
-	if v.ok(fProbeBand, fProbeFloor) && a.ProbeBand > 0 && a.ProbeFloor <= 0 {
-		if blame(fProbeFloor, fProbeBand) == fProbeFloor {
-			v.add(fProbeFloor, fmtFloat(a.ProbeFloor), "must be in (0, 1] when probe_band > 0")
-		} else {
-			v.add(fProbeBand, fmtFloat(a.ProbeBand), "must be 0 while probe_floor is 0")
-		}
-	}
-
 	v.statuses(fBackoff, c.BackoffStatusCodes)
 	v.statuses(fOverload, c.OverloadStatusCodes)
 	if c.MaxRetriesOnBackoff < 0 || c.MaxRetriesOnBackoff > maxRetriesBound {

@@ -114,8 +114,8 @@ func TestValidateReportsEveryField(t *testing.T) {
 	c.AIMD.MinRate = math.Inf(1)
 	c.AIMD.MaxRate = -3
 	c.AIMD.CooldownMultiplier = -1
-	c.AIMD.ProbeBand = 11
-	c.AIMD.ProbeFloor = 2
+	c.AIMD.Probe = -1
+	c.AIMD.Restart = math.NaN()
 	c.BackoffStatusCodes = []int{200}
 	c.OverloadStatusCodes = []int{600}
 	c.MaxRetriesOnBackoff = 101
@@ -138,7 +138,7 @@ func TestValidateReportsEveryField(t *testing.T) {
 	}
 	want := []string{
 		"rate_limit_per_sec", "burst_size", "increase_factor", "decrease_factor", "min_rate", "max_rate",
-		"cooldown_multiplier", "probe_band", "probe_floor", "backoff_status_codes", "overload_status_codes",
+		"cooldown_multiplier", "probe_sec", "restart_above", "backoff_status_codes", "overload_status_codes",
 		"max_retries_on_backoff", "max_wait_sec", "max_pause_sec", "max_in_flight", "key", "min_retry_after_sec", "base_url",
 	}
 	if diff := cmp.Diff(want, fields); diff != "" {
@@ -151,10 +151,11 @@ func TestValidateAgreesWithPolicy(t *testing.T) {
 	values := []float64{-1, 0, 0.05, 0.5, 1, 3, 1e7, math.NaN(), math.Inf(1)}
 	c := integrations.Default()
 	for _, v := range values {
-		for i := range 9 {
+		for i := range 11 {
 			c := c
 			p := []*float64{&c.AIMD.Rate, &c.AIMD.Burst, &c.AIMD.IncreaseFactor, &c.AIMD.DecreaseFactor,
-				&c.AIMD.MinRate, &c.AIMD.MaxRate, &c.AIMD.CooldownMultiplier, &c.AIMD.ProbeBand, &c.AIMD.ProbeFloor}
+				&c.AIMD.MinRate, &c.AIMD.MaxRate, &c.AIMD.CooldownMultiplier,
+				&c.AIMD.SlowStart, &c.AIMD.Recovery, &c.AIMD.Probe, &c.AIMD.Restart}
 			*p[i] = v
 			if c.AIMD.Validate() != nil && c.Validate() == nil {
 				t.Errorf("field %d = %v: the policy rejects it, Config.Validate does not", i, v)

@@ -31,7 +31,7 @@ func FuzzLoadOverrides(f *testing.F) {
 		`{"mine": {"base_url": "https://api.example.com/v2", "min_rate": 1, "max_rate": 1, "rate_limit_per_sec": 1}}`,
 		`{"notion": {"min_rate": 7}}`,
 		`{"notion": {"rate_limit_per_sec": -1, "decrease_factr": 0.5}, "Notion": [], "x": {"key": null}}`,
-		`{"a": {"probe_band": 0, "probe_floor": 0}}`,
+		`{"a": {"slow_start_sec": 0, "recovery_sec": 86400, "probe_sec": 0, "restart_above": 1e6}}`,
 		`{"a": {"max_wait_sec": 1e308, "min_retry_after_sec": 1e-320}}`,
 		`{"a": {}, "a": {}}`,
 		`{"a": {"burst_size": 1}}}`,

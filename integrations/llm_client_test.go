@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
 )
 
 // Against a fake of OpenAI: a client made by name prices each completion
@@ -45,8 +47,18 @@ func TestOpenAIClientPacesByTokens(t *testing.T) {
 		cost := math.Ceil(10000 + float64(len(body))/BytesPerToken)
 		// After the first answer: 20,000 tokens left over 20 s, 1,000 a
 		// second, above the policy's rate: that is in force, 500 and the
-		// success's increase (0.02 requests/s scaled to tokens: 2).
-		wait := time.Duration((cost - (16384 - cost)) / 502 * float64(time.Second))
+		// first success's growth.
+		cfg, _ := Get("openai")
+		cfg.AIMD.Rate, cfg.AIMD.Burst, cfg.AIMD.MaxRate = 5, 5, 50
+		tp, ok := cfg.TokenPolicy()
+		if !ok {
+			t.Fatal("openai has no token policy")
+		}
+		after := tp.Next(tp.Initial(), policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Tokens: cost}, time.Now())
+		if after.Rate <= 500 || after.Rate > 510 {
+			t.Fatalf("token rate after one success = %v, want a little above 500", after.Rate)
+		}
+		wait := time.Duration((cost - (16384 - cost)) / after.Rate * float64(time.Second))
 		if len(got) != 2 || got[0] != 0 || got[1] < wait-time.Millisecond || got[1] > wait+time.Millisecond {
 			t.Errorf("sent at %v, want [0 %v]", got, wait)
 		}

@@ -24,8 +24,10 @@ const (
 	fMinRate       = "min_rate"
 	fMaxRate       = "max_rate"
 	fCooldown      = "cooldown_multiplier"
-	fProbeBand     = "probe_band"
-	fProbeFloor    = "probe_floor"
+	fSlowStart     = "slow_start_sec"
+	fRecovery      = "recovery_sec"
+	fProbe         = "probe_sec"
+	fRestart       = "restart_above"
 	fBackoff       = "backoff_status_codes"
 	fOverload      = "overload_status_codes"
 	fRetries       = "max_retries_on_backoff"
@@ -66,8 +68,10 @@ var fieldSpecs = []fieldSpec{
 	{name: fMinRate, num: func(c *Config) *float64 { return &c.AIMD.MinRate }},
 	{name: fMaxRate, num: func(c *Config) *float64 { return &c.AIMD.MaxRate }},
 	{name: fCooldown, num: func(c *Config) *float64 { return &c.AIMD.CooldownMultiplier }},
-	{name: fProbeBand, num: func(c *Config) *float64 { return &c.AIMD.ProbeBand }},
-	{name: fProbeFloor, num: func(c *Config) *float64 { return &c.AIMD.ProbeFloor }},
+	{name: fSlowStart, num: func(c *Config) *float64 { return &c.AIMD.SlowStart }},
+	{name: fRecovery, num: func(c *Config) *float64 { return &c.AIMD.Recovery }},
+	{name: fProbe, num: func(c *Config) *float64 { return &c.AIMD.Probe }},
+	{name: fRestart, num: func(c *Config) *float64 { return &c.AIMD.Restart }},
 	{name: fBackoff, list: func(c *Config) *[]int { return &c.BackoffStatusCodes }},
 	{name: fOverload, list: func(c *Config) *[]int { return &c.OverloadStatusCodes }},
 	{name: fRetries, whole: func(c *Config) *int { return &c.MaxRetriesOnBackoff }},

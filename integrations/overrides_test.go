@@ -60,8 +60,10 @@ func TestOriginalFormatLoads(t *testing.T) {
 	want.Name = "custom_api"
 	want.AIMD = policy.AIMD{
 		Rate: 2, Burst: 2, IncreaseFactor: 0.1, DecreaseFactor: 0.5, MinRate: 0.1, MaxRate: 5,
-		CooldownMultiplier: 1.5, ProbeBand: policy.DefaultAIMD().ProbeBand, ProbeFloor: policy.DefaultAIMD().ProbeFloor,
+		CooldownMultiplier: 1.5,
 	}
+	d := policy.DefaultAIMD()
+	want.AIMD.SlowStart, want.AIMD.Recovery, want.AIMD.Probe, want.AIMD.Restart = d.SlowStart, d.Recovery, d.Probe, d.Restart
 	if diff := cmp.Diff(want, got, sameFuncs); diff != "" {
 		t.Errorf("custom_api (-want +got):\n%s", diff)
 	}
@@ -152,7 +154,7 @@ func TestLoadOverridesReportsEveryProblem(t *testing.T) {
   "vanta": [1],
   "mine": {"base_url": "ftp://files.example", "max_wait_sec": 1e400, "max_in_flight": 2.5, "burst_size": null},
   "github": {"base_url": "https://user:secret@api.github.com", "overload_status_codes": "5xx"},
-  "airtable": {"decrease_factor": 1, "decrease_factor": 0.5, "cooldown_multiplier": 1e9, "probe_floor": 0}
+  "airtable": {"decrease_factor": 1, "decrease_factor": 0.5, "cooldown_multiplier": 1e9, "recovery_sec": 1e5}
 }`
 	_, err := loadString(t, file)
 	var e *integrations.Error
@@ -177,7 +179,7 @@ func TestLoadOverridesReportsEveryProblem(t *testing.T) {
 		{"github", "overload_status_codes", `"5xx"`, "must be a list of HTTP statuses such as [429, 503]"},
 		{"airtable", "decrease_factor", "0.5", "named twice; a JSON decoder would silently keep only one"},
 		{"airtable", "cooldown_multiplier", "1e+09", "must be a number from 0 to 1000"},
-		{"airtable", "probe_floor", "0", "must be in (0, 1] when probe_band > 0"},
+		{"airtable", "recovery_sec", "100000", "must be a number of seconds from 0 to 86400"},
 	}
 	if diff := cmp.Diff(want, e.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -230,8 +232,6 @@ func TestCrossFieldBlame(t *testing.T) {
 		{`{"notion": {"min_rate": 7}}`, "min_rate", "7"},                     // > max_rate 6 and > rate 3: one problem
 		{`{"notion": {"max_rate": 2}}`, "max_rate", "2"},                     // < rate 3
 		{`{"notion": {"rate_limit_per_sec": 9}}`, "rate_limit_per_sec", "9"}, // > max_rate 6
-		{`{"notion": {"probe_band": 0.2, "probe_floor": 0}}`, "probe_floor", "0"},
-		{`{"mine": {"probe_floor": 0}}`, "probe_floor", "0"},
 	}
 	for _, tt := range tests {
 		_, err := loadString(t, tt.file)

@@ -13,15 +13,50 @@ import (
 	"github.com/dynlimit/dynlimit/signal"
 )
 
-// AIMD is additive increase, multiplicative decrease: each success adds
-// IncreaseFactor to the rate, each throttle multiplies it by DecreaseFactor,
-// within [MinRate, MaxRate].
+// AIMD is additive increase, multiplicative decrease, with the growth of
+// TCP: each throttle multiplies the rate by DecreaseFactor; between
+// throttles the rate rises with the time the limiter spends in use, within
+// [MinRate, MaxRate]:
+//
+//   - Slow start. Until the first throttle that is about the rate, and
+//     again once the rate is well past the limit it remembers (Restart),
+//     the rate doubles every SlowStart seconds of use, as TCP's window does
+//     every round trip: a limiter at 5 requests/s and one at 500 find a
+//     doubled limit in the same few seconds.
+//   - The climb back. A throttle sets the ceiling (State.Ceiling) at the
+//     limit it found, and the rate, lowered to DecreaseFactor × ceiling,
+//     climbs back to it along a concave curve in Recovery seconds: fast
+//     at first, careful near the old limit. This is CUBIC's curve (RFC 9438).
+//   - The probe. Past Recovery the curve turns convex: ceiling × (1 +
+//     ((t − Recovery) / Probe)³), t being the time in use since the
+//     throttle. Right above the old limit the rate creeps; the longer no
+//     throttle comes, the faster it rises, so a limit that moved is found
+//     while one that did not costs a throttle every few tens of seconds.
+//     Once the rate is Restart × ceiling above it, the ceiling is
+//     forgotten and slow start resumes.
+//
+// IncreaseFactor adds a fixed step per success on top of that curve (plain
+// AIMD when SlowStart, Recovery and Probe are all 0).
+//
+// Time in use counts only the time successes stand for: n successes at
+// rate r stand for at most n / r seconds. An idle limiter does not grow,
+// and one that uses half its rate grows half as fast.
+//
+// Where the ceiling lies: the rate at a throttle overestimates the limit
+// when the upstream has a burst of its own, which lets a rate above its
+// limit through until the burst is spent. After the first congestion
+// event, the ceiling is the rate of successes the limiter actually
+// achieved (State.Measured, smoothed over 10 s) when that lies between the
+// decreased rate and the rate. A throttle that is not about the rate
+// teaches no ceiling: one that stands for a burst of server errors (its
+// Status is 5xx), and one before any success grew the rate — every request
+// the limiter ever sent was refused, whatever the rate.
 //
 // On a throttle the limiter also pauses: for the signal's Retry-After when
 // the upstream sent one, otherwise for CooldownMultiplier intervals at the
 // reduced rate (CooldownMultiplier / rate seconds). The bucket is drained at
 // the same time, so the limiter resumes at the new rate rather than with a
-// burst.
+// burst. The climb back starts when the pause ends.
 //
 // It reacts once per congestion event: a throttle on a permit issued before
 // the last decrease (see the package doc on epochs) does not decrease again,
@@ -33,7 +68,8 @@ import (
 // Retry-After on one is honoured; Failed and Canceled outcomes change nothing.
 //
 // The zero AIMD is not valid: start from [DefaultAIMD] and change what you
-// need. Field names in JSON are those of the original configuration format.
+// need. Field names in JSON are those of the original configuration format,
+// and the fields it did not have.
 type AIMD struct {
 	// Rate is the initial rate in requests (tokens) per second.
 	Rate float64 `json:"rate_limit_per_sec"`
@@ -41,7 +77,8 @@ type AIMD struct {
 	// a quiet spell. At least 1.
 	Burst float64 `json:"burst_size"`
 	// IncreaseFactor is added to the rate, in requests per second, on each
-	// success. Zero turns increases off.
+	// success, on top of the growth of SlowStart, Recovery and Probe. Zero
+	// leaves the growth to them.
 	IncreaseFactor float64 `json:"increase_factor"`
 	// DecreaseFactor multiplies the rate on a throttle; in (0, 1).
 	DecreaseFactor float64 `json:"decrease_factor"`
@@ -54,43 +91,46 @@ type AIMD struct {
 	// one. Zero means no pause.
 	CooldownMultiplier float64 `json:"cooldown_multiplier"`
 
-	// ProbeBand makes the increase remember where the limit was: the rate
-	// at the last throttle (State.Ceiling). Within ProbeBand of it (a
-	// fraction of the ceiling, on either side) each success adds less than
-	// IncreaseFactor — IncreaseFactor × max(ProbeFloor, (distance /
-	// (ProbeBand × ceiling))²) — so the rate creeps up to the old limit and
-	// past it, while far from it, below or above, it moves at full speed.
-	// 0 turns this off: plain AIMD.
-	ProbeBand float64 `json:"probe_band"`
-	// ProbeFloor is the fraction of IncreaseFactor still added right at the
-	// ceiling, in (0, 1]; it keeps the rate probing for a raised limit.
-	ProbeFloor float64 `json:"probe_floor"`
+	// SlowStart is the time, in seconds of use, in which the rate doubles
+	// while no ceiling is known; 0 turns slow start off.
+	SlowStart float64 `json:"slow_start_sec"`
+	// Recovery is the time, in seconds of use after a throttle's pause, in
+	// which the rate climbs back from DecreaseFactor × ceiling to the
+	// ceiling; 0 turns the curve (and the probe) off.
+	Recovery float64 `json:"recovery_sec"`
+	// Probe is the time, in seconds of use past Recovery, after which the
+	// convex probe has doubled the ceiling; 0 holds the rate at the
+	// ceiling, leaving any probe to IncreaseFactor.
+	Probe float64 `json:"probe_sec"`
+	// Restart is how far above the ceiling, as a fraction of it, the rate
+	// must get without a throttle for the ceiling to be forgotten and slow
+	// start to resume; 0 never forgets it.
+	Restart float64 `json:"restart_above"`
 }
 
 // DefaultAIMD returns the default parameters: start at 5 requests/s with a
-// burst of 5, add 0.1 requests/s per success, multiply by 0.7 on a throttle,
-// stay within [0.1, 100] requests/s, pause 1.5 intervals of the new rate
-// after a throttle that came without a Retry-After, and remember the rate of
-// the last throttle: within 30 % of it each success adds as little as 5 % of
-// the full step.
+// burst of 5, double every 0.5 s of use until the first throttle, multiply
+// by 0.8 on a throttle, climb back to the limit in 3 s, probe past it on a
+// curve that doubles it after 30 s more, search again from 50 % above it,
+// stay within [0.1, 100] requests/s, and pause 1.5 intervals of the new rate
+// after a throttle that came without a Retry-After.
 //
-// These values come from the simulator's scenario suite (docs/design.md,
-// docs/benchmarks.md): the original design's ×0.5 with plain additive
-// increase reaches about 92 % of a steady upstream's capacity with 1.3 % of
-// requests throttled; remembering the ceiling and decreasing by ×0.7 reaches
-// 96 % with under 0.5 % throttled, shares a quota fairly between clients,
-// and still finds a raised limit within a minute.
+// These values come from the simulator's scenario suite (docs/design.md and
+// docs/benchmarks.md, which shows the trade-off Probe sets: a shorter probe
+// finds a raised limit sooner and costs more throttles on a steady one).
 func DefaultAIMD() AIMD {
 	return AIMD{
 		Rate:               5,
 		Burst:              5,
-		IncreaseFactor:     0.1,
-		DecreaseFactor:     0.7,
+		IncreaseFactor:     0,
+		DecreaseFactor:     0.8,
 		MinRate:            0.1,
 		MaxRate:            100,
 		CooldownMultiplier: 1.5,
-		ProbeBand:          0.3,
-		ProbeFloor:         0.05,
+		SlowStart:          0.5,
+		Recovery:           3,
+		Probe:              30,
+		Restart:            0.5,
 	}
 }
 
@@ -98,7 +138,8 @@ var _ Policy = AIMD{}
 
 // Validate reports the first invalid parameter: non-finite or negative
 // values, zero where it matters, MinRate > MaxRate, an initial rate outside
-// [MinRate, MaxRate], a DecreaseFactor outside (0, 1) or a Burst below 1.
+// [MinRate, MaxRate], a DecreaseFactor outside (0, 1), a Burst below 1, or
+// a time above a day.
 func (a AIMD) Validate() error {
 	for _, f := range []struct {
 		name string
@@ -122,16 +163,23 @@ func (a AIMD) Validate() error {
 	}{
 		{"increase_factor", a.IncreaseFactor},
 		{"cooldown_multiplier", a.CooldownMultiplier},
+		{"restart_above", a.Restart},
 	} {
 		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
 			return &Error{Field: f.name, Value: f.v, Reason: "must be a finite number >= 0"}
 		}
 	}
-	if math.IsNaN(a.ProbeBand) || math.IsInf(a.ProbeBand, 0) || a.ProbeBand < 0 || a.ProbeBand > 10 {
-		return &Error{Field: "probe_band", Value: a.ProbeBand, Reason: "must be within [0, 10]"}
-	}
-	if a.ProbeBand > 0 && (math.IsNaN(a.ProbeFloor) || a.ProbeFloor <= 0 || a.ProbeFloor > 1) {
-		return &Error{Field: "probe_floor", Value: a.ProbeFloor, Reason: "must be in (0, 1] when probe_band > 0"}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"slow_start_sec", a.SlowStart},
+		{"recovery_sec", a.Recovery},
+		{"probe_sec", a.Probe},
+	} {
+		if math.IsNaN(f.v) || f.v < 0 || f.v > maxPhase {
+			return &Error{Field: f.name, Value: f.v, Reason: fmt.Sprintf("must be within [0, %v] seconds", maxPhase)}
+		}
 	}
 	if math.IsNaN(a.DecreaseFactor) || a.DecreaseFactor <= 0 || a.DecreaseFactor >= 1 {
 		return &Error{Field: "decrease_factor", Value: a.DecreaseFactor, Reason: "must be in (0, 1)"}
@@ -146,62 +194,135 @@ func (a AIMD) Validate() error {
 	return nil
 }
 
+// maxPhase bounds SlowStart, Recovery and Probe, in seconds: a day.
+const maxPhase = 86400
+
 // RateBounds returns MinRate and MaxRate: a bucket shared by several
 // processes, which adds up the increases each one computed, keeps the sum
 // within them.
 func (a AIMD) RateBounds() (minRate, maxRate float64) { return a.MinRate, a.MaxRate }
 
-// Initial returns the starting state: Rate and Burst, no cooldown, epoch 0.
+// Initial returns the starting state: Rate and Burst, no cooldown, epoch 0,
+// no ceiling (slow start).
 func (a AIMD) Initial() State {
 	return State{Rate: a.Rate, Burst: a.Burst}
 }
 
 // Next applies one outcome; see the type's documentation.
-//
-// The outcomes other than a success, which are rare, are handled through
-// pointers by functions of their own: that keeps the success, which the
-// limiter reports for nearly every call, from paying for copies of the
-// state and the outcome that only the other branches need.
 func (a AIMD) Next(s State, o Outcome, now time.Time) State {
-	if o.Signal.Kind != signal.Success {
-		a.next(&s, &o, now)
-		return s
+	switch o.Signal.Kind {
+	case signal.Success:
+		n := o.N()
+		dt := measure(&s, n, now)
+		if !o.Stale(s) && !now.Before(s.CooldownUntil) {
+			a.grow(&s, n, dt, now)
+		}
+	case signal.Throttled:
+		measure(&s, 0, now)
+		a.throttle(&s, &o, now)
+	case signal.Overloaded:
+		measure(&s, 0, now)
+		extendCooldownOf(&s, now, o.Signal.RetryAfter)
 	}
-	// o.Stale(s) and o.N(), without a copy of o
-	if o.Epoch < s.Epoch || now.Before(s.CooldownUntil) {
-		return s
-	}
-	n := o.Count
-	if n == 0 {
-		n = 1
-	}
-	s.Rate = a.increase(s.Rate, s.Ceiling, n)
 	return s
 }
 
-// next applies to *s an outcome that is not a success.
-func (a *AIMD) next(s *State, o *Outcome, now time.Time) {
-	switch o.Signal.Kind {
-	case signal.Throttled:
-		a.throttle(s, o, now)
-	case signal.Overloaded:
-		extendCooldownOf(s, now, o.Signal.RetryAfter)
+// measureWindow is the time constant, in seconds, over which
+// State.Measured smooths the successes: long enough to average over the
+// cycles of probe and throttle, short enough to follow a limit that moves.
+const measureWindow = 10
+
+// measure counts n successes reported at now in s.Measured and returns the
+// time in use they stand for: the time since the previous outcome, but no
+// more than n intervals at the current rate. The rest of that time was
+// idle: it moves s.Since later, so the curve counts only time in use.
+func measure(s *State, n uint64, now time.Time) float64 {
+	credit := float64(n) / s.Rate
+	if s.Updated.IsZero() {
+		s.Measured += float64(n) / measureWindow
+		s.Updated = now
+		return credit
 	}
+	gap := now.Sub(s.Updated).Seconds()
+	if !(gap > 0) {
+		// Outcomes at the same instant, or reported out of order.
+		s.Measured += float64(n) / measureWindow
+		return min(credit, 0)
+	}
+	dt := min(gap, credit)
+	s.Measured = s.Measured*math.Exp(-gap/measureWindow) + float64(n)/measureWindow
+	if !s.Since.IsZero() {
+		// The time before Since (a pause) is not in the phase at all.
+		from := later(s.Updated, s.Since)
+		if idle := now.Sub(from).Seconds() - dt; idle > 0 && now.After(from) {
+			s.Since = s.Since.Add(Seconds(idle))
+		}
+	}
+	s.Updated = now
+	return dt
+}
+
+// grow applies n successes that stand for dt seconds of use at now.
+func (a AIMD) grow(s *State, n uint64, dt float64, now time.Time) {
+	rate := s.Rate
+	switch {
+	case s.Ceiling <= 0:
+		if a.SlowStart > 0 && dt > 0 {
+			rate *= math.Exp2(dt / a.SlowStart)
+		}
+		if s.Since.IsZero() {
+			// A success grew the rate: throttles from now on are
+			// about it.
+			s.Since = now
+		}
+	case a.Recovery > 0:
+		rate = max(rate, a.curve(s.Ceiling, now.Sub(s.Since).Seconds()))
+		if a.Restart > 0 && rate >= s.Ceiling*(1+a.Restart) {
+			// Well past the old ceiling without a throttle: the limit
+			// moved. Forget it and search again.
+			s.Ceiling, s.Since = 0, now
+		}
+	}
+	rate = max(rate, s.Rate+a.IncreaseFactor*float64(n))
+	s.Rate = fmath.Min(rate, a.MaxRate)
+}
+
+// curve returns the rate t seconds of use after the pause of a throttle
+// at ceiling w: CUBIC's concave climb from DecreaseFactor × w back to w in
+// Recovery seconds, then its convex probe past w, which doubles it after
+// Probe seconds more.
+func (a AIMD) curve(w, t float64) float64 {
+	if t < a.Recovery {
+		x := 1 - t/a.Recovery
+		return w - w*(1-a.DecreaseFactor)*x*x*x
+	}
+	if a.Probe <= 0 {
+		return w
+	}
+	x := (t - a.Recovery) / a.Probe
+	return w * (1 + x*x*x)
 }
 
 // throttle applies a throttle to *s.
-func (a *AIMD) throttle(s *State, o *Outcome, now time.Time) {
+func (a AIMD) throttle(s *State, o *Outcome, now time.Time) {
 	// Only the first of a batch of throttles can be fresh: it opens a
 	// new epoch, which makes the rest stale.
 	if o.Stale(*s) {
 		extendCooldownOf(s, now, o.Signal.RetryAfter)
 		return
 	}
-	// A throttle that a burst of server errors stands for (a classifier
-	// turned 5xx responses into one) says the upstream is sick, not
-	// where its limit is: it lowers the rate but teaches no ceiling.
-	if a.ProbeBand > 0 && o.Signal.Status < 500 {
-		s.Ceiling = s.Rate
+	about := o.Signal.Status < 500 && (s.Ceiling > 0 || !s.Since.IsZero())
+	if about {
+		w := s.Rate
+		if s.Ceiling > 0 {
+			w = min(s.Rate, max(s.Measured, s.Rate*a.DecreaseFactor))
+		} else {
+			// The end of a slow start: the smoothed successes lag far
+			// behind a rate that doubled every few moments. They start
+			// again from the rate that was throttled, from above.
+			s.Measured = max(s.Measured, w)
+		}
+		s.Ceiling = w
 	}
 	s.Rate = math.Max(s.Rate*a.DecreaseFactor, a.MinRate)
 	s.Epoch++
@@ -210,43 +331,10 @@ func (a *AIMD) throttle(s *State, o *Outcome, now time.Time) {
 		pause = Seconds(a.CooldownMultiplier / s.Rate)
 	}
 	s.CooldownUntil = later(s.CooldownUntil, now.Add(pause))
-}
-
-// probeBelow caps the step far below the ceiling at this many increase
-// factors: well below a rate that was sustained, after an outage say, the
-// rate climbs back in seconds rather than minutes. Above the ceiling the
-// step never exceeds one factor: that is unknown ground.
-const probeBelow = 10
-
-// maxSteps bounds the work of one batch of successes.
-const maxSteps = 1 << 16
-
-// increase returns rate after n successes.
-func (a AIMD) increase(rate, ceiling float64, n uint64) float64 {
-	if a.ProbeBand <= 0 || ceiling <= 0 {
-		return fmath.Min(rate+a.IncreaseFactor*float64(n), a.MaxRate)
+	if about {
+		// The climb back starts when the pause ends.
+		s.Since = later(now, s.CooldownUntil)
 	}
-	// The step depends on the rate, so a batch is applied one success at a
-	// time, as the Count contract requires; it stops at the ceiling of the
-	// rate, so a long batch costs no more than the climb it describes.
-	band := a.ProbeBand * ceiling
-	for i := 0; n > 0 && rate < a.MaxRate; n-- {
-		x := (rate - ceiling) / band
-		f := max(a.ProbeFloor, x*x)
-		if x < 0 {
-			f = min(f, probeBelow)
-		} else {
-			f = min(f, 1)
-		}
-		if i++; i > maxSteps {
-			// Beyond this the batch is applied at the last step's size:
-			// a bounded cost for any Count.
-			rate += a.IncreaseFactor * f * float64(n)
-			break
-		}
-		rate += a.IncreaseFactor * f
-	}
-	return fmath.Min(rate, a.MaxRate)
 }
 
 // ParseAIMD decodes a JSON object of AIMD parameters over the defaults of

@@ -10,35 +10,66 @@ import (
 
 func ExampleAIMD() {
 	a := policy.DefaultAIMD()
-	t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
-
+	now := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 	s := a.Initial()
+
+	// use reports successes of the current epoch one interval at the rate
+	// apart, the last one d after the first: d seconds of use.
+	use := func(d time.Duration) {
+		end := now.Add(d)
+		for now.Before(end) {
+			now = now.Add(policy.Seconds(1 / s.Rate))
+			if now.After(end) {
+				now = end
+			}
+			s = a.Next(s, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}, now)
+		}
+	}
 	fmt.Printf("start: %.1f/s\n", s.Rate)
 
-	// A permit of epoch 0 comes back 429 without a Retry-After.
+	// Slow start: no limit known yet, the rate doubles every 0.5 s of use.
+	use(time.Second)
+	fmt.Printf("slow start, 1s: %.1f/s\n", s.Rate)
+	use(time.Second)
+	fmt.Printf("slow start, 2s: %.1f/s\n", s.Rate)
+
+	// A permit of the current epoch comes back 429 without a Retry-After:
+	// the limit is about here. The rate drops by ×0.8 and pauses 1.5
+	// intervals of the new rate.
 	throttled := signal.Signal{Kind: signal.Throttled, Status: 429}
-	s = a.Next(s, policy.Outcome{Signal: throttled, Epoch: 0}, t0)
-	fmt.Printf("throttled: %.1f/s, paused %v, epoch %d\n", s.Rate, s.CooldownUntil.Sub(t0), s.Epoch)
+	s = a.Next(s, policy.Outcome{Signal: throttled, Epoch: s.Epoch}, now)
+	fmt.Printf("throttled: %.1f/s, ceiling %.1f/s, paused %v, epoch %d\n",
+		s.Rate, s.Ceiling, s.CooldownUntil.Sub(now), s.Epoch)
 
 	// Another permit issued before the decrease: an echo of the same event.
-	s = a.Next(s, policy.Outcome{Signal: throttled, Epoch: 0}, t0.Add(10*time.Millisecond))
-	fmt.Printf("echo: %.1f/s\n", s.Rate)
+	s = a.Next(s, policy.Outcome{Signal: throttled, Epoch: 0}, now.Add(10*time.Millisecond))
+	fmt.Printf("echo: %.1f/s, epoch %d\n", s.Rate, s.Epoch)
 
-	// Once the cooldown is over, permits of the new epoch succeed. The
-	// rate climbs back, more slowly as it nears the 5/s that was throttled
-	// (the ceiling), and keeps probing past it.
-	now := s.CooldownUntil
-	success := policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}
-	for _, n := range []uint64{1, 9, 40} {
-		success.Count = n
-		s = a.Next(s, success, now)
-		fmt.Printf("after %d more successes: %.2f/s (ceiling %.1f/s)\n", n, s.Rate, s.Ceiling)
-	}
+	// Once the pause is over the rate climbs back to the ceiling in 3 s of
+	// use, fast at first and careful near it, then probes past it: slowly
+	// at first, faster the longer no throttle comes.
+	now = s.CooldownUntil
+	use(1500 * time.Millisecond)
+	fmt.Printf("climb back, 1.5s: %.1f/s\n", s.Rate)
+	use(1500 * time.Millisecond)
+	fmt.Printf("climb back, 3s: %.1f/s\n", s.Rate)
+	use(12 * time.Second)
+	fmt.Printf("probe, 15s: %.2f/s (ceiling %.1f/s)\n", s.Rate, s.Ceiling)
+
+	// Idle time is not use: after ten minutes without a call, one success
+	// moves the curve by one interval only (counted as use, ten minutes
+	// would have taken the probe far past the ceiling).
+	now = now.Add(10 * time.Minute)
+	s = a.Next(s, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}, now)
+	fmt.Printf("after 10 minutes idle: %.2f/s\n", s.Rate)
 	// Output:
 	// start: 5.0/s
-	// throttled: 3.5/s, paused 428.571428ms, epoch 1
-	// echo: 3.5/s
-	// after 1 more successes: 3.60/s (ceiling 5.0/s)
-	// after 9 more successes: 4.12/s (ceiling 5.0/s)
-	// after 40 more successes: 4.66/s (ceiling 5.0/s)
+	// slow start, 1s: 20.0/s
+	// slow start, 2s: 80.0/s
+	// throttled: 64.0/s, ceiling 80.0/s, paused 23.4375ms, epoch 1
+	// echo: 64.0/s, epoch 1
+	// climb back, 1.5s: 78.0/s
+	// climb back, 3s: 80.0/s
+	// probe, 15s: 85.12/s (ceiling 80.0/s)
+	// after 10 minutes idle: 85.14/s
 }

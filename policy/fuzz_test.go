@@ -25,6 +25,10 @@ var aimdFields = map[string]bool{
 	"min_rate":            true,
 	"max_rate":            true,
 	"cooldown_multiplier": true,
+	"slow_start_sec":      true,
+	"recovery_sec":        true,
+	"probe_sec":           true,
+	"restart_above":       true,
 }
 
 func TestParseAIMD(t *testing.T) {
@@ -43,7 +47,7 @@ func TestParseAIMD(t *testing.T) {
 		// parameters: they keep their defaults.
 		{"original format", originalJSON, with(func(a *policy.AIMD) {
 			p := original
-			p.ProbeBand, p.ProbeFloor = a.ProbeBand, a.ProbeFloor
+			p.SlowStart, p.Recovery, p.Probe, p.Restart = a.SlowStart, a.Recovery, a.Probe, a.Restart
 			*a = p
 		})},
 		{"empty object gives the defaults", `{}`, policy.DefaultAIMD()},

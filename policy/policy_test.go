@@ -21,6 +21,13 @@ func stateDiff(want, got policy.State) string {
 	return cmp.Diff(want, got, cmpopts.EquateApprox(1e-12, 0))
 }
 
+// mechDiff is stateDiff without the fields a policy keeps for its growth
+// in time (Since, Updated, Measured), for the tests of other mechanics.
+func mechDiff(want, got policy.State) string {
+	return cmp.Diff(want, got, cmpopts.EquateApprox(1e-12, 0),
+		cmpopts.IgnoreFields(policy.State{}, "Since", "Updated", "Measured"))
+}
+
 // Outcome builders, so that tables read as what happened.
 func success(epoch, count uint64) policy.Outcome {
 	return policy.Outcome{Signal: signal.Signal{Kind: signal.Success, Status: 200}, Epoch: epoch, Tokens: 1, Count: count}

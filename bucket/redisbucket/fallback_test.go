@@ -312,7 +312,7 @@ func TestFallbackResumedWithinTheRetryInterval(t *testing.T) {
 	c.AddHook(h)
 	name := fmt.Sprintf("resume-%d", names.Add(1))
 	// On the caller's clock: the other process's throttle starts a
-	// cooldown of 54ms, which must end on the test's instants.
+	// cooldown of 47ms, which must end on the test's instants.
 	b := mustNew(t, c, name, redisbucket.WithCallerClock())
 	other := mustNew(t, newClient(t, srv), name, redisbucket.WithCallerClock()) // another process
 	ctx := t.Context()
@@ -344,22 +344,23 @@ func TestFallbackResumedWithinTheRetryInterval(t *testing.T) {
 	if n := takeAll(ft0); n != 10 {
 		t.Fatalf("%d permits from a new fallback, want its burst 10", n)
 	}
-	// Meanwhile another process sees a 429: the shared rate falls to 28/s.
-	if _, next, err := other.Apply(ctx, a, policy.Outcome{Signal: signal.Signal{Kind: signal.Throttled, Status: 429}, Tokens: 1}, ft0); err != nil || next.Rate != 28 {
+	// Meanwhile another process sees a 429: the shared rate falls to 32/s.
+	lowered := a.Rate * a.DecreaseFactor
+	if _, next, err := other.Apply(ctx, a, policy.Outcome{Signal: signal.Signal{Kind: signal.Throttled, Status: 429}, Tokens: 1}, ft0); err != nil || next.Rate != lowered {
 		t.Fatalf("the other process's throttle: %+v, %v", next, err)
 	}
 	// A retry interval later a peek finds Redis answering, and learns the
 	// shared state; the next take fails again.
 	t1 := ft0.Add(redisbucket.DefaultRetryInterval)
-	if st, err := b.Peek(ctx, t1); err != nil || b.Down() || st.State.Rate != 28 {
-		t.Fatalf("Peek after the retry interval: %+v, %v, down %v; want Redis's 28/s", st.State, err, b.Down())
+	if st, err := b.Peek(ctx, t1); err != nil || b.Down() || st.State.Rate != lowered {
+		t.Fatalf("Peek after the retry interval: %+v, %v, down %v; want Redis's %v/s", st.State, err, b.Down(), lowered)
 	}
 	t2 := t1.Add(100 * time.Millisecond)
 	if n := takeAll(t2); n != 0 {
 		t.Errorf("%d permits on going down again 100ms after Redis came back, want none: the fallback resumed, lowered, is drained", n)
 	}
 	st, err := b.Peek(ctx, t2)
-	if want := redisbucket.DefaultFallbackShare * 28; err != nil || st.State.Rate != want {
+	if want := redisbucket.DefaultFallbackShare * lowered; err != nil || st.State.Rate != want {
 		t.Errorf("the resumed fallback: %+v, %v; want its rate lowered to %v", st.State, err, want)
 	}
 

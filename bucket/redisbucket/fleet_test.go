@@ -425,7 +425,7 @@ func TestSuccessesRideOnTakes(t *testing.T) {
 	name := fmt.Sprintf("successes-%d", names.Add(1))
 	a := policy.DefaultAIMD()
 	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor = 10, 1000, 1000, 0.5
-	a.ProbeBand = 0 // a plain additive increase, whatever the ceiling
+	a.SlowStart, a.Recovery = 0, 0 // a plain additive increase, whatever the ceiling
 	lims := sharedLimiters(t, srv, name, a, 3)
 	srv.ResetStats(t)
 	const rounds = 40
@@ -471,6 +471,8 @@ func TestHashGoneWithAPendingStep(t *testing.T) {
 	now := time.Now()
 	a := policy.DefaultAIMD()
 	a.Rate, a.Burst = 10, 5
+	// A plain additive increase: +0.1 per success, whatever the time.
+	a.IncreaseFactor, a.SlowStart, a.Recovery, a.Probe, a.Restart = 0.1, 0, 0, 0, 0
 	if err := b.Init(ctx, now, a.Initial()); err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +503,7 @@ func TestConcurrentCallsAddSuccessesOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	a := policy.DefaultAIMD()
-	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor, a.ProbeBand = 10, 1000, 1000, 1, 0
+	a.Rate, a.Burst, a.MaxRate, a.IncreaseFactor, a.SlowStart, a.Recovery = 10, 1000, 1000, 1, 0, 0
 	if err := b.Init(ctx, now, a.Initial()); err != nil {
 		t.Fatal(err)
 	}
