@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/policy/policytest"
 	"github.com/dynlimit/dynlimit/signal"
@@ -35,7 +38,8 @@ var original = policy.AIMD{
 
 // aimdVariants covers the corners of the parameter space: the defaults, a
 // rate pinned by min_rate == max_rate with no increase and no pause, a
-// steep one, and one whose rates are so low that cooldowns run to hours.
+// steep one, one whose rates are so low that cooldowns run to hours, and
+// one that grows in time with round numbers.
 var aimdVariants = []struct {
 	name string
 	a    policy.AIMD
@@ -45,6 +49,7 @@ var aimdVariants = []struct {
 	{"pinned", policy.AIMD{Rate: 1, Burst: 1, IncreaseFactor: 0, DecreaseFactor: 0.9, MinRate: 1, MaxRate: 1, CooldownMultiplier: 0}},
 	{"steep", policy.AIMD{Rate: 50, Burst: 100, IncreaseFactor: 5, DecreaseFactor: 0.1, MinRate: 0.01, MaxRate: 1000, CooldownMultiplier: 10}},
 	{"slow", policy.AIMD{Rate: 1e-3, Burst: 1, IncreaseFactor: 1e-4, DecreaseFactor: 0.01, MinRate: 1e-6, MaxRate: 1e-2, CooldownMultiplier: 1000}},
+	{"timed", timed()},
 }
 
 func TestAIMDConformance(t *testing.T) {
@@ -379,4 +384,514 @@ func TestAIMDInitial(t *testing.T) {
 	if d := stateDiff(want, a.Initial()); d != "" {
 		t.Errorf("Initial() mismatch (-want +got):\n%s", d)
 	}
+}
+
+// timed is an AIMD whose growth in time has round numbers: the rate
+// doubles every second of slow start, climbs back to the ceiling in 4 s
+// and has doubled it 8 s later, never forgets it, and does not pause after
+// a throttle.
+func timed() policy.AIMD {
+	return policy.AIMD{Rate: 10, Burst: 10, DecreaseFactor: 0.5, MinRate: 0.1, MaxRate: 1e6,
+		SlowStart: 1, Recovery: 4, Probe: 8}
+}
+
+// cubic is the curve of the AIMD doc comment, t seconds of use after the
+// pause of a throttle at ceiling w.
+func cubic(a policy.AIMD, w, t float64) float64 {
+	if t < a.Recovery {
+		x := 1 - t/a.Recovery
+		return w - w*(1-a.DecreaseFactor)*x*x*x
+	}
+	x := (t - a.Recovery) / a.Probe
+	return w * (1 + x*x*x)
+}
+
+// use reports successes of the current epoch one interval of frac × the
+// rate apart, from now until end, the last one at end when the interval
+// allows (so that, at the full rate, every instant until end is use). It
+// returns the state and the instant of the last success.
+func use(a policy.AIMD, s policy.State, now, end time.Time, frac float64) (policy.State, time.Time) {
+	for now.Before(end) {
+		next := now.Add(policy.Seconds(1 / (frac * s.Rate)))
+		if next.After(end) {
+			if frac < 1 {
+				break
+			}
+			next = end
+		}
+		now = next
+		s = a.Next(s, success(s.Epoch, 1), now)
+	}
+	return s, now
+}
+
+// near reports whether got is want to within rel of it.
+func near(got, want, rel float64) bool { return math.Abs(got-want) <= rel*math.Abs(want) }
+
+// Slow start: the rate doubles every SlowStart seconds of use, whatever it
+// started at; a limiter that uses a fraction of its rate grows that
+// fraction as fast.
+func TestAIMDSlowStart(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fast := timed()
+	fast.Rate = 500
+	for _, tc := range []struct {
+		name  string
+		a     policy.AIMD
+		frac  float64
+		secs  float64
+		twice float64 // doublings expected
+	}{
+		{"default, 2 s at the rate: 4 doublings", policy.DefaultAIMD(), 1, 2, 4},
+		{"default, 1 s at the rate: 2 doublings", policy.DefaultAIMD(), 1, 1, 2},
+		{"default, 2 s at half the rate: half the growth", policy.DefaultAIMD(), 0.5, 2, 2},
+		{"timed, 3 s at the rate", timed(), 1, 3, 3},
+		{"timed, 3 s at half the rate", timed(), 0.5, 3, 1.5},
+		{"timed, 4 s at a quarter of the rate", timed(), 0.25, 4, 1},
+		{"timed from 500/s: as many doublings as from 10/s", fast, 1, 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// An outcome at t0 came before: the first success stands
+			// for the time since.
+			start := policy.State{Rate: tc.a.Rate, Burst: tc.a.Burst, Updated: t0}
+			end := t0.Add(policy.Seconds(tc.secs))
+			s, last := use(tc.a, start, t0, end, tc.frac)
+			got := math.Log2(s.Rate / start.Rate)
+			// At a fraction of the rate the last interval may not fit.
+			want := tc.frac * last.Sub(t0).Seconds() / tc.a.SlowStart
+			if !near(got, want, 1e-6) || !near(got, tc.twice, 0.05) {
+				t.Errorf("rate %v → %v: %v doublings in %v, want %v (about %v)", start.Rate, s.Rate, got, last.Sub(t0), want, tc.twice)
+			}
+			if s.Ceiling != 0 || s.Epoch != 0 {
+				t.Errorf("ceiling %v, epoch %d after successes alone, want 0 and 0", s.Ceiling, s.Epoch)
+			}
+		})
+	}
+
+	t.Run("max_rate caps it", func(t *testing.T) {
+		a := policy.DefaultAIMD()
+		s, _ := use(a, policy.State{Rate: 5, Burst: 5, Updated: t0}, t0, t0.Add(10*time.Second), 1)
+		if s.Rate != a.MaxRate {
+			t.Errorf("rate after 10 s of slow start = %v, want max_rate %v", s.Rate, a.MaxRate)
+		}
+	})
+	t.Run("slow_start_sec 0 turns it off", func(t *testing.T) {
+		a := timed()
+		a.SlowStart = 0
+		s, _ := use(a, policy.State{Rate: 10, Burst: 10, Updated: t0}, t0, t0.Add(10*time.Second), 1)
+		if s.Rate != 10 {
+			t.Errorf("rate after 10 s without slow start = %v, want 10", s.Rate)
+		}
+	})
+}
+
+// No use, no growth: idle time, a cooldown and the successes of permits
+// from before the last decrease do not move the rate up.
+func TestAIMDNoGrowthWithoutUse(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	idle := t0.Add(10 * time.Minute)
+	// In the climb back: a throttle at 10/s, its pause ended at t0, 1 s of
+	// use since, the last success at t0+1s.
+	climbing := policy.State{Rate: cubic(d, 10, 1), Burst: 5, Ceiling: 10, Since: t0, Updated: t0.Add(time.Second), Measured: 9, Epoch: 1}
+	// In the probe: 10 s of use since the pause.
+	probing := climbing
+	probing.Rate, probing.Updated = cubic(d, 10, 10), t0.Add(10*time.Second)
+	// Right after a throttle at 8/s: paused until t0+1s.
+	cooling := policy.State{Rate: 6.4, Burst: 5, Ceiling: 8, CooldownUntil: t0.Add(time.Second), Since: t0.Add(time.Second), Updated: t0, Measured: 8, Epoch: 3}
+
+	for _, tc := range []struct {
+		name string
+		s    policy.State
+		o    policy.Outcome
+		now  time.Time
+		want float64 // the rate
+	}{
+		{"slow start: a success after 10 minutes idle grows by one interval",
+			policy.State{Rate: 5, Burst: 5, Since: t0, Updated: t0}, success(0, 1), idle,
+			5 * math.Exp2(1.0/5/d.SlowStart)},
+		{"slow start: 3 successes after 10 minutes idle grow by three intervals",
+			policy.State{Rate: 5, Burst: 5, Since: t0, Updated: t0}, success(0, 3), idle,
+			5 * math.Exp2(3.0/5/d.SlowStart)},
+		{"climb back: the curve moves by one interval after 10 minutes idle",
+			climbing, success(1, 1), climbing.Updated.Add(10 * time.Minute),
+			cubic(d, 10, 1+1/climbing.Rate)},
+		{"probe: the curve moves by one interval after 10 minutes idle",
+			probing, success(1, 1), probing.Updated.Add(10 * time.Minute),
+			cubic(d, 10, 10+1/probing.Rate)},
+		{"a success of the current epoch during the cooldown", cooling, success(3, 1), t0.Add(500 * time.Millisecond), 6.4},
+		{"a batch of them", cooling, success(3, 100), t0.Add(999 * time.Millisecond), 6.4},
+		{"a stale success after the cooldown", cooling, success(2, 1), t0.Add(2 * time.Second), 6.4},
+		{"a stale batch after the cooldown", cooling, success(0, 100), t0.Add(time.Minute), 6.4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.Next(tc.s, tc.o, tc.now)
+			if !near(got.Rate, tc.want, 1e-9) {
+				t.Errorf("rate %v → %v, want %v", tc.s.Rate, got.Rate, tc.want)
+			}
+			if got.Ceiling != tc.s.Ceiling || got.Epoch != tc.s.Epoch {
+				t.Errorf("ceiling %v → %v, epoch %d → %d: want both kept", tc.s.Ceiling, got.Ceiling, tc.s.Epoch, got.Epoch)
+			}
+		})
+	}
+
+	t.Run("the idle time moves the curve's start", func(t *testing.T) {
+		now := climbing.Updated.Add(10 * time.Minute)
+		got := d.Next(climbing, success(1, 1), now)
+		if use := now.Sub(got.Since).Seconds(); !near(use, 1+1/climbing.Rate, 1e-6) {
+			t.Errorf("Since = t0+%v: %v s of use, want %v", got.Since.Sub(t0), use, 1+1/climbing.Rate)
+		}
+	})
+}
+
+// The climb back after a throttle: CUBIC's curve from DecreaseFactor ×
+// ceiling to the ceiling in Recovery seconds of use, then the probe, which
+// has doubled the ceiling Probe seconds later.
+func TestAIMDRecoveryCurve(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	noRestart := d
+	noRestart.Restart = 0
+	for _, tc := range []struct {
+		name string
+		a    policy.AIMD
+		t    float64 // seconds of use since the pause
+		want float64 // × the ceiling
+	}{
+		{"timed, at the start", timed(), 0, 0.5},
+		{"timed, halfway: most of the way", timed(), 2, 1 - 0.5/8},
+		{"timed, at Recovery: the ceiling", timed(), 4, 1},
+		{"timed, halfway through the probe: 1/8 above", timed(), 8, 1.125},
+		{"timed, at Recovery+Probe: twice the ceiling", timed(), 12, 2},
+		{"default, at Recovery: the ceiling", d, d.Recovery, 1},
+		{"default, a third into the probe", d, d.Recovery + d.Probe/3, 1 + 1.0/27},
+		{"default without restart, at Recovery+Probe: twice the ceiling", noRestart, d.Recovery + d.Probe, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.a
+			// Slow start found 20/s: the limit. The smoothed successes
+			// lag behind; the ceiling is the rate.
+			s := policy.State{Rate: 20, Burst: a.Burst, Since: t0.Add(-5 * time.Second), Updated: t0, Measured: 12}
+			s = a.Next(s, throttled(0, 0), t0)
+			if s.Ceiling != 20 || s.Rate != 20*a.DecreaseFactor || s.Epoch != 1 || !s.Since.Equal(s.CooldownUntil) {
+				t.Fatalf("after the throttle: %+v; want ceiling 20, rate %v, epoch 1, the climb from the pause's end", s, 20*a.DecreaseFactor)
+			}
+			from := s.Since
+			if tc.t > 0 {
+				s, _ = use(a, s, from, from.Add(policy.Seconds(tc.t)), 1)
+			}
+			if got := s.Rate / 20; !near(got, tc.want, 1e-9) {
+				t.Errorf("after %v s of use: rate %v = %v × the ceiling, want %v×", tc.t, s.Rate, got, tc.want)
+			}
+			if s.Ceiling != 20 {
+				t.Errorf("ceiling %v after the climb, want 20 kept", s.Ceiling)
+			}
+		})
+	}
+
+	t.Run("recovery_sec 0: no curve, growth by increase_factor alone", func(t *testing.T) {
+		a := timed()
+		a.Recovery, a.IncreaseFactor = 0, 0.1
+		s := policy.State{Rate: 20, Burst: 10, Ceiling: 20, Since: t0, Updated: t0}
+		s = a.Next(s, success(0, 10), t0.Add(time.Minute))
+		if !near(s.Rate, 21, 1e-12) {
+			t.Errorf("rate %v after 10 successes, want 21", s.Rate)
+		}
+	})
+	t.Run("probe_sec 0 holds the rate at the ceiling", func(t *testing.T) {
+		a := timed()
+		a.Probe = 0
+		s := policy.State{Rate: 20, Burst: 10, Ceiling: 20, Since: t0, Updated: t0}
+		s, _ = use(a, s, t0, t0.Add(time.Minute), 1)
+		if s.Rate != 20 {
+			t.Errorf("rate %v a minute past Recovery, want the ceiling, 20", s.Rate)
+		}
+	})
+}
+
+// Well past the ceiling without a throttle, the limit moved: the ceiling
+// is forgotten and slow start resumes. restart_above 0 never forgets it.
+func TestAIMDRestart(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := timed()
+	a.Restart = 0.5
+	s := policy.State{Rate: 10, Burst: 10, Ceiling: 10, Since: t0, Updated: t0, Measured: 10, Epoch: 1}
+	now := t0
+	for s.Ceiling > 0 {
+		if now.Sub(t0) > time.Minute {
+			t.Fatalf("ceiling still %v after a minute: %+v", s.Ceiling, s)
+		}
+		s, now = use(a, s, now, now.Add(time.Millisecond), 1)
+	}
+	// The curve reaches 1.5 × the ceiling (1 + x³ = 1.5) that many
+	// seconds into the probe.
+	at := a.Recovery + math.Cbrt(0.5)*a.Probe
+	if got := now.Sub(t0).Seconds(); math.Abs(got-at) > 0.2 {
+		t.Errorf("ceiling forgotten after %v s of use, want about %v", got, at)
+	}
+	if s.Rate < 15 || s.Rate > 15.5 || !s.Since.Equal(now) {
+		t.Errorf("at the restart: rate %v, Since t0+%v; want just past 15, Since now (t0+%v)", s.Rate, s.Since.Sub(t0), now.Sub(t0))
+	}
+	// Slow start again: doubling every second of use.
+	before := s.Rate
+	s, _ = use(a, s, now, now.Add(2*time.Second), 1)
+	if got := math.Log2(s.Rate / before); !near(got, 2, 1e-6) {
+		t.Errorf("%v doublings in 2 s after the restart, want 2", got)
+	}
+	// The next throttle is like the first: the ceiling is the rate.
+	rate := s.Rate
+	s = a.Next(s, throttled(s.Epoch, 0), now.Add(2*time.Second))
+	if s.Ceiling != rate {
+		t.Errorf("ceiling after the restart's first throttle = %v, want the rate %v", s.Ceiling, rate)
+	}
+
+	t.Run("restart_above 0 never forgets", func(t *testing.T) {
+		a := timed()
+		s := policy.State{Rate: 10, Burst: 10, Ceiling: 10, Since: t0, Updated: t0, Epoch: 1}
+		s, _ = use(a, s, t0, t0.Add(30*time.Second), 1)
+		if s.Ceiling != 10 || !near(s.Rate, cubic(a, 10, 30), 1e-9) {
+			t.Errorf("after 30 s: rate %v, ceiling %v; want the curve's %v and the ceiling kept", s.Rate, s.Ceiling, cubic(a, 10, 30))
+		}
+	})
+}
+
+// Which throttles teach a ceiling, and which one: the rate at the first
+// throttle about it; after that the rate of successes achieved (Measured)
+// within [rate × DecreaseFactor, rate]; none from a throttle before any
+// success grew the rate (every request was refused, whatever the rate:
+// S6's case), nor from one that stands for a burst of server errors.
+func TestAIMDThrottleCeiling(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	slowStart := policy.State{Rate: 20, Burst: 5, Since: t0.Add(-time.Second), Updated: t0, Measured: 5}
+	known := policy.State{Rate: 20, Burst: 5, Ceiling: 18, Since: t0.Add(-10 * time.Second), Updated: t0, Epoch: 2}
+	withMeasured := func(m float64) policy.State { s := known; s.Measured = m; return s }
+	status := func(o policy.Outcome, code int) policy.Outcome { o.Signal.Status = code; return o }
+
+	for _, tc := range []struct {
+		name        string
+		s           policy.State
+		o           policy.Outcome
+		wantCeiling float64
+		wantRate    float64
+	}{
+		{"before any success: no ceiling", d.Initial(), throttled(0, 0), 0, 4},
+		{"before any success, with a Retry-After: no ceiling", d.Initial(), throttled(0, time.Minute), 0, 4},
+		{"the first throttle about the rate: the rate", slowStart, throttled(0, 0), 20, 16},
+		{"a 503 burst in slow start: no ceiling", slowStart, status(throttled(0, 0), 503), 0, 16},
+		{"a 529 in slow start: no ceiling", slowStart, status(throttled(0, 0), 529), 0, 16},
+		{"a 503 burst with a ceiling: the old one kept", withMeasured(19), status(throttled(2, 0), 503), 18, 16},
+		{"measured below rate × DecreaseFactor: rate × DecreaseFactor", withMeasured(10), throttled(2, 0), 16, 16},
+		{"measured between: measured", withMeasured(18.5), throttled(2, 0), 18.5, 16},
+		{"measured above the rate: the rate", withMeasured(25), throttled(2, 0), 20, 16},
+		{"stale: nothing learnt", withMeasured(10), throttled(1, 0), 18, 20},
+		{"at min_rate: the ceiling still learnt", policy.State{Rate: 0.1, Burst: 5, Since: t0, Updated: t0}, throttled(0, 0), 0.1, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := d.Next(tc.s, tc.o, t0)
+			if !near(got.Ceiling, tc.wantCeiling, 1e-12) || !near(got.Rate, tc.wantRate, 1e-12) {
+				t.Errorf("ceiling %v, rate %v; want %v and %v", got.Ceiling, got.Rate, tc.wantCeiling, tc.wantRate)
+			}
+			if fresh := !tc.o.Stale(tc.s); fresh && got.Epoch != tc.s.Epoch+1 || !fresh && got.Epoch != tc.s.Epoch {
+				t.Errorf("epoch %d → %d", tc.s.Epoch, got.Epoch)
+			}
+		})
+	}
+
+	t.Run("the first throttle resets Measured from above", func(t *testing.T) {
+		got := d.Next(slowStart, throttled(0, 0), t0)
+		if got.Measured != 20 {
+			t.Errorf("Measured = %v, want the throttled rate, 20", got.Measured)
+		}
+	})
+	t.Run("a throttle before any success still decreases, once per event", func(t *testing.T) {
+		s := d.Initial()
+		for i := range 50 {
+			s = d.Next(s, throttled(0, 0), t0.Add(time.Duration(i)*time.Millisecond))
+		}
+		if s.Rate != 4 || s.Epoch != 1 || s.Ceiling != 0 {
+			t.Errorf("after 50 throttles of epoch 0: %+v; want rate 4, epoch 1, no ceiling", s)
+		}
+		// A throttle of a permit issued after it is a new event.
+		s = d.Next(s, throttled(1, 0), s.CooldownUntil)
+		if !near(s.Rate, 3.2, 1e-12) || s.Epoch != 2 || s.Ceiling != 0 {
+			t.Errorf("after a second event: %+v; want rate 3.2, epoch 2, still no ceiling", s)
+		}
+	})
+}
+
+// One decrease per congestion event: the permits in flight when the
+// upstream started refusing come back throttled, and only the first, of
+// the current epoch, lowers the rate.
+func TestAIMDOneDecreasePerEvent(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	start := policy.State{Rate: 40, Burst: 5, Since: t0.Add(-time.Second), Updated: t0, Measured: 10}
+	for _, tc := range []struct {
+		name string
+		o    func(i int) policy.Outcome
+		n    int
+	}{
+		{"50 throttles, one by one", func(int) policy.Outcome { return throttled(0, 0) }, 50},
+		{"a batch of 50", func(int) policy.Outcome { o := throttled(0, 0); o.Count = 50; return o }, 1},
+		{"throttles and overloads", func(i int) policy.Outcome {
+			if i%2 == 1 {
+				return overloaded(0, 0)
+			}
+			return throttled(0, 0)
+		}, 50},
+		{"with Retry-After, each one later", func(int) policy.Outcome { return throttled(0, time.Second) }, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start
+			for i := range tc.n {
+				s = d.Next(s, tc.o(i), t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			if s.Rate != 32 || s.Ceiling != 40 {
+				t.Errorf("rate %v, ceiling %v; want one decrease to 32 and the ceiling 40", s.Rate, s.Ceiling)
+			}
+			// Each later Retry-After that extends the cooldown opens an
+			// epoch of its own, without a decrease.
+			if s.Epoch < 1 {
+				t.Errorf("epoch %d, want at least 1", s.Epoch)
+			}
+		})
+	}
+}
+
+// Count k against k single outcomes at the same instant. They agree where
+// the doc says each outcome counts: the rate's fixed step per success, a
+// batch of throttles (only the first is fresh), overloads, successes that
+// do not grow the rate, and Measured, which counts every success. They do
+// not agree on the time in use: a batch of k successes stands for up to k
+// intervals at the rate (the doc's "n successes at rate r stand for at
+// most n / r seconds"), while successes after the first at one instant
+// stand for no time. That contradicts the Policy interface's Count
+// contract; see known in policytest's tests.
+func TestAIMDBatches(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := t0.Add(10 * time.Second)
+	d := policy.DefaultAIMD()
+	slowStart := policy.State{Rate: 10, Burst: 5, Since: t0, Updated: t0, Measured: 3}
+	// 1 s of use into the climb back at the last success, 1 s ago.
+	climbing := policy.State{Rate: 8, Burst: 5, Ceiling: 10, Since: now.Add(-2 * time.Second), Updated: now.Add(-time.Second), Measured: 9, Epoch: 2}
+	cooling := climbing
+	cooling.CooldownUntil = now.Add(time.Second)
+	const k = 7
+	repeat := func(a policy.AIMD, s policy.State, o policy.Outcome) policy.State {
+		o.Count = 1
+		for range k {
+			s = a.Next(s, o, now)
+		}
+		return s
+	}
+	batch := func(a policy.AIMD, s policy.State, o policy.Outcome) policy.State {
+		o.Count = k
+		return a.Next(s, o, now)
+	}
+	sameSince := cmpopts.IgnoreFields(policy.State{}, "Since")
+
+	for _, tc := range []struct {
+		name string
+		a    policy.AIMD
+		s    policy.State
+		o    policy.Outcome
+		opts []cmp.Option // what may differ
+	}{
+		{"plain AIMD successes", classic(), slowStart, success(0, 1), []cmp.Option{sameSince}},
+		{"throttles", d, slowStart, throttled(0, 0), nil},
+		{"throttles with Retry-After", d, climbing, throttled(2, time.Minute), nil},
+		{"stale throttles", d, climbing, throttled(1, time.Minute), nil},
+		{"overloads with Retry-After", d, climbing, overloaded(2, time.Minute), nil},
+		// The idle time they leave moves Since differently.
+		{"successes during a cooldown", d, cooling, success(2, 1), []cmp.Option{sameSince}},
+		{"stale successes", d, climbing, success(1, 1), []cmp.Option{sameSince}},
+		{"failed", d, climbing, outcomeOf(signal.Failed, 2, time.Minute), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, got := repeat(tc.a, tc.s, tc.o), batch(tc.a, tc.s, tc.o)
+			opts := append([]cmp.Option{cmpopts.EquateApprox(1e-12, 0)}, tc.opts...)
+			if diff := cmp.Diff(want, got, opts...); diff != "" {
+				t.Errorf("Count %d against %d outcomes at one instant (-repeated +batch):\n%s", k, k, diff)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		s    policy.State
+		want float64 // the batch's rate
+	}{
+		{"slow start", slowStart, 10 * math.Exp2(k/10.0/d.SlowStart)},
+		{"climb back", climbing, cubic(d, 10, 1+k/8.0)}, // k intervals at 8/s fit in the 1 s since the last
+	} {
+		t.Run(tc.name+": a batch stands for k intervals", func(t *testing.T) {
+			got, one := batch(d, tc.s, success(tc.s.Epoch, 1)), repeat(d, tc.s, success(tc.s.Epoch, 1))
+			if !near(got.Rate, tc.want, 1e-9) {
+				t.Errorf("rate after a batch of %d = %v, want %v", k, got.Rate, tc.want)
+			}
+			if one.Rate > got.Rate || !near(one.Measured, got.Measured, 1e-12) {
+				t.Errorf("one by one: rate %v, measured %v; want at most the batch's rate %v and its measured %v",
+					one.Rate, one.Measured, got.Rate, got.Measured)
+			}
+		})
+	}
+}
+
+// Since, Updated and Measured: what the growth in time is computed from.
+func TestAIMDTracksTimeInUse(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	s := d.Initial()
+	// The first success stands for one interval at 5/s, 0.2 s of use.
+	r1 := 5 * math.Exp2(0.2/0.5)
+	// The second, 200ms later, for one interval at r1, less than 200ms:
+	// the rest was idle, and moves Since.
+	use2 := 1 / r1
+	r2 := r1 * math.Exp2(use2/0.5)
+	since2 := t0.Add(policy.Seconds(0.2 - use2))
+	m2 := 0.1*math.Exp(-0.02) + 0.1
+	steps := []struct {
+		name string
+		o    policy.Outcome
+		now  time.Time
+		want policy.State
+	}{
+		{"the first success starts the slow start", success(0, 1), t0,
+			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 0.1}},
+		{"a failure is not counted", outcomeOf(signal.Failed, 0, 0), ms(100),
+			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 0.1}},
+		{"a success 200ms later: at most an interval of use", success(0, 1), ms(200),
+			policy.State{Rate: r2, Burst: 5, Since: since2, Updated: ms(200), Measured: m2}},
+		{"an overload: no use, Updated moves, Measured decays", overloaded(0, 0), ms(300),
+			policy.State{Rate: r2, Burst: 5, Since: since2.Add(100 * time.Millisecond), Updated: ms(300), Measured: m2 * math.Exp(-0.01)}},
+	}
+	for _, st := range steps {
+		s = d.Next(s, st.o, st.now)
+		if diff := stateDiff(st.want, s); diff != "" {
+			t.Fatalf("%s (-want +got):\n%s", st.name, diff)
+		}
+	}
+	// The throttle: Since is the end of its pause, Measured the rate.
+	rate := s.Rate
+	s = d.Next(s, throttled(0, 0), ms(400))
+	pause := policy.Seconds(1.5 / (rate * 0.8))
+	want := policy.State{Rate: rate * 0.8, Burst: 5, CooldownUntil: ms(400).Add(pause), Epoch: 1, Ceiling: rate,
+		Since: ms(400).Add(pause), Updated: ms(400), Measured: rate}
+	if diff := stateDiff(want, s); diff != "" {
+		t.Fatalf("the throttle (-want +got):\n%s", diff)
+	}
+
+	t.Run("Measured follows the rate of successes", func(t *testing.T) {
+		for _, frac := range []float64{1, 0.5} {
+			a := classic()
+			a.IncreaseFactor = 0 // the rate stays at 10/s
+			s := policy.State{Rate: 10, Burst: 10}
+			s, _ = use(a, s, t0, t0.Add(time.Minute), frac)
+			if want := 10 * frac; !near(s.Measured, want, 0.1) {
+				t.Errorf("Measured after a minute at %v of 10/s = %v, want about %v", frac, s.Measured, want)
+			}
+		}
+	})
 }

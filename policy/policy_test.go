@@ -22,7 +22,8 @@ func stateDiff(want, got policy.State) string {
 }
 
 // mechDiff is stateDiff without the fields a policy keeps for its growth
-// in time (Since, Updated, Measured), for the tests of other mechanics.
+// in time (Since, Updated, Measured), for the tests of other mechanics;
+// TestAIMDTracksTimeInUse checks them.
 func mechDiff(want, got policy.State) string {
 	return cmp.Diff(want, got, cmpopts.EquateApprox(1e-12, 0),
 		cmpopts.IgnoreFields(policy.State{}, "Since", "Updated", "Measured"))
