@@ -312,6 +312,10 @@ func TestAIMDValidate(t *testing.T) {
 		{"rate at max_rate", with(func(a *policy.AIMD) { a.Rate = a.MaxRate })},
 		{"decrease_factor close to 0", with(func(a *policy.AIMD) { a.DecreaseFactor = 1e-9 })},
 		{"decrease_factor close to 1", with(func(a *policy.AIMD) { a.DecreaseFactor = 0.999999 })},
+		{"no growth in time", with(func(a *policy.AIMD) { a.SlowStart, a.Recovery, a.Probe, a.Restart = 0, 0, 0, 0 })},
+		{"phases of a day", with(func(a *policy.AIMD) { a.SlowStart, a.Recovery, a.Probe = 86400, 86400, 86400 })},
+		{"tiny phases", with(func(a *policy.AIMD) { a.SlowStart, a.Recovery, a.Probe = 5e-324, 1e-9, 1e-9 })},
+		{"large restart_above", with(func(a *policy.AIMD) { a.Restart = 1e300 })},
 	}
 	for _, tc := range valid {
 		t.Run("valid/"+tc.name, func(t *testing.T) {
@@ -366,6 +370,20 @@ func TestAIMDValidate(t *testing.T) {
 		{"negative cooldown_multiplier", with(func(a *policy.AIMD) { a.CooldownMultiplier = -1 }), "cooldown_multiplier", -1},
 		{"NaN cooldown_multiplier", with(func(a *policy.AIMD) { a.CooldownMultiplier = nan }), "cooldown_multiplier", nan},
 		{"+Inf cooldown_multiplier", with(func(a *policy.AIMD) { a.CooldownMultiplier = inf }), "cooldown_multiplier", inf},
+
+		{"negative slow_start_sec", with(func(a *policy.AIMD) { a.SlowStart = -1 }), "slow_start_sec", -1},
+		{"NaN slow_start_sec", with(func(a *policy.AIMD) { a.SlowStart = nan }), "slow_start_sec", nan},
+		{"+Inf slow_start_sec", with(func(a *policy.AIMD) { a.SlowStart = inf }), "slow_start_sec", inf},
+		{"slow_start_sec above a day", with(func(a *policy.AIMD) { a.SlowStart = 86401 }), "slow_start_sec", 86401},
+		{"negative recovery_sec", with(func(a *policy.AIMD) { a.Recovery = -0.5 }), "recovery_sec", -0.5},
+		{"NaN recovery_sec", with(func(a *policy.AIMD) { a.Recovery = nan }), "recovery_sec", nan},
+		{"recovery_sec above a day", with(func(a *policy.AIMD) { a.Recovery = 1e9 }), "recovery_sec", 1e9},
+		{"negative probe_sec", with(func(a *policy.AIMD) { a.Probe = -1 }), "probe_sec", -1},
+		{"-Inf probe_sec", with(func(a *policy.AIMD) { a.Probe = -inf }), "probe_sec", -inf},
+		{"probe_sec above a day", with(func(a *policy.AIMD) { a.Probe = 86400.5 }), "probe_sec", 86400.5},
+		{"negative restart_above", with(func(a *policy.AIMD) { a.Restart = -1 }), "restart_above", -1},
+		{"NaN restart_above", with(func(a *policy.AIMD) { a.Restart = nan }), "restart_above", nan},
+		{"+Inf restart_above", with(func(a *policy.AIMD) { a.Restart = inf }), "restart_above", inf},
 	}
 	for _, tc := range invalid {
 		t.Run("invalid/"+tc.name, func(t *testing.T) {
