@@ -31,7 +31,8 @@ type Result struct {
 	// included, of the requests that succeeded.
 	LatencyP50 time.Duration `json:"latency_p50_ns"`
 	LatencyP99 time.Duration `json:"latency_p99_ns"`
-	// Decreases is the number of rate decreases over all limiters.
+	// Decreases is the number of rate decreases over all limiters, and
+	// over the pacers that count theirs (see Pacer).
 	Decreases uint64 `json:"decreases"`
 	// Fairness is Jain's index of the clients' successes (1 = equal).
 	Fairness float64 `json:"fairness"`
