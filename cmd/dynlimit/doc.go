@@ -12,10 +12,11 @@
 //	dynlimit validate file
 //
 // Sim plays one scenario (default S1) against strategies (by default the
-// library's defaults next to three baselines: a fixed rate at each client's
-// share of the upstream's true limit, a fixed rate 30 % above it, and no
-// pacing with naive retries)
-// and prints a summary row per strategy, or the results as JSON with --json.
+// library's defaults next to four baselines: a fixed rate at each client's
+// share of the upstream's true limit, a fixed rate 30 % above it, no pacing
+// with naive retries, and the AWS SDK for Go v2's adaptive retry mode) and
+// prints a summary row per strategy, under a line that says what each
+// baseline is, or the results as JSON with --json.
 // --plot draws each run's rate, the hidden limit and the throttles over time
 // to an SVG, PNG or HTML file. --policy-file plays AIMD parameters from a
 // JSON file.

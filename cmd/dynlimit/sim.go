@@ -4,15 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/internal/simtest"
-	"github.com/dynlimit/dynlimit/policy"
 )
 
 type simOptions struct {
@@ -41,13 +37,8 @@ to each drop and raise of the hidden limit and to the end of each outage.
 
 --policy takes a comma-separated list of:
 
-	default          the library's defaults (policy.DefaultAIMD)
-	fixed            a fixed-rate token bucket per client at its even share
-	                 of the upstream's true rate (the rate itself for one client)
-	fixed:RATE       a fixed-rate token bucket at RATE req/s, burst RATE
-	fixed:RATE:BURST the same with another burst
-	naive            no pacing, retries with exponential backoff
-	all              default, fixed, fixed at 1.3x the share, naive
+` + strategyHelp() + `
+A line under the scenario's header says what each baseline is.
 
 --policy-file adds AIMD parameters read from a JSON file, either a bare
 object ({"decrease_factor": 0.7}) or one named entry ({"mine": {...}}), as
@@ -70,7 +61,7 @@ The same command line prints the same bytes every time.`,
 		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) error {
 			o := &simOptions{}
 			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
-			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, breaker (the default with a circuit breaker), fixed[:RATE[:BURST]], naive, all")
+			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: "+strategyNames())
 			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
 			fs.StringVar(&o.integration, "integration", "", "also play the configuration of this built-in API `name`")
 			fs.StringVar(&o.overrides, "overrides", "", "with --integration, lay this override `file` over the built-ins first")
@@ -119,8 +110,9 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 	sc = apply(sc, &o.seed, &o.duration)
 
 	var sts []simtest.Strategy
+	var notes string
 	if o.policySet || o.policyFile == "" && o.integration == "" {
-		if sts, err = parseStrategies(o.policy, sc); err != nil {
+		if sts, notes, err = parseStrategies(o.policy, sc); err != nil {
 			return err
 		}
 	}
@@ -159,11 +151,11 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
-	} else if err := writeSummary(stdout, sc, rs); err != nil {
+	} else if err := writeSummary(stdout, sc, notes, rs); err != nil {
 		return err
 	}
 	if o.plot != "" {
-		if err := writePlot(o.plot, sc, sts, rs); err != nil {
+		if err := writePlot(o.plot, sc, notes, sts, rs); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "dynlimit sim: wrote %s\n", o.plot)
@@ -171,86 +163,17 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parseStrategies reads --policy.
-func parseStrategies(spec string, sc simtest.Scenario) ([]simtest.Strategy, error) {
-	var sts []simtest.Strategy
-	for item := range strings.SplitSeq(spec, ",") {
-		item = strings.TrimSpace(item)
-		kind, args, _ := strings.Cut(item, ":")
-		switch {
-		case item == "all":
-			r := clientShare(sc)
-			sts = append(sts, simtest.Default(), fixedAt(r, r, false), fixedAt(1.3*r, 1.3*r, false), simtest.NaiveRetry())
-		case item == "default" || item == "dynlimit":
-			sts = append(sts, simtest.Default())
-		case item == "naive" || item == "naive-retry":
-			sts = append(sts, simtest.NaiveRetry())
-		case item == "breaker":
-			sts = append(sts, simtest.WithBreaker(simtest.Default(), "dynlimit+breaker", breaker.DefaultConfig()))
-		case item == "fixed":
-			r := clientShare(sc)
-			sts = append(sts, fixedAt(r, r, false))
-		case kind == "fixed":
-			st, err := parseFixed(args)
-			if err != nil {
-				return nil, usagef("--policy %q: %v", item, err)
-			}
-			sts = append(sts, st)
-		default:
-			return nil, usagef("--policy %q: want default, breaker, fixed, fixed:RATE, fixed:RATE:BURST, naive or all", item)
-		}
-	}
-	return sts, nil
-}
-
-func parseFixed(args string) (simtest.Strategy, error) {
-	parts := strings.Split(args, ":")
-	if len(parts) > 2 {
-		return simtest.Strategy{}, fmt.Errorf("want fixed:RATE or fixed:RATE:BURST")
-	}
-	var v [2]float64
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(p, 64)
-		if err != nil {
-			return simtest.Strategy{}, fmt.Errorf("%q is not a number", p)
-		}
-		v[i] = f
-	}
-	rate, burst := v[0], v[1]
-	if len(parts) == 1 {
-		burst = max(rate, 1)
-	}
-	if err := (policy.Fixed{Rate: rate, Burst: burst}).Validate(); err != nil {
-		return simtest.Strategy{}, err
-	}
-	return fixedAt(rate, burst, len(parts) == 2), nil
-}
-
-// fixedAt is the fixed-rate baseline, named after its rate (and its burst
-// when it was chosen) so that two of them can be told apart in a table.
-func fixedAt(rate, burst float64, showBurst bool) simtest.Strategy {
-	// 1.3 × 10 is 13.000000000000002: round what is shown and played alike.
-	rate, burst = round3(rate), max(round3(burst), 1)
-	name := "fixed-" + strconv.FormatFloat(rate, 'g', -1, 64)
-	if showBurst {
-		name += ":" + strconv.FormatFloat(burst, 'g', -1, 64)
-	}
-	return simtest.FixedRate(name, rate, burst)
-}
-
-func round3(x float64) float64 {
-	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-		return x
-	}
-	scale := math.Pow(10, 3-math.Ceil(math.Log10(math.Abs(x))))
-	return math.Round(x*scale) / scale
-}
-
-func writeSummary(w io.Writer, sc simtest.Scenario, rs []*simtest.Result) error {
+// writeSummary writes the results of a scenario's runs under a header that
+// names it, describes it and, when notes is not empty, says what the
+// baselines are.
+func writeSummary(w io.Writer, sc simtest.Scenario, notes string, rs []*simtest.Result) error {
 	fmt.Fprintf(w, "scenario %s (seed %d, %v simulated, capacity %.0f requests)\n",
 		sc.Name, sc.Seed, sc.Duration.D(), capacityOf(rs))
 	if sc.Description != "" {
 		fmt.Fprintf(w, "  %s\n", sc.Description)
+	}
+	if notes != "" {
+		fmt.Fprintf(w, "  %s\n", notes)
 	}
 	fmt.Fprintln(w)
 	for _, r := range rs {

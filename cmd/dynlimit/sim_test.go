@@ -21,10 +21,49 @@ func TestSimDefault(t *testing.T) {
 	if !strings.HasPrefix(stdout, "scenario S1-steady ") {
 		t.Errorf("no scenario header:\n%s", stdout)
 	}
-	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry"} {
+	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry", "aws-adaptive"} {
 		if !hasRow(stdout, "S1-steady", st) {
 			t.Errorf("no S1-steady row for %s:\n%s", st, stdout)
 		}
+	}
+	// One line says what the baselines are, once.
+	for _, want := range []string{"fixed-10 is told the true limit", "fixed-13 is told 30% too much",
+		"naive-retry has no pacing", "aws-adaptive is the AWS SDK's adaptive algorithm, no cooldown on Retry-After"} {
+		if n := strings.Count(stdout, want); n != 1 {
+			t.Errorf("the output says %q %d times, want once:\n%s", want, n, stdout)
+		}
+	}
+}
+
+// Every name of a strategy selects it alone; the baselines line names only
+// the baselines played.
+func TestSimStrategyNames(t *testing.T) {
+	for _, tc := range []struct{ policy, want string }{
+		{"aws", "aws-adaptive"},
+		{"aws-adaptive", "aws-adaptive"},
+		{"naive-retry", "naive-retry"},
+		{"fixed+30%", "fixed-13"},
+		{"fixed+30", "fixed-13"},
+		{"dynlimit", "dynlimit"},
+		{"breaker", "dynlimit+breaker"},
+	} {
+		rs := simJSON(t, "--policy", tc.policy, "--duration", "10s")
+		if len(rs) != 1 || rs[0].Strategy != tc.want {
+			t.Errorf("--policy %s played %d strategies, want %s alone", tc.policy, len(rs), tc.want)
+		}
+	}
+	code, stdout, stderr := dynlimit(t, "sim", "--policy", "default,aws", "--duration", "10s")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	var notes []string
+	for line := range strings.Lines(stdout) {
+		if strings.HasPrefix(line, "  baselines: ") {
+			notes = append(notes, line)
+		}
+	}
+	if len(notes) != 1 || strings.Contains(notes[0], "fixed") || !strings.Contains(notes[0], "aws-adaptive") {
+		t.Errorf("baselines lines %q, want one naming aws-adaptive alone", notes)
 	}
 }
 
@@ -95,7 +134,7 @@ func TestSimJSON(t *testing.T) {
 			t.Errorf("%s has a trace without --trace", r.Strategy)
 		}
 	}
-	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry"; got != want {
+	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry aws-adaptive"; got != want {
 		t.Errorf("strategies = %s, want %s", got, want)
 	}
 
@@ -204,8 +243,8 @@ func TestSimPlot(t *testing.T) {
 			if !strings.HasPrefix(s, "<!DOCTYPE html>") || !strings.Contains(s, "</html>") {
 				t.Errorf("not an HTML page: %.80q", s)
 			}
-			if n := strings.Count(s, "<svg"); n != 4 {
-				t.Errorf("the page has %d SVG charts, want 4", n)
+			if n := strings.Count(s, "<svg"); n != 5 {
+				t.Errorf("the page has %d SVG charts, want 5", n)
 			}
 			if strings.Contains(s, "<?xml") {
 				t.Error("the page carries an XML declaration inside its body")
