@@ -199,12 +199,7 @@ func capacityOf(rs []*simtest.Result) float64 {
 func reactions(r *simtest.Result) string {
 	var parts []string
 	for _, d := range r.Drops {
-		if d.Episodes == 0 {
-			parts = append(parts, fmt.Sprintf("drop at %v: no throttle", d.At))
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("drop at %v: last throttle +%v, %d %s",
-			d.At, roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes")))
+		parts = append(parts, fmt.Sprintf("drop at %v: %s", d.At, dropReaction(d)))
 	}
 	for _, x := range r.Raises {
 		parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
@@ -217,6 +212,22 @@ func reactions(r *simtest.Result) string {
 		parts = append(parts, fmt.Sprintf("%d refused by the breaker", r.BreakerRejected))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// dropReaction says how the clients reacted to a drop: when their rate
+// settled on the new limit and after how many bursts of throttles, or, for
+// a strategy with no rate to settle, how many responses were throttled.
+func dropReaction(d simtest.Drop) string {
+	switch {
+	case d.Unpaced:
+		return fmt.Sprintf("no rate to settle; %d throttled after the drop", d.Throttled)
+	case d.Episodes > 0:
+		return fmt.Sprintf("last throttle +%v, %d %s", roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes"))
+	case d.Throttled > 0:
+		return fmt.Sprintf("no throttle before settling, %d after", d.Throttled)
+	default:
+		return "no throttle"
+	}
 }
 
 func to90(d time.Duration, of string) string {

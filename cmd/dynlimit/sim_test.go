@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynlimit/dynlimit/internal/simtest"
 )
@@ -92,6 +94,46 @@ func TestSimReactions(t *testing.T) {
 	for _, want := range []string{"drop at 2m0s", "raise at 4m0s"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output does not mention %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// A strategy with no rate to settle does not settle at once: its line
+// counts the throttles after the drop instead of saying there were none.
+func TestSimReactionsUnpaced(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S2", "--policy", "naive", "--duration", "3m")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	rs := simJSON(t, "S2", "--policy", "naive", "--duration", "3m", "--trace")
+	var after uint64
+	for _, s := range rs[0].Trace {
+		if s.T > 2*time.Minute {
+			after += s.Throttled
+		}
+	}
+	if after == 0 {
+		t.Fatal("naive retries on S2: no throttle after the drop")
+	}
+	want := fmt.Sprintf("drop at 2m0s: no rate to settle; %d throttled after the drop", after)
+	if !strings.Contains(stdout, want) || strings.Contains(stdout, "no throttle") {
+		t.Errorf("output does not say %q, or says no throttle:\n%s", want, stdout)
+	}
+}
+
+func TestDropReaction(t *testing.T) {
+	for _, tc := range []struct {
+		d    simtest.Drop
+		want string
+	}{
+		{simtest.Drop{}, "no throttle"},
+		{simtest.Drop{Throttled: 3}, "no throttle before settling, 3 after"},
+		{simtest.Drop{Settle: 10 * time.Second, Episodes: 1, Throttled: 7}, "last throttle +10s, 1 episode"},
+		{simtest.Drop{Settle: 90 * time.Second, Episodes: 2, Throttled: 700, Unpaced: true}, "no rate to settle; 700 throttled after the drop"},
+		{simtest.Drop{Unpaced: true}, "no rate to settle; 0 throttled after the drop"},
+	} {
+		if got := dropReaction(tc.d); got != tc.want {
+			t.Errorf("dropReaction(%+v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -74,6 +74,13 @@ type Drop struct {
 	// Episodes counts the bursts of throttles before the rate settled, a
 	// burst ending after 5 s without a throttle.
 	Episodes int `json:"episodes"`
+	// Throttled counts the throttled responses from At to the next step of
+	// the limit (or the end of the run), before the rate settled or after.
+	Throttled uint64 `json:"throttled"`
+	// Unpaced is set when the trace shows no rate after At: the strategy
+	// has no limiter or pacer, so there is no rate to settle, and Settle
+	// and Episodes cover every throttle up to the next step.
+	Unpaced bool `json:"unpaced,omitempty"`
 }
 
 // Raise is the reaction to a raise of the hidden limit at At.
@@ -102,6 +109,9 @@ func (r *Result) analyse(sc Scenario) {
 		if st.At.D() == 0 {
 			continue
 		}
+		if st.At.D() >= end { // a step the run does not reach
+			break
+		}
 		next := end
 		if i+1 < len(u.Profile) {
 			next = u.Profile[i+1].At.D()
@@ -129,12 +139,25 @@ const settled = 30 * time.Second
 // (a limiter that keeps probing just above the limit is settled; one that
 // keeps bouncing back far above it is not). Episodes counts the bursts of
 // throttles before that instant, Settle the time from the drop to the end of
-// the last of them.
+// the last of them. A trace with no rate after the drop (no limiter, no
+// pacer: every sample's rate is 0) never settles.
 func (r *Result) drop(at, next time.Duration) Drop {
-	d := Drop{At: at}
+	d := Drop{At: at, Unpaced: true}
+	seen := false
+	for _, s := range r.Trace {
+		if s.T > at && s.T <= next {
+			seen = true
+			d.Throttled += s.Throttled
+			d.Unpaced = d.Unpaced && s.Rate == 0
+		}
+	}
+	d.Unpaced = d.Unpaced && seen
 	var settleAt time.Duration = -1
 	var runStart time.Duration = -1
 	for _, s := range r.Trace {
+		if d.Unpaced {
+			break
+		}
 		if s.T <= at || s.T > next {
 			continue
 		}
