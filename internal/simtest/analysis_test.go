@@ -243,6 +243,7 @@ func TestAnalyse(t *testing.T) {
 	r.analyse(sc)
 	want := &Result{
 		Trace:   r.Trace,
+		Start:   Startup{Until: 30 * time.Second, To90: 5 * time.Second}, // the first outage
 		Drops:   []Drop{{At: 60 * time.Second, Settle: 3 * time.Second, Episodes: 1, Throttled: 2}},
 		Raises:  []Raise{{At: 120 * time.Second, To90: 5 * time.Second}},
 		Outages: []Recovery{{End: 40 * time.Second, To90: 5 * time.Second}, {End: 200 * time.Second, To90: -1}},
@@ -301,5 +302,38 @@ func TestAnalyseStepAfterTheEnd(t *testing.T) {
 	r.analyse(sc)
 	if len(r.Drops) != 1 || r.Drops[0].At != 30*time.Second || len(r.Raises) != 0 {
 		t.Errorf("drops %+v, raises %+v; want the drop at 30s alone", r.Drops, r.Raises)
+	}
+}
+
+// The climb from the start is measured as a raise's, against the limit at
+// the start, until the limit first changes.
+func TestAnalyseStart(t *testing.T) {
+	// 1, 2, … 10 successes a second, then 10: the 5 s ending at 12 s hold
+	// 8+9+10+10+10 = 47 >= 45, those ending at 11 s 44.
+	ramp := synth{n: 60, succeeded: func(i int) uint64 { return uint64(min(i, 10)) }}
+	tests := []struct {
+		name string
+		u    Upstream
+		want Startup
+	}{
+		{"steady", Upstream{Rate: 10}, Startup{Until: time.Minute, To90: 12 * time.Second}},
+		{"a step that repeats the rate is no change", Upstream{Rate: 10, Profile: []Step{{At: 0, Rate: 10}, {At: d(5 * time.Second), Rate: 10}}},
+			Startup{Until: time.Minute, To90: 12 * time.Second}},
+		{"the limit changes first", Upstream{Rate: 10, Profile: []Step{{At: d(11 * time.Second), Rate: 4}}},
+			Startup{Until: 11 * time.Second, To90: -1}},
+		{"an outage comes first", Upstream{Rate: 10, Outages: []Span{{From: d(20 * time.Second), To: d(30 * time.Second)}}},
+			Startup{Until: 20 * time.Second, To90: 12 * time.Second}},
+		{"a step at 0 sets the limit", Upstream{Rate: 5, Profile: []Step{{At: 0, Rate: 10}}},
+			Startup{Until: time.Minute, To90: 12 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := Scenario{Name: "start", Duration: d(time.Minute), Upstream: tt.u}.withDefaults()
+			r := &Result{Trace: ramp.trace()}
+			r.analyse(sc)
+			if r.Start != tt.want {
+				t.Errorf("start = %+v, want %+v", r.Start, tt.want)
+			}
+		})
 	}
 }

@@ -42,8 +42,10 @@ type Result struct {
 	// BreakerRejected counts the attempts a circuit breaker refused before
 	// any call (Strategy.Breaker); they count as Failed too.
 	BreakerRejected uint64 `json:"breaker_rejected,omitempty"`
-	// Drops describe how the clients reacted to each drop of the hidden
-	// limit, Raises to each raise, Outages to the end of each outage.
+	// Start describes how the clients climbed to the limit from the start
+	// of the run; Drops how they reacted to each drop of the hidden limit,
+	// Raises to each raise, Outages to the end of each outage.
+	Start   Startup    `json:"start"`
 	Drops   []Drop     `json:"drops,omitempty"`
 	Raises  []Raise    `json:"raises,omitempty"`
 	Outages []Recovery `json:"outages,omitempty"`
@@ -62,6 +64,17 @@ type Sample struct {
 	// Succeeded and Throttled count the responses of the second.
 	Succeeded uint64 `json:"succeeded"`
 	Throttled uint64 `json:"throttled"`
+}
+
+// Startup is the climb to the limit from the start of a run.
+type Startup struct {
+	// Until is how far the measure looks: the first change of the hidden
+	// limit, the start of the first outage, or the end of the run.
+	Until time.Duration `json:"until_ns"`
+	// To90 is how long after the start the goodput over 5 s first reached
+	// 90 % of the limit in force at the start, the same measure as a
+	// Raise's; -1 when it did not by Until.
+	To90 time.Duration `json:"to90_ns"`
 }
 
 // Drop is the reaction to a drop of the hidden limit at At.
@@ -105,6 +118,17 @@ func (r *Result) analyse(sc Scenario) {
 	u := sc.Upstream
 	end := sc.Duration.D()
 	prev := rateAt(u, 0)
+	r.Start.Until = end
+	for _, st := range u.Profile {
+		if at := st.At.D(); at > 0 && at < r.Start.Until && rateAt(u, at) != prev {
+			r.Start.Until = at
+			break
+		}
+	}
+	for _, o := range u.Outages {
+		r.Start.Until = min(r.Start.Until, max(o.From.D(), 0))
+	}
+	r.Start.To90 = r.to90(0, r.Start.Until, prev)
 	for i, st := range u.Profile {
 		if st.At.D() == 0 {
 			continue
@@ -211,7 +235,7 @@ func (r *Result) to90(at, until time.Duration, limit float64) time.Duration {
 
 // WriteSummary writes r as a short aligned table.
 func (r *Result) WriteSummary(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "%-14s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
+	_, err := fmt.Fprintf(w, "%-17s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
 		r.Scenario, r.Strategy, 100*r.Goodput, 100*r.ThrottledShare, r.Failed,
 		round(r.LatencyP50), round(r.LatencyP99), r.Decreases, r.Fairness)
 	return err
