@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ type simOptions struct {
 func simCommand() *command {
 	return &command{
 		name:    "sim",
-		args:    "[flags] [scenario]",
+		args:    "[flags] [scenario | pattern*]",
 		summary: "play a scenario against strategies; print, or plot, what happened",
 		about: `Sim plays a scenario (default S1; see 'dynlimit scenarios') against one or
 more strategies and prints one summary row per strategy: goodput (successes
@@ -56,6 +57,10 @@ default --policy.
 the per-second trace only with --trace. --plot draws, per strategy, the
 clients' rate against the hidden limit and the throttles per second, as SVG,
 PNG or an HTML page, by the file's extension.
+
+A scenario name ending in * plays every built-in scenario whose name starts
+with the rest, families in full: 'S8*' plays the twelve S8-moving-r*-p*
+(S8 alone plays S8-moving-r3-p40), 'S*' all of them.
 
 The same command line prints the same bytes every time.`,
 		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) error {
@@ -94,73 +99,106 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var sc simtest.Scenario
+	var scs []simtest.Scenario
 	var err error
 	switch {
 	case o.scenarioFile != "":
+		var sc simtest.Scenario
 		sc, err = loadScenario(o.scenarioFile)
+		scs = []simtest.Scenario{sc}
 	case len(pos) == 1:
-		sc, err = builtinScenario(pos[0])
+		scs, err = builtinScenarios(pos[0])
 	default:
-		sc, err = builtinScenario("S1")
+		scs, err = builtinScenarios("S1")
 	}
 	if err != nil {
 		return err
 	}
-	sc = apply(sc, &o.seed, &o.duration)
-
-	var sts []simtest.Strategy
-	var notes string
-	if o.policySet || o.policyFile == "" && o.integration == "" {
-		if sts, notes, err = parseStrategies(o.policy, sc); err != nil {
-			return err
-		}
+	if o.plot != "" && len(scs) > 1 {
+		return usagef("--plot draws one scenario; %s names %d", pos[0], len(scs))
 	}
+
+	// The strategies that do not depend on the scenario.
+	var extra []simtest.Strategy
 	if o.policyFile != "" {
 		name, a, err := loadPolicy(o.policyFile)
 		if err != nil {
 			return err
 		}
-		sts = append(sts, simtest.Dynlimit(name, a))
+		extra = append(extra, simtest.Dynlimit(name, a))
 	}
 	if o.integration != "" {
 		st, err := integrationStrategy(o.integration, o.overrides)
 		if err != nil {
 			return err
 		}
-		sts = append(sts, st)
+		extra = append(extra, st)
 	}
-
-	jobs := make([]job, len(sts))
-	for i, st := range sts {
-		jobs[i] = job{sc, st}
+	runs := make([]simRun, len(scs))
+	var jobs []job
+	for i, sc := range scs {
+		sc = apply(sc, &o.seed, &o.duration)
+		run := simRun{sc: sc}
+		if o.policySet || o.policyFile == "" && o.integration == "" {
+			if run.sts, run.notes, err = parseStrategies(o.policy, sc); err != nil {
+				return err
+			}
+		}
+		run.sts = append(run.sts, extra...)
+		for _, st := range run.sts {
+			jobs = append(jobs, job{sc, st})
+		}
+		runs[i] = run
 	}
 	rs, err := runAll(jobs, nil)
 	if err != nil {
 		return err
 	}
+	for i := range runs {
+		runs[i].rs, rs = rs[:len(runs[i].sts)], rs[len(runs[i].sts):]
+	}
 
 	if o.json {
-		out := make([]simtest.Result, len(rs))
-		for i, r := range rs {
-			out[i] = *r
-			if !o.trace {
-				out[i].Trace = nil
+		var out []simtest.Result
+		for _, run := range runs {
+			for _, r := range run.rs {
+				r := *r
+				if !o.trace {
+					r.Trace = nil
+				}
+				out = append(out, r)
 			}
 		}
 		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
-	} else if err := writeSummary(stdout, sc, notes, rs); err != nil {
-		return err
+	} else {
+		for i, run := range runs {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			if err := writeSummary(stdout, run.sc, run.notes, run.rs); err != nil {
+				return err
+			}
+		}
 	}
 	if o.plot != "" {
-		if err := writePlot(o.plot, sc, notes, sts, rs); err != nil {
+		run := runs[0]
+		if err := writePlot(o.plot, run.sc, run.notes, run.sts, run.rs); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "dynlimit sim: wrote %s\n", o.plot)
 	}
 	return nil
+}
+
+// simRun is one scenario of a sim command: the strategies it plays, what
+// the baselines among them are, and their results.
+type simRun struct {
+	sc    simtest.Scenario
+	sts   []simtest.Strategy
+	notes string
+	rs    []*simtest.Result
 }
 
 // writeSummary writes the results of a scenario's runs under a header that
@@ -181,7 +219,7 @@ func writeSummary(w io.Writer, sc simtest.Scenario, notes string, rs []*simtest.
 			return err
 		}
 		if s := reactions(r); s != "" {
-			fmt.Fprintf(w, "%33s %s\n", "", s)
+			fmt.Fprintf(w, "%36s %s\n", "", s)
 		}
 	}
 	return nil
@@ -198,11 +236,22 @@ func capacityOf(rs []*simtest.Result) float64 {
 // upstream, on one line.
 func reactions(r *simtest.Result) string {
 	var parts []string
-	for _, d := range r.Drops {
-		parts = append(parts, fmt.Sprintf("drop at %v: %s", d.At, dropReaction(d)))
+	if st := r.Start; st.Until > 0 {
+		if st.To90 < 0 {
+			parts = append(parts, fmt.Sprintf("start: not at 90%% of the limit by %v", roundDur(st.Until)))
+		} else {
+			parts = append(parts, "start: "+to90(st.To90, "the limit"))
+		}
 	}
-	for _, x := range r.Raises {
-		parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
+	if len(r.Drops)+len(r.Raises) > detailedSteps {
+		parts = append(parts, dropsSummary(r.Drops), raisesSummary(r.Raises))
+	} else {
+		for _, d := range r.Drops {
+			parts = append(parts, fmt.Sprintf("drop at %v: %s", d.At, dropReaction(d)))
+		}
+		for _, x := range r.Raises {
+			parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
+		}
 	}
 	for _, x := range r.Outages {
 		parts = append(parts, fmt.Sprintf("outage over at %v: %s, %d %s reached the dead upstream",
@@ -220,7 +269,7 @@ func reactions(r *simtest.Result) string {
 func dropReaction(d simtest.Drop) string {
 	switch {
 	case d.Unpaced:
-		return fmt.Sprintf("no rate to settle; %d throttled after the drop", d.Throttled)
+		return fmt.Sprintf("no rate to settle, %d throttled after the drop", d.Throttled)
 	case d.Episodes > 0:
 		return fmt.Sprintf("last throttle +%v, %d %s", roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes"))
 	case d.Throttled > 0:
@@ -228,6 +277,70 @@ func dropReaction(d simtest.Drop) string {
 	default:
 		return "no throttle"
 	}
+}
+
+// detailedSteps is the most drops and raises a reaction line tells one by
+// one; beyond it, it sums them up.
+const detailedSteps = 4
+
+// dropsSummary sums up the reactions to many drops: the median and the
+// longest time to the last throttle, the bursts and the throttles in all.
+func dropsSummary(ds []simtest.Drop) string {
+	n := fmt.Sprintf("%d %s", len(ds), plural(len(ds), "drop", "drops"))
+	var settles []time.Duration
+	var episodes int
+	var throttled uint64
+	unpaced := true
+	for _, d := range ds {
+		settles = append(settles, d.Settle)
+		episodes += d.Episodes
+		throttled += d.Throttled
+		unpaced = unpaced && d.Unpaced
+	}
+	switch {
+	case len(ds) == 0:
+		return "no drop"
+	case unpaced:
+		return fmt.Sprintf("%s: no rate to settle, %d throttled after them", n, throttled)
+	case episodes > 0:
+		return fmt.Sprintf("%s: last throttle +%v median, +%v at most, %d %s, %d throttled",
+			n, roundDur(median(settles)), roundDur(slices.Max(settles)), episodes, plural(episodes, "episode", "episodes"), throttled)
+	case throttled > 0:
+		return fmt.Sprintf("%s: no throttle before settling, %d after", n, throttled)
+	default:
+		return n + ": no throttle"
+	}
+}
+
+// raisesSummary sums up the reactions to many raises: the median and the
+// longest time to 90 % of the new limit over those that reached it, and
+// how many did not.
+func raisesSummary(xs []simtest.Raise) string {
+	n := fmt.Sprintf("%d %s", len(xs), plural(len(xs), "raise", "raises"))
+	var reached []time.Duration
+	for _, x := range xs {
+		if x.To90 >= 0 {
+			reached = append(reached, x.To90)
+		}
+	}
+	switch {
+	case len(xs) == 0:
+		return "no raise"
+	case len(reached) == 0:
+		return n + ": never back to 90% of the new limit"
+	}
+	s := fmt.Sprintf("%s: 90%% of the new limit after %v median, %v at most", n, roundDur(median(reached)), roundDur(slices.Max(reached)))
+	if never := len(xs) - len(reached); never > 0 {
+		s += fmt.Sprintf(", %d never", never)
+	}
+	return s
+}
+
+// median returns the middle of ds, the lower of the two middle ones when
+// there is an even number of them, reordering ds.
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
 }
 
 func to90(d time.Duration, of string) string {

@@ -115,7 +115,7 @@ func TestSimReactionsUnpaced(t *testing.T) {
 	if after == 0 {
 		t.Fatal("naive retries on S2: no throttle after the drop")
 	}
-	want := fmt.Sprintf("drop at 2m0s: no rate to settle; %d throttled after the drop", after)
+	want := fmt.Sprintf("drop at 2m0s: no rate to settle, %d throttled after the drop", after)
 	if !strings.Contains(stdout, want) || strings.Contains(stdout, "no throttle") {
 		t.Errorf("output does not say %q, or says no throttle:\n%s", want, stdout)
 	}
@@ -129,8 +129,8 @@ func TestDropReaction(t *testing.T) {
 		{simtest.Drop{}, "no throttle"},
 		{simtest.Drop{Throttled: 3}, "no throttle before settling, 3 after"},
 		{simtest.Drop{Settle: 10 * time.Second, Episodes: 1, Throttled: 7}, "last throttle +10s, 1 episode"},
-		{simtest.Drop{Settle: 90 * time.Second, Episodes: 2, Throttled: 700, Unpaced: true}, "no rate to settle; 700 throttled after the drop"},
-		{simtest.Drop{Unpaced: true}, "no rate to settle; 0 throttled after the drop"},
+		{simtest.Drop{Settle: 90 * time.Second, Episodes: 2, Throttled: 700, Unpaced: true}, "no rate to settle, 700 throttled after the drop"},
+		{simtest.Drop{Unpaced: true}, "no rate to settle, 0 throttled after the drop"},
 	} {
 		if got := dropReaction(tc.d); got != tc.want {
 			t.Errorf("dropReaction(%+v) = %q, want %q", tc.d, got, tc.want)
@@ -326,6 +326,78 @@ func TestThrottleScale(t *testing.T) {
 	} {
 		if got := throttleScale(tc.max, tc.top); got != tc.want {
 			t.Errorf("throttleScale(%v, %v) = %v, want %v", tc.max, tc.top, got, tc.want)
+		}
+	}
+}
+
+// S8 plays the representative of its family, S8* the family in order, one
+// table each.
+func TestSimFamily(t *testing.T) {
+	rs := simJSON(t, "S8", "--policy", "default", "--duration", "30s")
+	if len(rs) != 1 || rs[0].Scenario != "S8-moving-r3-p40" {
+		t.Fatalf("S8 played %d results, want S8-moving-r3-p40 alone", len(rs))
+	}
+	rs = simJSON(t, "S8*", "--policy", "default,naive", "--duration", "30s")
+	var names []string
+	for i := 0; i < len(rs); i += 2 {
+		names = append(names, rs[i].Scenario)
+		if rs[i].Strategy != "dynlimit" || rs[i+1].Strategy != "naive-retry" || rs[i+1].Scenario != rs[i].Scenario {
+			t.Errorf("results %d and %d are %s/%s and %s/%s, want a scenario's dynlimit then naive-retry",
+				i, i+1, rs[i].Scenario, rs[i].Strategy, rs[i+1].Scenario, rs[i+1].Strategy)
+		}
+	}
+	var want []string
+	for _, sc := range simtest.MovingLimits() {
+		want = append(want, sc.Name)
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("S8* played %v, want %v", names, want)
+	}
+	code, stdout, stderr := dynlimit(t, "sim", "s8*", "--policy", "default", "--duration", "30s")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	if n := strings.Count(stdout, "scenario S8-moving-"); n != 12 {
+		t.Errorf("%d tables, want 12:\n%s", n, stdout)
+	}
+}
+
+// Every row says how long the clients took to 90 % of the limit from the
+// start; many steps of the limit are summed up in one line.
+func TestSimReactionsMany(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S8", "--policy", "default,naive")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"start: 90% of the limit after ", "15 drops: last throttle +", "15 drops: no rate to settle, ", "14 raises: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output does not say %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "drop at") {
+		t.Errorf("the drops are told one by one:\n%s", stdout)
+	}
+}
+
+func TestStepSummaries(t *testing.T) {
+	s := time.Second
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{dropsSummary(nil), "no drop"},
+		{dropsSummary([]simtest.Drop{{Settle: 3 * s, Episodes: 1, Throttled: 4}, {Settle: 9 * s, Episodes: 2, Throttled: 5}, {}}),
+			"3 drops: last throttle +3s median, +9s at most, 3 episodes, 9 throttled"},
+		{dropsSummary([]simtest.Drop{{}, {Throttled: 2}}), "2 drops: no throttle before settling, 2 after"},
+		{dropsSummary([]simtest.Drop{{}, {}}), "2 drops: no throttle"},
+		{dropsSummary([]simtest.Drop{{Unpaced: true, Throttled: 5, Episodes: 1}, {Unpaced: true, Throttled: 6}}),
+			"2 drops: no rate to settle, 11 throttled after them"},
+		{raisesSummary(nil), "no raise"},
+		{raisesSummary([]simtest.Raise{{To90: -1}, {To90: -1}}), "2 raises: never back to 90% of the new limit"},
+		{raisesSummary([]simtest.Raise{{To90: 5 * s}, {To90: 20 * s}, {To90: 7 * s}}), "3 raises: 90% of the new limit after 7s median, 20s at most"},
+		{raisesSummary([]simtest.Raise{{To90: 5 * s}, {To90: -1}, {To90: 8 * s}}), "3 raises: 90% of the new limit after 5s median, 8s at most, 1 never"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
 }
