@@ -204,19 +204,22 @@ func TestSimDeterministic(t *testing.T) {
 	}
 }
 
-// A scenario printed by 'scenarios --json' plays as the built-in does.
+// A scenario printed by 'scenarios --json' plays as the built-in does, a
+// moving limit's too.
 func TestSimScenarioFile(t *testing.T) {
-	code, def, stderr := dynlimit(t, "scenarios", "--json", "S2")
-	if code != exitOK {
-		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
-	}
-	path := writeFile(t, "s2.json", def)
-	fromFile := simJSON(t, "--scenario-file", path, "--duration", "1m")
-	builtin := simJSON(t, "S2", "--duration", "1m")
-	a, _ := json.Marshal(fromFile)
-	b, _ := json.Marshal(builtin)
-	if !bytes.Equal(a, b) {
-		t.Errorf("the scenario from 'scenarios --json S2' played differently:\n%s\n%s", a, b)
+	for _, name := range []string{"S2", "S8-moving-r2-p20"} {
+		code, def, stderr := dynlimit(t, "scenarios", "--json", name)
+		if code != exitOK {
+			t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+		}
+		path := writeFile(t, name+".json", def)
+		fromFile := simJSON(t, "--scenario-file", path, "--duration", "1m")
+		builtin := simJSON(t, name, "--duration", "1m")
+		a, _ := json.Marshal(fromFile)
+		b, _ := json.Marshal(builtin)
+		if !bytes.Equal(a, b) {
+			t.Errorf("the scenario from 'scenarios --json %s' played differently:\n%s\n%s", name, a, b)
+		}
 	}
 }
 
