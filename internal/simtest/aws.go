@@ -139,7 +139,7 @@ func (a *awsAdaptive) Update(now time.Time, throttled bool) {
 		a.calculateTimeWindow()
 		// cubicSuccess
 		dt := seconds(now.Sub(a.lastThrottleTime))
-		a.calculatedRate = awsScaleConstant*math.Pow(dt-a.timeWindow, 3) + a.lastMaxRate
+		a.calculatedRate = awsScaleConstant*math.Pow(dt-a.timeWindow, 3) + a.lastMaxRate //nolint:staticcheck // math.Pow as the SDK has it, to the last bit
 	}
 	newRate := math.Min(a.calculatedRate, 2*a.measuredTxRate)
 	// tokenBucketUpdateRate, then the bucket's Resize(newRate).

@@ -128,7 +128,7 @@ func TestAWSAdaptiveCubicRecovery(t *testing.T) {
 	if got := a.Rate(awsAt(600 + ms(k))); !near(got, m) {
 		t.Errorf("fill rate after K = %v, want M = %v", got, m)
 	}
-	if want := 0.4*math.Pow(1.4-k, 3) + m; !near(halfK, want) || halfK >= m {
+	if want := 0.4*(1.4-k)*(1.4-k)*(1.4-k) + m; !near(halfK, want) || halfK >= m {
 		t.Errorf("cubic rate 1.4 s after the throttle = %v, want %v, below M", halfK, want)
 	}
 	a.Update(awsAt(600+ms(2*k)), false)

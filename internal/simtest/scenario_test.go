@@ -405,7 +405,8 @@ func TestScenariosValid(t *testing.T) {
 func TestScenariosOrder(t *testing.T) {
 	var names []string
 	for _, sc := range Scenarios() {
-		names = append(names, sc.Name[:strings.Index(sc.Name, "-")])
+		short, _, _ := strings.Cut(sc.Name, "-")
+		names = append(names, short)
 	}
 	if got, want := strings.Join(names, " "), "S1 S2 S3 S4 S5 S6 S7 S8"; got != want {
 		t.Errorf("Scenarios() = %s, want %s", got, want)
