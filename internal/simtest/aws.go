@@ -16,7 +16,9 @@ import (
 // the SDK's limiter does not read it. The scenario's MaxRetries bounds the
 // retries, as it does for every strategy, in place of the SDK's
 // MaxAttempts (3: two retries); the SDK's retry quota (500 tokens, 5 a
-// retry) is not modelled.
+// retry) is not modelled. The trace's Rate is the limiter's fill rate
+// once a throttle has turned its token bucket on, and before that the send
+// rate it measured, as it holds the clients to no rate then.
 func AWSAdaptive() Strategy {
 	return Strategy{
 		Name:    "aws-adaptive",
