@@ -19,6 +19,7 @@ func BenchmarkConvergence(b *testing.B) {
 			simtest.Default(),
 			simtest.FixedRate("fixed+30%", 1.3*rate, 1.3*rate),
 			simtest.NaiveRetry(),
+			simtest.AWSAdaptive(),
 		} {
 			b.Run(sc.Name+"/strategy="+st.Name, func(b *testing.B) {
 				var r *simtest.Result

@@ -5,23 +5,26 @@
 //
 // Usage:
 //
-//	dynlimit sim [flags] [scenario]
+//	dynlimit sim [flags] [scenario | pattern*]
 //	dynlimit tune [flags] [scenario...]
 //	dynlimit scenarios [flags] [scenario...]
 //	dynlimit integrations [--json] [--overrides file] [name...]
 //	dynlimit validate file
 //
-// Sim plays one scenario (default S1) against strategies (by default the
-// library's defaults next to three baselines: a fixed rate at each client's
-// share of the upstream's true limit, a fixed rate 30 % above it, and no
-// pacing with naive retries)
-// and prints a summary row per strategy, or the results as JSON with --json.
+// Sim plays one scenario (default S1), or every one a pattern such as S8*
+// names, against strategies (by default the
+// library's defaults next to four baselines: a fixed rate at each client's
+// share of the upstream's true limit, a fixed rate 30 % above it, no pacing
+// with naive retries, and the AWS SDK for Go v2's adaptive retry mode) and
+// prints a summary row per strategy, under a line that says what each
+// baseline is, or the results as JSON with --json.
 // --plot draws each run's rate, the hidden limit and the throttles over time
 // to an SVG, PNG or HTML file. --policy-file plays AIMD parameters from a
 // JSON file.
 //
 //	dynlimit sim
 //	dynlimit sim S2 --policy default,naive --plot s2.html
+//	dynlimit sim 'S8*' --policy default,aws
 //	dynlimit sim --scenario-file mine.json --policy-file tuned.json --json
 //
 // Tune sweeps a grid of AIMD parameters (increase and decrease factors by
@@ -32,7 +35,8 @@
 //
 //	dynlimit tune --decrease 0.5,0.7,0.9 --max-throttled 0.02 --out tuned.json
 //
-// Scenarios lists the built-in scenarios; with --json it prints their
+// Scenarios lists the built-in scenarios, S1 to S8, S8 standing for the
+// twelve of its family (S8* lists them); with --json it prints their
 // definitions, a starting point for --scenario-file.
 //
 // Integrations lists the built-in API configurations of package

@@ -113,7 +113,9 @@ func TestErrors(t *testing.T) {
 		{"tune param with a flag", []string{"tune", "--param", "decrease_factor=0.5"}, exitUsage, []string{"--decrease"}},
 		{"tune budget", []string{"tune", "--max-throttled", "5"}, exitUsage, []string{"--max-throttled 5"}},
 		{"tune policy file", []string{"tune", "--policy-file", badPolicy}, exitRuntime, []string{badPolicy, "decrease_factor"}},
-		{"scenarios unknown", []string{"scenarios", "S7"}, exitUsage, []string{`unknown scenario "S7"`}},
+		{"scenarios unknown", []string{"scenarios", "S9"}, exitUsage, []string{`unknown scenario "S9"`}},
+		{"scenarios no match", []string{"scenarios", "S9*"}, exitUsage, []string{`no scenario matches "S9*"`}},
+		{"sim plot of a family", []string{"sim", "S8*", "--plot", "x.svg"}, exitUsage, []string{"--plot draws one scenario"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := dynlimit(t, tc.args...)
@@ -137,7 +139,7 @@ func TestScenarios(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
 	}
-	for _, name := range []string{"S1-steady", "S2-step", "S3-shared", "S4-headers", "S5-outage", "S6-in-flight"} {
+	for _, name := range []string{"S1-steady", "S2-step", "S3-shared", "S4-headers", "S5-outage", "S6-in-flight", "S7-slow-start", "S8-moving-r3-p40"} {
 		if !strings.Contains(stdout, "\n"+name+" ") {
 			t.Errorf("no row for %s:\n%s", name, stdout)
 		}

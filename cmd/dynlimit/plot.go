@@ -40,7 +40,7 @@ var (
 
 // writePlot draws one chart per strategy into path, stacked, in the format
 // its extension asks for.
-func writePlot(path string, sc simtest.Scenario, sts []simtest.Strategy, rs []*simtest.Result) error {
+func writePlot(path string, sc simtest.Scenario, notes string, sts []simtest.Strategy, rs []*simtest.Result) error {
 	format, err := plotFormat(path)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func writePlot(path string, sc simtest.Scenario, sts []simtest.Strategy, rs []*s
 		stack(plots, draw.New(c))
 		_, err = vgimg.PngCanvas{Canvas: c}.WriteTo(&buf)
 	case "html":
-		err = writeHTML(&buf, sc, rs, plots)
+		err = writeHTML(&buf, sc, notes, rs, plots)
 	}
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
@@ -113,10 +113,13 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 	n := len(r.Trace)
 	limit, rate, total, succ := make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n+1), make(plotter.XYs, 0, n)
 	count := float64(sc.Clients.Count)
+	// A pacer's rate (which the engine plays instead of a policy) is drawn
+	// as a limiter's, but from the first sample: it has no initial rate.
+	paced := st.Policy != nil || st.Pacer != nil
 	if n > 0 {
 		limit = append(limit, plotter.XY{Y: r.Trace[0].Limit})
 	}
-	if st.Policy != nil {
+	if st.Policy != nil && st.Pacer == nil {
 		r0 := st.Policy.Initial().Rate
 		rate = append(rate, plotter.XY{Y: r0})
 		total = append(total, plotter.XY{Y: r0 * count})
@@ -130,7 +133,7 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 		total = append(total, plotter.XY{X: x, Y: s.Rate * count})
 		succ = append(succ, plotter.XY{X: x, Y: float64(s.Succeeded)})
 		top = math.Max(top, math.Max(s.Limit, float64(s.Succeeded)))
-		if st.Policy != nil {
+		if paced {
 			top = math.Max(top, s.Rate*count)
 		}
 		if s.Throttled > 0 {
@@ -150,14 +153,18 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 		dashes []vg.Length
 	}
 	lines := []series{{limit, "hidden limit", colorLimit, 1.5, []vg.Length{vg.Points(4), vg.Points(3)}}}
-	if st.Policy != nil {
-		label := "limiter rate"
+	if paced {
+		what := "limiter rate"
+		if st.Pacer != nil {
+			what = "pacer rate"
+		}
+		label := what
 		if count > 1 {
-			label = fmt.Sprintf("limiter rate, mean of %d clients", sc.Clients.Count)
+			label = fmt.Sprintf("%s, mean of %d clients", what, sc.Clients.Count)
 		}
 		lines = append(lines, series{rate, label, colorRate, 1.5, nil})
 		if count > 1 {
-			lines = append(lines, series{total, "limiter rate, sum of the clients", colorRate, 1, []vg.Length{vg.Points(2), vg.Points(2)}})
+			lines = append(lines, series{total, what + ", sum of the clients", colorRate, 1, []vg.Length{vg.Points(2), vg.Points(2)}})
 		}
 	}
 	lines = append(lines, series{succ, "succeeded/s", colorSucceeded, 0.75, nil})
@@ -177,7 +184,7 @@ func chart(sc simtest.Scenario, st simtest.Strategy, r *simtest.Result) (*plot.P
 		p.Add(l)
 		p.Legend.Add(s.label, l)
 	}
-	if st.Policy == nil {
+	if !paced {
 		p.Legend.Add("(no limiter: nothing paces the requests)")
 	}
 
@@ -273,13 +280,13 @@ svg { max-width: 100%; height: auto; }
 
 // writeHTML writes a page with the summary and each chart as inline SVG,
 // one file that opens in any browser.
-func writeHTML(w io.Writer, sc simtest.Scenario, rs []*simtest.Result, plots []*plot.Plot) error {
+func writeHTML(w io.Writer, sc simtest.Scenario, notes string, rs []*simtest.Result, plots []*plot.Plot) error {
 	type chartData struct {
 		Strategy string
 		SVG      template.HTML
 	}
 	var summary strings.Builder
-	if err := writeSummary(&summary, sc, rs); err != nil {
+	if err := writeSummary(&summary, sc, notes, rs); err != nil {
 		return err
 	}
 	data := struct {

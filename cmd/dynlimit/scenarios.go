@@ -19,7 +19,9 @@ func scenariosCommand() *command {
 		args:    "[flags] [scenario...]",
 		summary: "list the built-in scenarios",
 		about: `Scenarios lists the built-in scenarios, or the ones named, with what each
-shows. A name may be a full name (S2-step) or the part before the dash (S2).
+shows. A name may be a full name (S2-step) or the part before the dash (S2);
+one ending in * names every scenario that starts so, families in full: S8
+is S8-moving-r3-p40, S8* the twelve of its family.
 
 With --json it prints their definitions instead; with exactly one name, the
 scenario alone, ready to edit and pass to 'dynlimit sim --scenario-file'.`,
@@ -30,16 +32,16 @@ scenario alone, ready to edit and pass to 'dynlimit sim --scenario-file'.`,
 				if len(names) > 0 {
 					scs = nil
 					for _, n := range names {
-						sc, err := builtinScenario(n)
+						more, err := builtinScenarios(n)
 						if err != nil {
 							return err
 						}
-						scs = append(scs, sc)
+						scs = append(scs, more...)
 					}
 				}
 				if *asJSON {
 					var v any = scs
-					if len(names) == 1 {
+					if len(scs) == 1 && len(names) == 1 {
 						v = scs[0]
 					}
 					return writeJSON(stdout, v)
@@ -61,7 +63,28 @@ func builtinScenario(name string) (simtest.Scenario, error) {
 	if sc, ok := simtest.ScenarioByName(name); ok {
 		return sc, nil
 	}
-	return simtest.Scenario{}, usagef("unknown scenario %q (built-in: %s)", name, strings.Join(scenarioNames(), ", "))
+	return simtest.Scenario{}, usagef("unknown scenario %q (built-in: %s; S8* for the S8 family)", name, strings.Join(scenarioNames(), ", "))
+}
+
+// builtinScenarios is builtinScenario, but a name ending in * is a pattern:
+// every built-in scenario whose name starts with what comes before it,
+// ignoring case, families in full (simtest.AllScenarios).
+func builtinScenarios(name string) ([]simtest.Scenario, error) {
+	prefix, ok := strings.CutSuffix(name, "*")
+	if !ok {
+		sc, err := builtinScenario(name)
+		return []simtest.Scenario{sc}, err
+	}
+	var scs []simtest.Scenario
+	for _, sc := range simtest.AllScenarios() {
+		if len(sc.Name) >= len(prefix) && strings.EqualFold(sc.Name[:len(prefix)], prefix) {
+			scs = append(scs, sc)
+		}
+	}
+	if len(scs) == 0 {
+		return nil, usagef("no scenario matches %q (built-in: %s; S8* for the S8 family)", name, strings.Join(scenarioNames(), ", "))
+	}
+	return scs, nil
 }
 
 func scenarioNames() []string {

@@ -4,15 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/internal/simtest"
-	"github.com/dynlimit/dynlimit/policy"
 )
 
 type simOptions struct {
@@ -31,7 +28,7 @@ type simOptions struct {
 func simCommand() *command {
 	return &command{
 		name:    "sim",
-		args:    "[flags] [scenario]",
+		args:    "[flags] [scenario | pattern*]",
 		summary: "play a scenario against strategies; print, or plot, what happened",
 		about: `Sim plays a scenario (default S1; see 'dynlimit scenarios') against one or
 more strategies and prints one summary row per strategy: goodput (successes
@@ -41,13 +38,8 @@ to each drop and raise of the hidden limit and to the end of each outage.
 
 --policy takes a comma-separated list of:
 
-	default          the library's defaults (policy.DefaultAIMD)
-	fixed            a fixed-rate token bucket per client at its even share
-	                 of the upstream's true rate (the rate itself for one client)
-	fixed:RATE       a fixed-rate token bucket at RATE req/s, burst RATE
-	fixed:RATE:BURST the same with another burst
-	naive            no pacing, retries with exponential backoff
-	all              default, fixed, fixed at 1.3x the share, naive
+` + strategyHelp() + `
+A line under the scenario's header says what each baseline is.
 
 --policy-file adds AIMD parameters read from a JSON file, either a bare
 object ({"decrease_factor": 0.7}) or one named entry ({"mine": {...}}), as
@@ -66,11 +58,15 @@ the per-second trace only with --trace. --plot draws, per strategy, the
 clients' rate against the hidden limit and the throttles per second, as SVG,
 PNG or an HTML page, by the file's extension.
 
+A scenario name ending in * plays every built-in scenario whose name starts
+with the rest, families in full: 'S8*' plays the twelve S8-moving-r*-p*
+(S8 alone plays S8-moving-r3-p40), 'S*' all of them.
+
 The same command line prints the same bytes every time.`,
 		flags: func(fs *flag.FlagSet) func([]string, io.Writer, io.Writer) error {
 			o := &simOptions{}
 			fs.StringVar(&o.scenarioFile, "scenario-file", "", "read the scenario from this JSON `file` instead (see 'dynlimit scenarios --json S1')")
-			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: default, breaker (the default with a circuit breaker), fixed[:RATE[:BURST]], naive, all")
+			fs.StringVar(&o.policy, "policy", "all", "the strategies to play, comma-separated: "+strategyNames())
 			fs.StringVar(&o.policyFile, "policy-file", "", "also play AIMD parameters read from this JSON `file`")
 			fs.StringVar(&o.integration, "integration", "", "also play the configuration of this built-in API `name`")
 			fs.StringVar(&o.overrides, "overrides", "", "with --integration, lay this override `file` over the built-ins first")
@@ -103,67 +99,92 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var sc simtest.Scenario
+	var scs []simtest.Scenario
 	var err error
 	switch {
 	case o.scenarioFile != "":
+		var sc simtest.Scenario
 		sc, err = loadScenario(o.scenarioFile)
+		scs = []simtest.Scenario{sc}
 	case len(pos) == 1:
-		sc, err = builtinScenario(pos[0])
+		scs, err = builtinScenarios(pos[0])
 	default:
-		sc, err = builtinScenario("S1")
+		scs, err = builtinScenarios("S1")
 	}
 	if err != nil {
 		return err
 	}
-	sc = apply(sc, &o.seed, &o.duration)
-
-	var sts []simtest.Strategy
-	if o.policySet || o.policyFile == "" && o.integration == "" {
-		if sts, err = parseStrategies(o.policy, sc); err != nil {
-			return err
-		}
+	if o.plot != "" && len(scs) > 1 {
+		return usagef("--plot draws one scenario; %s names %d", pos[0], len(scs))
 	}
+
+	// The strategies that do not depend on the scenario.
+	var extra []simtest.Strategy
 	if o.policyFile != "" {
 		name, a, err := loadPolicy(o.policyFile)
 		if err != nil {
 			return err
 		}
-		sts = append(sts, simtest.Dynlimit(name, a))
+		extra = append(extra, simtest.Dynlimit(name, a))
 	}
 	if o.integration != "" {
 		st, err := integrationStrategy(o.integration, o.overrides)
 		if err != nil {
 			return err
 		}
-		sts = append(sts, st)
+		extra = append(extra, st)
 	}
-
-	jobs := make([]job, len(sts))
-	for i, st := range sts {
-		jobs[i] = job{sc, st}
+	runs := make([]simRun, len(scs))
+	var jobs []job
+	for i, sc := range scs {
+		sc = apply(sc, &o.seed, &o.duration)
+		run := simRun{sc: sc}
+		if o.policySet || o.policyFile == "" && o.integration == "" {
+			if run.sts, run.notes, err = parseStrategies(o.policy, sc); err != nil {
+				return err
+			}
+		}
+		run.sts = append(run.sts, extra...)
+		for _, st := range run.sts {
+			jobs = append(jobs, job{sc, st})
+		}
+		runs[i] = run
 	}
 	rs, err := runAll(jobs, nil)
 	if err != nil {
 		return err
 	}
+	for i := range runs {
+		runs[i].rs, rs = rs[:len(runs[i].sts)], rs[len(runs[i].sts):]
+	}
 
 	if o.json {
-		out := make([]simtest.Result, len(rs))
-		for i, r := range rs {
-			out[i] = *r
-			if !o.trace {
-				out[i].Trace = nil
+		var out []simtest.Result
+		for _, run := range runs {
+			for _, r := range run.rs {
+				r := *r
+				if !o.trace {
+					r.Trace = nil
+				}
+				out = append(out, r)
 			}
 		}
 		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
-	} else if err := writeSummary(stdout, sc, rs); err != nil {
-		return err
+	} else {
+		for i, run := range runs {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			if err := writeSummary(stdout, run.sc, run.notes, run.rs); err != nil {
+				return err
+			}
+		}
 	}
 	if o.plot != "" {
-		if err := writePlot(o.plot, sc, sts, rs); err != nil {
+		run := runs[0]
+		if err := writePlot(o.plot, run.sc, run.notes, run.sts, run.rs); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "dynlimit sim: wrote %s\n", o.plot)
@@ -171,86 +192,26 @@ func (o *simOptions) run(pos []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// parseStrategies reads --policy.
-func parseStrategies(spec string, sc simtest.Scenario) ([]simtest.Strategy, error) {
-	var sts []simtest.Strategy
-	for item := range strings.SplitSeq(spec, ",") {
-		item = strings.TrimSpace(item)
-		kind, args, _ := strings.Cut(item, ":")
-		switch {
-		case item == "all":
-			r := clientShare(sc)
-			sts = append(sts, simtest.Default(), fixedAt(r, r, false), fixedAt(1.3*r, 1.3*r, false), simtest.NaiveRetry())
-		case item == "default" || item == "dynlimit":
-			sts = append(sts, simtest.Default())
-		case item == "naive" || item == "naive-retry":
-			sts = append(sts, simtest.NaiveRetry())
-		case item == "breaker":
-			sts = append(sts, simtest.WithBreaker(simtest.Default(), "dynlimit+breaker", breaker.DefaultConfig()))
-		case item == "fixed":
-			r := clientShare(sc)
-			sts = append(sts, fixedAt(r, r, false))
-		case kind == "fixed":
-			st, err := parseFixed(args)
-			if err != nil {
-				return nil, usagef("--policy %q: %v", item, err)
-			}
-			sts = append(sts, st)
-		default:
-			return nil, usagef("--policy %q: want default, breaker, fixed, fixed:RATE, fixed:RATE:BURST, naive or all", item)
-		}
-	}
-	return sts, nil
+// simRun is one scenario of a sim command: the strategies it plays, what
+// the baselines among them are, and their results.
+type simRun struct {
+	sc    simtest.Scenario
+	sts   []simtest.Strategy
+	notes string
+	rs    []*simtest.Result
 }
 
-func parseFixed(args string) (simtest.Strategy, error) {
-	parts := strings.Split(args, ":")
-	if len(parts) > 2 {
-		return simtest.Strategy{}, fmt.Errorf("want fixed:RATE or fixed:RATE:BURST")
-	}
-	var v [2]float64
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(p, 64)
-		if err != nil {
-			return simtest.Strategy{}, fmt.Errorf("%q is not a number", p)
-		}
-		v[i] = f
-	}
-	rate, burst := v[0], v[1]
-	if len(parts) == 1 {
-		burst = max(rate, 1)
-	}
-	if err := (policy.Fixed{Rate: rate, Burst: burst}).Validate(); err != nil {
-		return simtest.Strategy{}, err
-	}
-	return fixedAt(rate, burst, len(parts) == 2), nil
-}
-
-// fixedAt is the fixed-rate baseline, named after its rate (and its burst
-// when it was chosen) so that two of them can be told apart in a table.
-func fixedAt(rate, burst float64, showBurst bool) simtest.Strategy {
-	// 1.3 × 10 is 13.000000000000002: round what is shown and played alike.
-	rate, burst = round3(rate), max(round3(burst), 1)
-	name := "fixed-" + strconv.FormatFloat(rate, 'g', -1, 64)
-	if showBurst {
-		name += ":" + strconv.FormatFloat(burst, 'g', -1, 64)
-	}
-	return simtest.FixedRate(name, rate, burst)
-}
-
-func round3(x float64) float64 {
-	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-		return x
-	}
-	scale := math.Pow(10, 3-math.Ceil(math.Log10(math.Abs(x))))
-	return math.Round(x*scale) / scale
-}
-
-func writeSummary(w io.Writer, sc simtest.Scenario, rs []*simtest.Result) error {
+// writeSummary writes the results of a scenario's runs under a header that
+// names it, describes it and, when notes is not empty, says what the
+// baselines are.
+func writeSummary(w io.Writer, sc simtest.Scenario, notes string, rs []*simtest.Result) error {
 	fmt.Fprintf(w, "scenario %s (seed %d, %v simulated, capacity %.0f requests)\n",
 		sc.Name, sc.Seed, sc.Duration.D(), capacityOf(rs))
 	if sc.Description != "" {
 		fmt.Fprintf(w, "  %s\n", sc.Description)
+	}
+	if notes != "" {
+		fmt.Fprintf(w, "  %s\n", notes)
 	}
 	fmt.Fprintln(w)
 	for _, r := range rs {
@@ -258,7 +219,7 @@ func writeSummary(w io.Writer, sc simtest.Scenario, rs []*simtest.Result) error 
 			return err
 		}
 		if s := reactions(r); s != "" {
-			fmt.Fprintf(w, "%33s %s\n", "", s)
+			fmt.Fprintf(w, "%36s %s\n", "", s)
 		}
 	}
 	return nil
@@ -275,16 +236,22 @@ func capacityOf(rs []*simtest.Result) float64 {
 // upstream, on one line.
 func reactions(r *simtest.Result) string {
 	var parts []string
-	for _, d := range r.Drops {
-		if d.Episodes == 0 {
-			parts = append(parts, fmt.Sprintf("drop at %v: no throttle", d.At))
-			continue
+	if st := r.Start; st.Until > 0 {
+		if st.To90 < 0 {
+			parts = append(parts, fmt.Sprintf("start: not at 90%% of the limit by %v", roundDur(st.Until)))
+		} else {
+			parts = append(parts, "start: "+to90(st.To90, "the limit"))
 		}
-		parts = append(parts, fmt.Sprintf("drop at %v: last throttle +%v, %d %s",
-			d.At, roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes")))
 	}
-	for _, x := range r.Raises {
-		parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
+	if len(r.Drops)+len(r.Raises) > detailedSteps {
+		parts = append(parts, dropsSummary(r.Drops), raisesSummary(r.Raises))
+	} else {
+		for _, d := range r.Drops {
+			parts = append(parts, fmt.Sprintf("drop at %v: %s", d.At, dropReaction(d)))
+		}
+		for _, x := range r.Raises {
+			parts = append(parts, fmt.Sprintf("raise at %v: %s", x.At, to90(x.To90, "the new limit")))
+		}
 	}
 	for _, x := range r.Outages {
 		parts = append(parts, fmt.Sprintf("outage over at %v: %s, %d %s reached the dead upstream",
@@ -294,6 +261,86 @@ func reactions(r *simtest.Result) string {
 		parts = append(parts, fmt.Sprintf("%d refused by the breaker", r.BreakerRejected))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// dropReaction says how the clients reacted to a drop: when their rate
+// settled on the new limit and after how many bursts of throttles, or, for
+// a strategy with no rate to settle, how many responses were throttled.
+func dropReaction(d simtest.Drop) string {
+	switch {
+	case d.Unpaced:
+		return fmt.Sprintf("no rate to settle, %d throttled after the drop", d.Throttled)
+	case d.Episodes > 0:
+		return fmt.Sprintf("last throttle +%v, %d %s", roundDur(d.Settle), d.Episodes, plural(d.Episodes, "episode", "episodes"))
+	case d.Throttled > 0:
+		return fmt.Sprintf("no throttle before settling, %d after", d.Throttled)
+	default:
+		return "no throttle"
+	}
+}
+
+// detailedSteps is the most drops and raises a reaction line tells one by
+// one; beyond it, it sums them up.
+const detailedSteps = 4
+
+// dropsSummary sums up the reactions to many drops: the median and the
+// longest time to the last throttle, the bursts and the throttles in all.
+func dropsSummary(ds []simtest.Drop) string {
+	n := fmt.Sprintf("%d %s", len(ds), plural(len(ds), "drop", "drops"))
+	var settles []time.Duration
+	var episodes int
+	var throttled uint64
+	unpaced := true
+	for _, d := range ds {
+		settles = append(settles, d.Settle)
+		episodes += d.Episodes
+		throttled += d.Throttled
+		unpaced = unpaced && d.Unpaced
+	}
+	switch {
+	case len(ds) == 0:
+		return "no drop"
+	case unpaced:
+		return fmt.Sprintf("%s: no rate to settle, %d throttled after them", n, throttled)
+	case episodes > 0:
+		return fmt.Sprintf("%s: last throttle +%v median, +%v at most, %d %s, %d throttled",
+			n, roundDur(median(settles)), roundDur(slices.Max(settles)), episodes, plural(episodes, "episode", "episodes"), throttled)
+	case throttled > 0:
+		return fmt.Sprintf("%s: no throttle before settling, %d after", n, throttled)
+	default:
+		return n + ": no throttle"
+	}
+}
+
+// raisesSummary sums up the reactions to many raises: the median and the
+// longest time to 90 % of the new limit over those that reached it, and
+// how many did not.
+func raisesSummary(xs []simtest.Raise) string {
+	n := fmt.Sprintf("%d %s", len(xs), plural(len(xs), "raise", "raises"))
+	var reached []time.Duration
+	for _, x := range xs {
+		if x.To90 >= 0 {
+			reached = append(reached, x.To90)
+		}
+	}
+	switch {
+	case len(xs) == 0:
+		return "no raise"
+	case len(reached) == 0:
+		return n + ": never back to 90% of the new limit"
+	}
+	s := fmt.Sprintf("%s: 90%% of the new limit after %v median, %v at most", n, roundDur(median(reached)), roundDur(slices.Max(reached)))
+	if never := len(xs) - len(reached); never > 0 {
+		s += fmt.Sprintf(", %d never", never)
+	}
+	return s
+}
+
+// median returns the middle of ds, the lower of the two middle ones when
+// there is an even number of them, reordering ds.
+func median(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2]
 }
 
 func to90(d time.Duration, of string) string {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynlimit/dynlimit/internal/simtest"
 )
@@ -21,10 +23,49 @@ func TestSimDefault(t *testing.T) {
 	if !strings.HasPrefix(stdout, "scenario S1-steady ") {
 		t.Errorf("no scenario header:\n%s", stdout)
 	}
-	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry"} {
+	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry", "aws-adaptive"} {
 		if !hasRow(stdout, "S1-steady", st) {
 			t.Errorf("no S1-steady row for %s:\n%s", st, stdout)
 		}
+	}
+	// One line says what the baselines are, once.
+	for _, want := range []string{"fixed-10 is told the true limit", "fixed-13 is told 30% too much",
+		"naive-retry has no pacing", "aws-adaptive is the AWS SDK's adaptive algorithm, no cooldown on Retry-After"} {
+		if n := strings.Count(stdout, want); n != 1 {
+			t.Errorf("the output says %q %d times, want once:\n%s", want, n, stdout)
+		}
+	}
+}
+
+// Every name of a strategy selects it alone; the baselines line names only
+// the baselines played.
+func TestSimStrategyNames(t *testing.T) {
+	for _, tc := range []struct{ policy, want string }{
+		{"aws", "aws-adaptive"},
+		{"aws-adaptive", "aws-adaptive"},
+		{"naive-retry", "naive-retry"},
+		{"fixed+30%", "fixed-13"},
+		{"fixed+30", "fixed-13"},
+		{"dynlimit", "dynlimit"},
+		{"breaker", "dynlimit+breaker"},
+	} {
+		rs := simJSON(t, "--policy", tc.policy, "--duration", "10s")
+		if len(rs) != 1 || rs[0].Strategy != tc.want {
+			t.Errorf("--policy %s played %d strategies, want %s alone", tc.policy, len(rs), tc.want)
+		}
+	}
+	code, stdout, stderr := dynlimit(t, "sim", "--policy", "default,aws", "--duration", "10s")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	var notes []string
+	for line := range strings.Lines(stdout) {
+		if strings.HasPrefix(line, "  baselines: ") {
+			notes = append(notes, line)
+		}
+	}
+	if len(notes) != 1 || strings.Contains(notes[0], "fixed") || !strings.Contains(notes[0], "aws-adaptive") {
+		t.Errorf("baselines lines %q, want one naming aws-adaptive alone", notes)
 	}
 }
 
@@ -53,6 +94,46 @@ func TestSimReactions(t *testing.T) {
 	for _, want := range []string{"drop at 2m0s", "raise at 4m0s"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output does not mention %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// A strategy with no rate to settle does not settle at once: its line
+// counts the throttles after the drop instead of saying there were none.
+func TestSimReactionsUnpaced(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S2", "--policy", "naive", "--duration", "3m")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	rs := simJSON(t, "S2", "--policy", "naive", "--duration", "3m", "--trace")
+	var after uint64
+	for _, s := range rs[0].Trace {
+		if s.T > 2*time.Minute {
+			after += s.Throttled
+		}
+	}
+	if after == 0 {
+		t.Fatal("naive retries on S2: no throttle after the drop")
+	}
+	want := fmt.Sprintf("drop at 2m0s: no rate to settle, %d throttled after the drop", after)
+	if !strings.Contains(stdout, want) || strings.Contains(stdout, "no throttle") {
+		t.Errorf("output does not say %q, or says no throttle:\n%s", want, stdout)
+	}
+}
+
+func TestDropReaction(t *testing.T) {
+	for _, tc := range []struct {
+		d    simtest.Drop
+		want string
+	}{
+		{simtest.Drop{}, "no throttle"},
+		{simtest.Drop{Throttled: 3}, "no throttle before settling, 3 after"},
+		{simtest.Drop{Settle: 10 * time.Second, Episodes: 1, Throttled: 7}, "last throttle +10s, 1 episode"},
+		{simtest.Drop{Settle: 90 * time.Second, Episodes: 2, Throttled: 700, Unpaced: true}, "no rate to settle, 700 throttled after the drop"},
+		{simtest.Drop{Unpaced: true}, "no rate to settle, 0 throttled after the drop"},
+	} {
+		if got := dropReaction(tc.d); got != tc.want {
+			t.Errorf("dropReaction(%+v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
 }
@@ -95,7 +176,7 @@ func TestSimJSON(t *testing.T) {
 			t.Errorf("%s has a trace without --trace", r.Strategy)
 		}
 	}
-	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry"; got != want {
+	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry aws-adaptive"; got != want {
 		t.Errorf("strategies = %s, want %s", got, want)
 	}
 
@@ -123,19 +204,22 @@ func TestSimDeterministic(t *testing.T) {
 	}
 }
 
-// A scenario printed by 'scenarios --json' plays as the built-in does.
+// A scenario printed by 'scenarios --json' plays as the built-in does, a
+// moving limit's too.
 func TestSimScenarioFile(t *testing.T) {
-	code, def, stderr := dynlimit(t, "scenarios", "--json", "S2")
-	if code != exitOK {
-		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
-	}
-	path := writeFile(t, "s2.json", def)
-	fromFile := simJSON(t, "--scenario-file", path, "--duration", "1m")
-	builtin := simJSON(t, "S2", "--duration", "1m")
-	a, _ := json.Marshal(fromFile)
-	b, _ := json.Marshal(builtin)
-	if !bytes.Equal(a, b) {
-		t.Errorf("the scenario from 'scenarios --json S2' played differently:\n%s\n%s", a, b)
+	for _, name := range []string{"S2", "S8-moving-r2-p20"} {
+		code, def, stderr := dynlimit(t, "scenarios", "--json", name)
+		if code != exitOK {
+			t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+		}
+		path := writeFile(t, name+".json", def)
+		fromFile := simJSON(t, "--scenario-file", path, "--duration", "1m")
+		builtin := simJSON(t, name, "--duration", "1m")
+		a, _ := json.Marshal(fromFile)
+		b, _ := json.Marshal(builtin)
+		if !bytes.Equal(a, b) {
+			t.Errorf("the scenario from 'scenarios --json %s' played differently:\n%s\n%s", name, a, b)
+		}
 	}
 }
 
@@ -204,8 +288,8 @@ func TestSimPlot(t *testing.T) {
 			if !strings.HasPrefix(s, "<!DOCTYPE html>") || !strings.Contains(s, "</html>") {
 				t.Errorf("not an HTML page: %.80q", s)
 			}
-			if n := strings.Count(s, "<svg"); n != 4 {
-				t.Errorf("the page has %d SVG charts, want 4", n)
+			if n := strings.Count(s, "<svg"); n != 5 {
+				t.Errorf("the page has %d SVG charts, want 5", n)
 			}
 			if strings.Contains(s, "<?xml") {
 				t.Error("the page carries an XML declaration inside its body")
@@ -245,6 +329,78 @@ func TestThrottleScale(t *testing.T) {
 	} {
 		if got := throttleScale(tc.max, tc.top); got != tc.want {
 			t.Errorf("throttleScale(%v, %v) = %v, want %v", tc.max, tc.top, got, tc.want)
+		}
+	}
+}
+
+// S8 plays the representative of its family, S8* the family in order, one
+// table each.
+func TestSimFamily(t *testing.T) {
+	rs := simJSON(t, "S8", "--policy", "default", "--duration", "30s")
+	if len(rs) != 1 || rs[0].Scenario != "S8-moving-r3-p40" {
+		t.Fatalf("S8 played %d results, want S8-moving-r3-p40 alone", len(rs))
+	}
+	rs = simJSON(t, "S8*", "--policy", "default,naive", "--duration", "30s")
+	var names []string
+	for i := 0; i < len(rs); i += 2 {
+		names = append(names, rs[i].Scenario)
+		if rs[i].Strategy != "dynlimit" || rs[i+1].Strategy != "naive-retry" || rs[i+1].Scenario != rs[i].Scenario {
+			t.Errorf("results %d and %d are %s/%s and %s/%s, want a scenario's dynlimit then naive-retry",
+				i, i+1, rs[i].Scenario, rs[i].Strategy, rs[i+1].Scenario, rs[i+1].Strategy)
+		}
+	}
+	var want []string
+	for _, sc := range simtest.MovingLimits() {
+		want = append(want, sc.Name)
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("S8* played %v, want %v", names, want)
+	}
+	code, stdout, stderr := dynlimit(t, "sim", "s8*", "--policy", "default", "--duration", "30s")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	if n := strings.Count(stdout, "scenario S8-moving-"); n != 12 {
+		t.Errorf("%d tables, want 12:\n%s", n, stdout)
+	}
+}
+
+// Every row says how long the clients took to 90 % of the limit from the
+// start; many steps of the limit are summed up in one line.
+func TestSimReactionsMany(t *testing.T) {
+	code, stdout, stderr := dynlimit(t, "sim", "S8", "--policy", "default,naive")
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"start: 90% of the limit after ", "15 drops: last throttle +", "15 drops: no rate to settle, ", "14 raises: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output does not say %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "drop at") {
+		t.Errorf("the drops are told one by one:\n%s", stdout)
+	}
+}
+
+func TestStepSummaries(t *testing.T) {
+	s := time.Second
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{dropsSummary(nil), "no drop"},
+		{dropsSummary([]simtest.Drop{{Settle: 3 * s, Episodes: 1, Throttled: 4}, {Settle: 9 * s, Episodes: 2, Throttled: 5}, {}}),
+			"3 drops: last throttle +3s median, +9s at most, 3 episodes, 9 throttled"},
+		{dropsSummary([]simtest.Drop{{}, {Throttled: 2}}), "2 drops: no throttle before settling, 2 after"},
+		{dropsSummary([]simtest.Drop{{}, {}}), "2 drops: no throttle"},
+		{dropsSummary([]simtest.Drop{{Unpaced: true, Throttled: 5, Episodes: 1}, {Unpaced: true, Throttled: 6}}),
+			"2 drops: no rate to settle, 11 throttled after them"},
+		{raisesSummary(nil), "no raise"},
+		{raisesSummary([]simtest.Raise{{To90: -1}, {To90: -1}}), "2 raises: never back to 90% of the new limit"},
+		{raisesSummary([]simtest.Raise{{To90: 5 * s}, {To90: 20 * s}, {To90: 7 * s}}), "3 raises: 90% of the new limit after 7s median, 20s at most"},
+		{raisesSummary([]simtest.Raise{{To90: 5 * s}, {To90: -1}, {To90: 8 * s}}), "3 raises: 90% of the new limit after 5s median, 8s at most, 1 never"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
 	}
 }

@@ -72,20 +72,20 @@ func TestDrop(t *testing.T) {
 			name: "one burst; throttles after settling do not count",
 			next: 200 * time.Second,
 			sy:   synth{n: 300, limit: limit, rate: upTo(20, 10.0, 4.0), throttled: []int{11, 12, 15, 25}},
-			want: Drop{At: at, Settle: 5 * time.Second, Episodes: 1},
+			want: Drop{At: at, Settle: 5 * time.Second, Episodes: 1, Throttled: 4},
 		},
 		{
 			name: "two bursts 6 s apart",
 			next: 200 * time.Second,
 			sy:   synth{n: 300, limit: limit, rate: upTo(20, 10.0, 4.0), throttled: []int{11, 17}},
-			want: Drop{At: at, Settle: 7 * time.Second, Episodes: 2},
+			want: Drop{At: at, Settle: 7 * time.Second, Episodes: 2, Throttled: 2},
 		},
 		{
 			// Four quiet seconds between them: still the same burst.
 			name: "throttles 5 s apart",
 			next: 200 * time.Second,
 			sy:   synth{n: 300, limit: limit, rate: upTo(20, 10.0, 4.0), throttled: []int{11, 16}},
-			want: Drop{At: at, Settle: 6 * time.Second, Episodes: 1},
+			want: Drop{At: at, Settle: 6 * time.Second, Episodes: 1, Throttled: 2},
 		},
 		{
 			name: "throttles before the drop do not count",
@@ -110,7 +110,7 @@ func TestDrop(t *testing.T) {
 					}
 					return 4
 				}},
-			want: Drop{At: at, Settle: 30 * time.Second, Episodes: 2},
+			want: Drop{At: at, Settle: 30 * time.Second, Episodes: 2, Throttled: 2},
 		},
 		{
 			// A limiter that probes just above the new limit has settled,
@@ -129,19 +129,33 @@ func TestDrop(t *testing.T) {
 					}
 					return 4
 				}},
-			want: Drop{At: at},
+			want: Drop{At: at, Throttled: 2},
 		},
 		{
 			name: "never settles: every throttle up to the next step counts",
 			next: 200 * time.Second,
 			sy:   synth{n: 300, limit: limit, rate: upTo(300, 10.0, 10.0), throttled: []int{20, 100, 150, 250}},
-			want: Drop{At: at, Settle: 140 * time.Second, Episodes: 3},
+			want: Drop{At: at, Settle: 140 * time.Second, Episodes: 3, Throttled: 3},
 		},
 		{
 			name: "settling after the next step does not count",
 			next: 200 * time.Second,
 			sy:   synth{n: 300, limit: limit, rate: upTo(220, 10.0, 4.0), throttled: []int{15, 199, 205}},
-			want: Drop{At: at, Settle: 189 * time.Second, Episodes: 2},
+			want: Drop{At: at, Settle: 189 * time.Second, Episodes: 2, Throttled: 2},
+		},
+		{
+			// No limiter: a rate of 0 is no rate, which would count as
+			// settled at once and hide every throttle.
+			name: "no rate: nothing settles, every throttle up to the next step counts",
+			next: 200 * time.Second,
+			sy:   synth{n: 300, limit: limit, throttled: []int{11, 12, 30, 150, 250}},
+			want: Drop{At: at, Settle: 140 * time.Second, Episodes: 3, Throttled: 4, Unpaced: true},
+		},
+		{
+			name: "no rate and no throttle",
+			next: 200 * time.Second,
+			sy:   synth{n: 300, limit: limit},
+			want: Drop{At: at, Unpaced: true},
 		},
 		{
 			name: "empty trace",
@@ -229,7 +243,8 @@ func TestAnalyse(t *testing.T) {
 	r.analyse(sc)
 	want := &Result{
 		Trace:   r.Trace,
-		Drops:   []Drop{{At: 60 * time.Second, Settle: 3 * time.Second, Episodes: 1}},
+		Start:   Startup{Until: 30 * time.Second, To90: 5 * time.Second}, // the first outage
+		Drops:   []Drop{{At: 60 * time.Second, Settle: 3 * time.Second, Episodes: 1, Throttled: 2}},
 		Raises:  []Raise{{At: 120 * time.Second, To90: 5 * time.Second}},
 		Outages: []Recovery{{End: 40 * time.Second, To90: 5 * time.Second}, {End: 200 * time.Second, To90: -1}},
 	}
@@ -274,5 +289,51 @@ func TestJain(t *testing.T) {
 		if got := jain(tt.xs); math.Abs(got-tt.want) > 1e-12 {
 			t.Errorf("jain(%v) = %v, want %v", tt.xs, got, tt.want)
 		}
+	}
+}
+
+// A step the run does not reach is no change to react to.
+func TestAnalyseStepAfterTheEnd(t *testing.T) {
+	sc := Scenario{
+		Name: "short", Duration: d(time.Minute),
+		Upstream: Upstream{Rate: 10, Profile: []Step{{At: d(30 * time.Second), Rate: 4}, {At: d(time.Minute), Rate: 12}, {At: d(2 * time.Minute), Rate: 2}}},
+	}.withDefaults()
+	r := &Result{Trace: synth{n: 60}.trace()}
+	r.analyse(sc)
+	if len(r.Drops) != 1 || r.Drops[0].At != 30*time.Second || len(r.Raises) != 0 {
+		t.Errorf("drops %+v, raises %+v; want the drop at 30s alone", r.Drops, r.Raises)
+	}
+}
+
+// The climb from the start is measured as a raise's, against the limit at
+// the start, until the limit first changes.
+func TestAnalyseStart(t *testing.T) {
+	// 1, 2, … 10 successes a second, then 10: the 5 s ending at 12 s hold
+	// 8+9+10+10+10 = 47 >= 45, those ending at 11 s 44.
+	ramp := synth{n: 60, succeeded: func(i int) uint64 { return uint64(min(i, 10)) }}
+	tests := []struct {
+		name string
+		u    Upstream
+		want Startup
+	}{
+		{"steady", Upstream{Rate: 10}, Startup{Until: time.Minute, To90: 12 * time.Second}},
+		{"a step that repeats the rate is no change", Upstream{Rate: 10, Profile: []Step{{At: 0, Rate: 10}, {At: d(5 * time.Second), Rate: 10}}},
+			Startup{Until: time.Minute, To90: 12 * time.Second}},
+		{"the limit changes first", Upstream{Rate: 10, Profile: []Step{{At: d(11 * time.Second), Rate: 4}}},
+			Startup{Until: 11 * time.Second, To90: -1}},
+		{"an outage comes first", Upstream{Rate: 10, Outages: []Span{{From: d(20 * time.Second), To: d(30 * time.Second)}}},
+			Startup{Until: 20 * time.Second, To90: 12 * time.Second}},
+		{"a step at 0 sets the limit", Upstream{Rate: 5, Profile: []Step{{At: 0, Rate: 10}}},
+			Startup{Until: time.Minute, To90: 12 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := Scenario{Name: "start", Duration: d(time.Minute), Upstream: tt.u}.withDefaults()
+			r := &Result{Trace: ramp.trace()}
+			r.analyse(sc)
+			if r.Start != tt.want {
+				t.Errorf("start = %+v, want %+v", r.Start, tt.want)
+			}
+		})
 	}
 }

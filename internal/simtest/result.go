@@ -31,7 +31,8 @@ type Result struct {
 	// included, of the requests that succeeded.
 	LatencyP50 time.Duration `json:"latency_p50_ns"`
 	LatencyP99 time.Duration `json:"latency_p99_ns"`
-	// Decreases is the number of rate decreases over all limiters.
+	// Decreases is the number of rate decreases over all limiters, and
+	// over the pacers that count theirs (see Pacer).
 	Decreases uint64 `json:"decreases"`
 	// Fairness is Jain's index of the clients' successes (1 = equal).
 	Fairness float64 `json:"fairness"`
@@ -41,8 +42,10 @@ type Result struct {
 	// BreakerRejected counts the attempts a circuit breaker refused before
 	// any call (Strategy.Breaker); they count as Failed too.
 	BreakerRejected uint64 `json:"breaker_rejected,omitempty"`
-	// Drops describe how the clients reacted to each drop of the hidden
-	// limit, Raises to each raise, Outages to the end of each outage.
+	// Start describes how the clients climbed to the limit from the start
+	// of the run; Drops how they reacted to each drop of the hidden limit,
+	// Raises to each raise, Outages to the end of each outage.
+	Start   Startup    `json:"start"`
 	Drops   []Drop     `json:"drops,omitempty"`
 	Raises  []Raise    `json:"raises,omitempty"`
 	Outages []Recovery `json:"outages,omitempty"`
@@ -63,6 +66,17 @@ type Sample struct {
 	Throttled uint64 `json:"throttled"`
 }
 
+// Startup is the climb to the limit from the start of a run.
+type Startup struct {
+	// Until is how far the measure looks: the first change of the hidden
+	// limit, the start of the first outage, or the end of the run.
+	Until time.Duration `json:"until_ns"`
+	// To90 is how long after the start the goodput over 5 s first reached
+	// 90 % of the limit in force at the start, the same measure as a
+	// Raise's; -1 when it did not by Until.
+	To90 time.Duration `json:"to90_ns"`
+}
+
 // Drop is the reaction to a drop of the hidden limit at At.
 type Drop struct {
 	At time.Duration `json:"at_ns"`
@@ -73,6 +87,13 @@ type Drop struct {
 	// Episodes counts the bursts of throttles before the rate settled, a
 	// burst ending after 5 s without a throttle.
 	Episodes int `json:"episodes"`
+	// Throttled counts the throttled responses from At to the next step of
+	// the limit (or the end of the run), before the rate settled or after.
+	Throttled uint64 `json:"throttled"`
+	// Unpaced is set when the trace shows no rate after At: the strategy
+	// has no limiter or pacer, so there is no rate to settle, and Settle
+	// and Episodes cover every throttle up to the next step.
+	Unpaced bool `json:"unpaced,omitempty"`
 }
 
 // Raise is the reaction to a raise of the hidden limit at At.
@@ -97,9 +118,23 @@ func (r *Result) analyse(sc Scenario) {
 	u := sc.Upstream
 	end := sc.Duration.D()
 	prev := rateAt(u, 0)
+	r.Start.Until = end
+	for _, st := range u.Profile {
+		if at := st.At.D(); at > 0 && at < r.Start.Until && rateAt(u, at) != prev {
+			r.Start.Until = at
+			break
+		}
+	}
+	for _, o := range u.Outages {
+		r.Start.Until = min(r.Start.Until, max(o.From.D(), 0))
+	}
+	r.Start.To90 = r.to90(0, r.Start.Until, prev)
 	for i, st := range u.Profile {
 		if st.At.D() == 0 {
 			continue
+		}
+		if st.At.D() >= end { // a step the run does not reach
+			break
 		}
 		next := end
 		if i+1 < len(u.Profile) {
@@ -128,12 +163,25 @@ const settled = 30 * time.Second
 // (a limiter that keeps probing just above the limit is settled; one that
 // keeps bouncing back far above it is not). Episodes counts the bursts of
 // throttles before that instant, Settle the time from the drop to the end of
-// the last of them.
+// the last of them. A trace with no rate after the drop (no limiter, no
+// pacer: every sample's rate is 0) never settles.
 func (r *Result) drop(at, next time.Duration) Drop {
-	d := Drop{At: at}
+	d := Drop{At: at, Unpaced: true}
+	seen := false
+	for _, s := range r.Trace {
+		if s.T > at && s.T <= next {
+			seen = true
+			d.Throttled += s.Throttled
+			d.Unpaced = d.Unpaced && s.Rate == 0
+		}
+	}
+	d.Unpaced = d.Unpaced && seen
 	var settleAt time.Duration = -1
 	var runStart time.Duration = -1
 	for _, s := range r.Trace {
+		if d.Unpaced {
+			break
+		}
 		if s.T <= at || s.T > next {
 			continue
 		}
@@ -187,7 +235,7 @@ func (r *Result) to90(at, until time.Duration, limit float64) time.Duration {
 
 // WriteSummary writes r as a short aligned table.
 func (r *Result) WriteSummary(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "%-14s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
+	_, err := fmt.Fprintf(w, "%-17s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
 		r.Scenario, r.Strategy, 100*r.Goodput, 100*r.ThrottledShare, r.Failed,
 		round(r.LatencyP50), round(r.LatencyP99), r.Decreases, r.Fairness)
 	return err

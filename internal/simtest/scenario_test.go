@@ -2,6 +2,7 @@ package simtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -10,10 +11,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// Every built-in scenario survives a trip through its JSON form, so the
-// files written from them load back as the same scenario.
+// Every built-in scenario, families in full, survives a trip through its
+// JSON form, so the files written from them load back as the same
+// scenario.
 func TestParseScenarioBuiltins(t *testing.T) {
-	for _, sc := range Scenarios() {
+	for _, sc := range AllScenarios() {
 		t.Run(sc.Name, func(t *testing.T) {
 			data, err := json.Marshal(sc)
 			if err != nil {
@@ -363,7 +365,15 @@ func TestScenarioByName(t *testing.T) {
 		{"S1-", ""},
 		{"S1-steady-x", ""},
 		{"", ""},
-		{"S7", ""},
+		{"S7", "S7-slow-start"},
+		// S8 is the representative of its family; its other members are
+		// found by name.
+		{"S8", "S8-moving-r3-p40"},
+		{"s8-moving", "S8-moving-r3-p40"},
+		{"S8-moving-r2-p20", "S8-moving-r2-p20"},
+		{"s8-moving-r4-p120", "S8-moving-r4-p120"},
+		{"S8-moving-r4-p12", ""},
+		{"S9", ""},
 	}
 	for _, tt := range tests {
 		sc, ok := ScenarioByName(tt.name)
@@ -373,11 +383,11 @@ func TestScenarioByName(t *testing.T) {
 	}
 }
 
-// The built-ins carry their defaults and validate, and their names are
-// distinct: they are looked up by name.
+// The built-ins, families in full, carry their defaults and validate, and
+// their names are distinct: they are looked up by name.
 func TestScenariosValid(t *testing.T) {
 	seen := map[string]bool{}
-	for _, sc := range Scenarios() {
+	for _, sc := range AllScenarios() {
 		if err := sc.Validate(); err != nil {
 			t.Error(err)
 		}
@@ -388,5 +398,85 @@ func TestScenariosValid(t *testing.T) {
 			t.Errorf("two scenarios named %s", sc.Name)
 		}
 		seen[sc.Name] = true
+	}
+}
+
+// The suite is S1 to S8 in order, S8 one member of its family.
+func TestScenariosOrder(t *testing.T) {
+	var names []string
+	for _, sc := range Scenarios() {
+		short, _, _ := strings.Cut(sc.Name, "-")
+		names = append(names, short)
+	}
+	if got, want := strings.Join(names, " "), "S1 S2 S3 S4 S5 S6 S7 S8"; got != want {
+		t.Errorf("Scenarios() = %s, want %s", got, want)
+	}
+	s8 := Scenarios()[7]
+	for _, sc := range MovingLimits() {
+		if sc.Name == s8.Name {
+			if diff := cmp.Diff(sc, s8); diff != "" {
+				t.Errorf("S8 differs from its family's %s (-family +S8):\n%s", sc.Name, diff)
+			}
+			return
+		}
+	}
+	t.Errorf("S8 %s is not in MovingLimits()", s8.Name)
+}
+
+// The S8 family: every ratio and period, each a square wave that starts
+// high and moves every half period, to the end of the run.
+func TestMovingLimits(t *testing.T) {
+	scs := MovingLimits()
+	if len(scs) != 12 {
+		t.Fatalf("%d scenarios, want 12", len(scs))
+	}
+	i := 0
+	for _, ratio := range []float64{2, 3, 4} {
+		for _, period := range []time.Duration{20 * time.Second, 40 * time.Second, time.Minute, 2 * time.Minute} {
+			sc := scs[i]
+			i++
+			if want := fmt.Sprintf("S8-moving-r%g-p%d", ratio, int(period.Seconds())); sc.Name != want {
+				t.Errorf("scenario %d is %s, want %s", i, sc.Name, want)
+				continue
+			}
+			u := sc.Upstream
+			steps := 0
+			for at := time.Duration(0); at < sc.Duration.D(); at += period / 2 {
+				want := 4 * ratio
+				if (at/(period/2))%2 == 1 {
+					want = 4
+				}
+				if got := u.RateAt(at); got != want {
+					t.Errorf("%s: limit at %v = %v, want %v", sc.Name, at, got, want)
+				}
+				if got := u.RateAt(at + period/2 - time.Nanosecond); got != want {
+					t.Errorf("%s: limit just before %v = %v, want %v", sc.Name, at+period/2, got, want)
+				}
+				steps++
+			}
+			if len(u.Profile) != steps-1 {
+				t.Errorf("%s: %d steps, want %d", sc.Name, len(u.Profile), steps-1)
+			}
+			r := mustRun(t, Scenario{Name: sc.Name, Seed: sc.Seed, Duration: sc.Duration, Upstream: u, Clients: sc.Clients}, NaiveRetry())
+			if len(r.Drops)+len(r.Raises) != len(u.Profile) {
+				t.Errorf("%s: %d drops and %d raises analysed for %d steps", sc.Name, len(r.Drops), len(r.Raises), len(u.Profile))
+			}
+		}
+	}
+}
+
+// S7 asks for three times its 200 req/s: enough workers at its latency.
+func TestSlowStart(t *testing.T) {
+	sc, _ := ScenarioByName("S7")
+	u := sc.Upstream
+	if u.Rate != 200 || u.Burst != 200 || len(u.Profile) != 0 {
+		t.Fatalf("S7's upstream %+v, want a steady 200 req/s, burst 200", u)
+	}
+	if demand := float64(sc.Clients.Workers) / u.Latency.Mean.D().Seconds(); demand < 3*u.Rate {
+		t.Errorf("%d workers at %v ask for %.0f req/s, want at least 3 × %v", sc.Clients.Workers, u.Latency.Mean.D(), demand, u.Rate)
+	}
+	r := mustRun(t, sc, FixedRate("fixed", u.Rate, u.Burst))
+	if r.Start.Until != sc.Duration.D() || r.Start.To90 < 0 || r.Start.To90 > 10*time.Second {
+		t.Errorf("a fixed rate at the limit: start %+v, want 90%% of the limit within 10 s", r.Start)
 	}
 }

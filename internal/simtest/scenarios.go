@@ -1,6 +1,7 @@
 package simtest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -8,12 +9,20 @@ import (
 
 func d(x time.Duration) Duration { return Duration(x) }
 
-// Scenarios returns the built-in scenario suite, S1 to S6, in order.
-func Scenarios() []Scenario {
-	steady := Upstream{
+// steady is the upstream of S1: a hidden token bucket of 10 requests per
+// second, burst 10, with Retry-After 1 s on a 429 and 20 ms to 80 ms of
+// latency.
+func steady() Upstream {
+	return Upstream{
 		Model: ModelTokenBucket, Rate: 10, Burst: 10, RetryAfter: d(time.Second),
 		Latency: Latency{Min: d(20 * time.Millisecond), Mean: d(80 * time.Millisecond)},
 	}
+}
+
+// Scenarios returns the built-in scenario suite, S1 to S8, in order: S8
+// is the representative of its family, MovingLimits.
+func Scenarios() []Scenario {
+	steady := steady()
 	// 3× capacity: a client whose workers each send as soon as allowed,
 	// with enough of them to ask for 30 req/s at this latency.
 	demand := Clients{Workers: 8}
@@ -69,6 +78,15 @@ func Scenarios() []Scenario {
 			}),
 			Clients: Clients{Workers: 50},
 		},
+		{
+			Name:        "S7-slow-start",
+			Description: "S1's upstream at 200 req/s burst 200, demand 3x capacity: how long the clients take from their initial rate to the limit, 2 min",
+			Seed:        7, Duration: d(2 * time.Minute),
+			Upstream: with(steady, func(u *Upstream) { u.Rate, u.Burst = 200, 200 }),
+			// 3 × 200 req/s at 80 ms each: 48 workers, and a few more.
+			Clients: Clients{Workers: 50},
+		},
+		movingLimit(3, 40*time.Second),
 	}
 	for i := range s {
 		s[i] = s[i].withDefaults()
@@ -76,18 +94,80 @@ func Scenarios() []Scenario {
 	return s
 }
 
-// ScenarioByName returns the built-in scenario whose name is name or starts
-// with name followed by "-" (so "S1" and "s1" find "S1-steady"), ignoring
-// case.
-func ScenarioByName(name string) (Scenario, bool) {
-	i := slices.IndexFunc(Scenarios(), func(s Scenario) bool {
-		return strings.EqualFold(s.Name, name) ||
-			len(s.Name) > len(name) && strings.EqualFold(s.Name[:len(name)], name) && s.Name[len(name)] == '-'
-	})
-	if i < 0 {
-		return Scenario{}, false
+// The S8 family: a square wave between movingLow and movingLow × each
+// ratio, for each period, over movingDuration.
+var (
+	movingRatios  = []int{2, 3, 4}
+	movingPeriods = []time.Duration{20 * time.Second, 40 * time.Second, time.Minute, 2 * time.Minute}
+)
+
+const (
+	movingLow      = 4 // requests per second
+	movingDuration = 10 * time.Minute
+)
+
+// MovingLimits returns the S8 family, named S8-moving-r<ratio>-p<period in
+// seconds>: S1's upstream with a hidden limit that moves as a square wave
+// between 4 req/s × the ratio (at the start) and 4 req/s, half a period at
+// each, over 10 min, for ratios 2, 3 and 4 and periods of 20, 40, 60 and
+// 120 s, in that order. Scenarios holds S8-moving-r3-p40 of them. The
+// wave is a profile of steps, which a scenario file writes as well.
+func MovingLimits() []Scenario {
+	var s []Scenario
+	for _, r := range movingRatios {
+		for _, p := range movingPeriods {
+			s = append(s, movingLimit(r, p).withDefaults())
+		}
 	}
-	return Scenarios()[i], true
+	return s
+}
+
+// movingLimit is the member of the S8 family of a ratio and a period.
+func movingLimit(ratio int, period time.Duration) Scenario {
+	high := float64(movingLow * ratio)
+	half := period / 2
+	u := steady()
+	u.Rate, u.Burst = high, high
+	for k := 1; time.Duration(k)*half < movingDuration; k++ {
+		rate := high
+		if k%2 == 1 {
+			rate = movingLow
+		}
+		u.Profile = append(u.Profile, Step{At: d(time.Duration(k) * half), Rate: rate})
+	}
+	return Scenario{
+		Name: fmt.Sprintf("S8-moving-r%d-p%d", ratio, int(period/time.Second)),
+		Description: fmt.Sprintf("the hidden limit moves between %g and %d req/s, %d s at each, %d min",
+			high, movingLow, int(half/time.Second), int(movingDuration/time.Minute)),
+		Seed: 8, Duration: d(movingDuration), Upstream: u,
+		// The demand of S1, several times even the high limit.
+		Clients: Clients{Workers: 8},
+	}
+}
+
+// AllScenarios returns the built-in scenarios with each family in full:
+// S1 to S7, then every member of the S8 family (MovingLimits), S8's
+// representative among them.
+func AllScenarios() []Scenario {
+	s := Scenarios()
+	return append(slices.DeleteFunc(s, func(sc Scenario) bool { return strings.HasPrefix(sc.Name, "S8-") }), MovingLimits()...)
+}
+
+// ScenarioByName returns the built-in scenario whose name is name or starts
+// with name followed by "-" (so "S1" and "s1" find "S1-steady", and "S8"
+// the representative of its family), ignoring case; failing that, the
+// member of a family (AllScenarios) so named or so starting.
+func ScenarioByName(name string) (Scenario, bool) {
+	for _, scs := range [][]Scenario{Scenarios(), AllScenarios()} {
+		i := slices.IndexFunc(scs, func(s Scenario) bool {
+			return strings.EqualFold(s.Name, name) ||
+				len(s.Name) > len(name) && strings.EqualFold(s.Name[:len(name)], name) && s.Name[len(name)] == '-'
+		})
+		if i >= 0 {
+			return scs[i], true
+		}
+	}
+	return Scenario{}, false
 }
 
 func with(u Upstream, f func(*Upstream)) Upstream {

@@ -91,6 +91,7 @@ const (
 	evArrival               // an open-loop request arrives
 	evSample                // the per-second trace is sampled
 	evRestart               // a worker refused by its breaker starts its next request
+	evPace                  // a worker asks its client's pacer again
 )
 
 // probePending is how long a caller whose request the breaker refused
@@ -253,6 +254,7 @@ type worker struct {
 
 type client struct {
 	lim     *dynlimit.Limiter
+	pacer   Pacer
 	br      *breaker.Breaker
 	workers []worker
 	parked  []int32         // waiting for an in-flight slot
@@ -315,7 +317,9 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 	e.clients = make([]client, sc.Clients.Count)
 	for i := range e.clients {
 		c := &e.clients[i]
-		if st.Policy != nil {
+		if st.Pacer != nil {
+			c.pacer = st.Pacer(e.clk)
+		} else if st.Policy != nil {
 			lim, err := dynlimit.New(
 				dynlimit.WithPolicy(st.Policy),
 				dynlimit.WithClock(e.clk),
@@ -388,6 +392,8 @@ func (e *engine) run() {
 		case evRestart:
 			e.clients[ev.c].workers[ev.w].start = e.now
 			e.ready(int(ev.c), int(ev.w))
+		case evPace:
+			e.pace(int(ev.c), int(ev.w))
 		}
 		if e.check != nil {
 			e.check(e)
@@ -409,6 +415,10 @@ func (e *engine) ready(c, w int) {
 		}
 		cl.workers[w].ticket = tk
 	}
+	if cl.pacer != nil {
+		e.pace(c, w)
+		return
+	}
 	if cl.lim == nil {
 		e.send(c, w)
 		return
@@ -424,6 +434,19 @@ func (e *engine) ready(c, w int) {
 		return
 	}
 	e.permit(c, w)
+}
+
+// pace: worker w asks its client's pacer for leave to send, and asks again
+// after the wait it names when it refuses, as the AWS SDK's
+// GetAttemptToken sleeps and asks again. A wait too short to be a
+// nanosecond is one: simulated time must move for the pacer to refill.
+func (e *engine) pace(c, w int) {
+	ok, wait := e.clients[c].pacer.Acquire(e.at())
+	if !ok {
+		e.schedule(e.now+max(wait, 1), evPace, c, w)
+		return
+	}
+	e.send(c, w)
 }
 
 // permit: worker w's reservation is due.
@@ -462,6 +485,9 @@ func (e *engine) response(c, w int) {
 	if cl.br != nil {
 		wk.ticket.DoneAt(e.at(), sig.Kind)
 		wk.ticket = breaker.Ticket{}
+	}
+	if cl.pacer != nil {
+		cl.pacer.Update(e.at(), sig.Kind == signal.Throttled)
 	}
 	if cl.lim != nil {
 		wk.permit.DoneAt(e.at(), sig)
@@ -502,6 +528,9 @@ func (e *engine) response(c, w int) {
 
 func (e *engine) backoff(retry int) time.Duration {
 	st := e.st
+	if st.Backoff != nil {
+		return st.Backoff(retry, e.rng.Float64())
+	}
 	d := float64(st.BackoffInitial) * math.Pow(max(st.BackoffMultiplier, 1), float64(retry-1))
 	d = min(d, float64(st.BackoffMax))
 	if st.BackoffJitter > 0 {
@@ -585,6 +614,9 @@ func (e *engine) sample() {
 			}
 			s.Rate += r
 			n++
+		} else if p := e.clients[i].pacer; p != nil {
+			s.Rate += p.Rate(e.at())
+			n++
 		}
 	}
 	if n > 0 {
@@ -664,6 +696,9 @@ func (e *engine) result() *Result {
 		per[i] = float64(s.succeeded)
 		if cl.lim != nil {
 			r.Decreases += cl.lim.SnapshotAt(e.at()).Counters.Decreases
+		}
+		if d, ok := cl.pacer.(interface{ Decreases() uint64 }); ok {
+			r.Decreases += d.Decreases()
 		}
 	}
 	if r.Capacity > 0 {

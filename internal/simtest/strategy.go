@@ -30,14 +30,39 @@ type Strategy struct {
 	BackoffMultiplier float64       `json:"backoff_multiplier"`
 	BackoffMax        time.Duration `json:"backoff_max"`
 	BackoffJitter     float64       `json:"backoff_jitter"`
+	// Backoff, when set, replaces the formula above: the wait before retry
+	// number retry (1 for the first) given u, a uniform draw in [0, 1)
+	// from the run's random source.
+	Backoff func(retry int, u float64) time.Duration `json:"-"`
 	// Classifier makes the classifier each client uses, on the simulation's
 	// clock; nil means signal.HTTP.
 	Classifier func(clock.Clock) signal.Classifier `json:"-"`
+	// Pacer, when set, makes the pacer of each client, on the simulation's
+	// clock, used instead of a dynlimit.Limiter (Policy and MaxInFlight are
+	// then ignored): a worker asks it for leave before every attempt, and
+	// asks again after the wait it names when it refuses; every response
+	// is reported to it, throttled when the classifier says Throttled.
+	Pacer func(clock.Clock) Pacer `json:"-"`
 	// Breaker, when set, puts a circuit breaker with this configuration in
 	// front of each client's attempts, as httpadapter.WithBreaker does. A
 	// request it refuses fails for its caller, who starts the next one
 	// when the breaker will probe (or a second later, if a probe is out).
 	Breaker *breaker.Config `json:"-"`
+}
+
+// Pacer paces one client's requests in a simulation in place of a
+// dynlimit.Limiter: a client-side rate limiter of another design, played
+// on the simulation's instants. A Pacer that also has a method
+// Decreases() uint64 has what it returns counted in Result.Decreases.
+type Pacer interface {
+	// Acquire asks, at now, for leave to send one attempt: ok, or how long
+	// to wait before asking again.
+	Acquire(now time.Time) (ok bool, wait time.Duration)
+	// Update reports a response received at now, throttled or not.
+	Update(now time.Time, throttled bool)
+	// Rate is the rate, in requests per second, the pacer holds the
+	// client to at now, as the trace shows it.
+	Rate(now time.Time) float64
 }
 
 // WithBreaker returns st with a circuit breaker of configuration cfg,
