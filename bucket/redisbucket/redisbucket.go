@@ -382,10 +382,14 @@ type step struct {
 	next    policy.State
 	// delta, when set, writes the step as what it adds to the rate and the
 	// ceiling of whatever state the hash holds in epoch next.Epoch, within
-	// [minRate, maxRate]: successes from several processes add up.
+	// [minRate, maxRate]: successes from several processes add up. Its
+	// Updated and Measured replace the hash's unless the hash's Updated is
+	// later, and its Since replaces the hash's if the step moved it
+	// (setSince).
 	delta            bool
 	dRate, dCeiling  float64
 	minRate, maxRate float64
+	setSince         bool
 	// from is the pending batch the step was made of (none for a step
 	// that carries no successes), to put back if the step is not applied.
 	from pendingStep
@@ -428,7 +432,8 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	}
 	v, err := b.run(ctx, []any{"init", clk, b.ttlArg, now.Unix(), now.Nanosecond(),
 		ftoa(s.Rate), ftoa(s.Burst), spanArg(s.CooldownUntil, now), strconv.FormatUint(s.Epoch, 10),
-		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling)})
+		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling),
+		spanArg(s.Since, now), spanArg(s.Updated, now), ftoa(s.Measured)})
 	if err != nil {
 		return err
 	}
@@ -642,10 +647,10 @@ func (b *Bucket) refresh(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if len(v) < 8 {
+	if len(v) < stateLen {
 		return errReply("peek", v)
 	}
-	s, version, err := b.parseState(now, nowOff, v[:8])
+	s, version, err := b.parseState(now, nowOff, v[:stateLen])
 	if err != nil {
 		return err
 	}
@@ -746,14 +751,17 @@ func (b *Bucket) pendingStep() step {
 	// then view counts them as in flight.
 	b.inflight = addSuccesses(b.inflight, b.pending)
 	b.pending.o.Count = 0
-	// A step that moves only the rate and the ceiling, as successes do, is
-	// written as a change when the policy says its bounds.
+	// A step that moves only the rate and the ceiling, and the instants
+	// and the measure of time-aware policies, as successes do, is written
+	// as a change when the policy says its bounds.
 	if rb, ok := b.pending.p.(interface{ RateBounds() (float64, float64) }); ok {
 		same := b.last
 		same.Rate, same.Ceiling = next.Rate, next.Ceiling
+		same.Since, same.Updated, same.Measured = next.Since, next.Updated, next.Measured
 		if same == next {
 			st.delta, st.dRate, st.dCeiling = true, next.Rate-b.last.Rate, next.Ceiling-b.last.Ceiling
 			st.minRate, st.maxRate = rb.RateBounds()
+			st.setSince = !next.Since.Equal(b.last.Since)
 		}
 	}
 	return st
@@ -831,14 +839,14 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		if err != nil {
 			return bucket.Status{}, err, nil
 		}
-		if len(v) < 9 {
+		if len(v) < stateLen+1 {
 			return bucket.Status{}, nil, errReply("peek", v)
 		}
-		s, version, err := b.parseState(now, nowOff, v[:8])
+		s, version, err := b.parseState(now, nowOff, v[:stateLen])
 		if err != nil {
 			return bucket.Status{}, nil, err
 		}
-		tokens, ok := v.num(8)
+		tokens, ok := v.num(stateLen)
 		if !ok {
 			return bucket.Status{}, nil, errReply("peek", v)
 		}
@@ -862,15 +870,19 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 	})
 }
 
+// stateLen is the length of a state in a reply: see parseState.
+const stateLen = 11
+
 // parseState reads a state and its version: rate, burst, cooldown, epoch,
-// quota rate, quota until, ceiling, version; "z" is the zero instant.
+// quota rate, quota until, ceiling, since, updated, measured, version; "z"
+// is the zero instant.
 func (b *Bucket) parseState(now time.Time, nowOff float64, w reply) (policy.State, string, error) {
-	if len(w) < 8 {
+	if len(w) < stateLen {
 		return policy.State{}, "", errReply("state", w)
 	}
-	var f [7]float64
+	var f [stateLen - 1]float64
 	for i := range f {
-		if (i == 2 || i == 5) && w.str(i) == "z" {
+		if (i == 2 || i == 5 || i == 7 || i == 8) && w.str(i) == "z" {
 			f[i] = zeroInstant
 			continue
 		}
@@ -883,7 +895,8 @@ func (b *Bucket) parseState(now time.Time, nowOff float64, w reply) (policy.Stat
 	return policy.State{
 		Rate: f[0], Burst: f[1], CooldownUntil: b.instant(now, nowOff, f[2]), Epoch: uint64(f[3]),
 		QuotaRate: f[4], QuotaUntil: b.instant(now, nowOff, f[5]), Ceiling: f[6],
-	}, w.str(7), nil
+		Since: b.instant(now, nowOff, f[7]), Updated: b.instant(now, nowOff, f[8]), Measured: f[9],
+	}, w.str(stateLen - 1), nil
 }
 
 // zeroInstant is the script's zero instant (NEG in script.lua).
@@ -902,9 +915,9 @@ func headerLen(v reply) int {
 	case "written":
 		n = 3
 	case "added1":
-		n = 5
+		n = 8
 	case "added", "conflict":
-		n = 10
+		n = 2 + stateLen
 	}
 	if len(v) < n {
 		return 0
@@ -934,16 +947,21 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 		origin = b.originAt()
 	}
-	args := make([]any, 0, 12+len(rest))
+	args := make([]any, 0, 15+len(rest))
 	args = append(args, opArg(op), nil, b.ttlArg, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
+		since := "k"
+		if st.setSince {
+			since = b.instArg(st.next.Since, now)
+		}
 		args = append(args, b.instArg(st.at, now), ftoa(st.dRate), ftoa(st.dCeiling), ftoa(st.minRate), ftoa(st.maxRate),
-			strconv.FormatUint(st.next.Epoch, 10), st.version)
+			strconv.FormatUint(st.next.Epoch, 10), st.version, since, b.instArg(st.next.Updated, now), ftoa(st.next.Measured))
 	case st.version != "":
 		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
-			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
+			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling),
+			b.instArg(st.next.Since, now), b.instArg(st.next.Updated, now), ftoa(st.next.Measured))
 	}
 	args = append(args, rest...)
 	args[1] = b.nowArg(now, origin)
@@ -957,9 +975,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 		// The step was computed from a hash that is gone.
 		if st.version != "" {
-			restAt := 4 + 8 // after a state
+			restAt := 4 + 11 // after a state
 			if st.delta {
-				restAt = 4 + 7 // after a change
+				restAt = 4 + 10 // after a change
 			}
 			args = append(args[:4:4], args[restAt:]...)
 			args[3] = ""
@@ -998,10 +1016,19 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	case "added1":
 		// Only this process wrote since its version: its state with the
-		// rate and ceiling the change left.
-		r, ok1 := v.num(2)
-		c, ok2 := v.num(3)
-		if !ok1 || !ok2 {
+		// rate, ceiling, since, updated and measured the change left.
+		var f [5]float64
+		ok := true
+		for i := range f {
+			if (i == 2 || i == 3) && v.str(2+i) == "z" {
+				f[i] = zeroInstant
+				continue
+			}
+			var oki bool
+			f[i], oki = v.num(2 + i)
+			ok = ok && oki
+		}
+		if !ok {
 			b.mu.Lock()
 			b.unsend(st)
 			b.mu.Unlock()
@@ -1010,8 +1037,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		b.mu.Lock()
 		b.landed(st)
 		s := b.last
-		s.Rate, s.Ceiling = r, c
-		b.adopt(s, v.str(4), true)
+		s.Rate, s.Ceiling = f[0], f[1]
+		s.Since, s.Updated, s.Measured = b.instant(now, nowOff, f[2]), b.instant(now, nowOff, f[3]), f[4]
+		b.adopt(s, v.str(7), true)
 		b.refreshView()
 		b.mu.Unlock()
 		if op == "write" {
@@ -1209,6 +1237,7 @@ func (b *Bucket) newFallback(now time.Time) (*bucket.Local, float64) {
 	s.Burst = math.Max(1, s.Burst*b.share)
 	s.Ceiling *= b.share
 	s.QuotaRate *= b.share
+	s.Measured *= b.share
 	l := bucket.NewLocal()
 	_ = l.Init(context.Background(), now, s) // s comes from a valid state: Init cannot fail
 	return l, s.Rate
