@@ -17,6 +17,7 @@ import (
 // JSON names of a Config's fields.
 const (
 	fBaseURL       = "base_url"
+	fPolicy        = "policy"
 	fRate          = "rate_limit_per_sec"
 	fBurst         = "burst_size"
 	fIncrease      = "increase_factor"
@@ -26,6 +27,9 @@ const (
 	fCooldown      = "cooldown_multiplier"
 	fProbeBand     = "probe_band"
 	fProbeFloor    = "probe_floor"
+	fBeta          = "beta"
+	fScaleConstant = "scale_constant"
+	fSmooth        = "smooth"
 	fBackoff       = "backoff_status_codes"
 	fOverload      = "overload_status_codes"
 	fRetries       = "max_retries_on_backoff"
@@ -59,6 +63,7 @@ type fieldSpec struct {
 
 var fieldSpecs = []fieldSpec{
 	{name: fBaseURL, text: func(c *Config) *string { return &c.BaseURL }},
+	{name: fPolicy, text: func(c *Config) *string { return &c.PolicyName }},
 	{name: fRate, num: func(c *Config) *float64 { return &c.AIMD.Rate }},
 	{name: fBurst, num: func(c *Config) *float64 { return &c.AIMD.Burst }},
 	{name: fIncrease, num: func(c *Config) *float64 { return &c.AIMD.IncreaseFactor }},
@@ -68,6 +73,9 @@ var fieldSpecs = []fieldSpec{
 	{name: fCooldown, num: func(c *Config) *float64 { return &c.AIMD.CooldownMultiplier }},
 	{name: fProbeBand, num: func(c *Config) *float64 { return &c.AIMD.ProbeBand }},
 	{name: fProbeFloor, num: func(c *Config) *float64 { return &c.AIMD.ProbeFloor }},
+	{name: fBeta, num: func(c *Config) *float64 { return &c.CUBIC.Beta }},
+	{name: fScaleConstant, num: func(c *Config) *float64 { return &c.CUBIC.ScaleConstant }},
+	{name: fSmooth, num: func(c *Config) *float64 { return &c.CUBIC.Smooth }},
 	{name: fBackoff, list: func(c *Config) *[]int { return &c.BackoffStatusCodes }},
 	{name: fOverload, list: func(c *Config) *[]int { return &c.OverloadStatusCodes }},
 	{name: fRetries, whole: func(c *Config) *int { return &c.MaxRetriesOnBackoff }},
