@@ -74,6 +74,7 @@ func TestErrors(t *testing.T) {
 	badPolicy := writeFile(t, "bad.json", `{"decrease_factor": 1.5}`)
 	badNamed := writeFile(t, "named.json", `{"mine": {"decrease_factr": 0.5}}`)
 	twoEntries := writeFile(t, "two.json", `{"a": {}, "b": {}}`)
+	cubic := writeFile(t, "cubic.json", `{"policy": "cubic"}`)
 	notJSON := writeFile(t, "notjson.json", `rate: 5`)
 	badScenario := writeFile(t, "sc.json", `{"name": "x", "duration": "1m", "upstream": {"rate": -1}}`)
 	missing := filepath.Join(t.TempDir(), "missing.json")
@@ -113,6 +114,7 @@ func TestErrors(t *testing.T) {
 		{"tune param with a flag", []string{"tune", "--param", "decrease_factor=0.5"}, exitUsage, []string{"--decrease"}},
 		{"tune budget", []string{"tune", "--max-throttled", "5"}, exitUsage, []string{"--max-throttled 5"}},
 		{"tune policy file", []string{"tune", "--policy-file", badPolicy}, exitRuntime, []string{badPolicy, "decrease_factor"}},
+		{"tune cubic policy file", []string{"tune", "--policy-file", cubic}, exitRuntime, []string{cubic, "AIMD", `"cubic"`}},
 		{"scenarios unknown", []string{"scenarios", "S7"}, exitUsage, []string{`unknown scenario "S7"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
