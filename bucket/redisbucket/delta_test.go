@@ -113,12 +113,20 @@ func TestTimedStepsRideAsChanges(t *testing.T) {
 	if _, _, err := bs[1].Apply(ctx, p, ok, t1); err != nil {
 		t.Fatal(err)
 	}
-	// Both steps were computed from the same version: the second is
-	// written over the first as a change, not refused as a conflict.
-	for _, b := range bs {
-		if _, err := b.Take(ctx, t2, 1, 0); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := bs[0].Take(ctx, t2, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The first process knows the state its change left without reading
+	// it: a step it computes from it, written as a state at its version,
+	// counts the outcome once more.
+	failed := policy.Outcome{Signal: signal.Signal{Kind: signal.Failed}, Tokens: 1}
+	if _, next, err := bs[0].Apply(ctx, p, failed, t2); err != nil || next.Measured != 2 {
+		t.Fatalf("Apply(failed) = %+v, %v; want measured 2", next, err)
+	}
+	// The second's step was computed from the version before both: it is
+	// written over them as a change, not refused as a conflict.
+	if _, err := bs[1].Take(ctx, t2, 1, 0); err != nil {
+		t.Fatal(err)
 	}
 	for i := range hooks {
 		if n := hooks[i].changes(); n != 1 {
@@ -134,7 +142,7 @@ func TestTimedStepsRideAsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := policy.State{Rate: 13, Burst: 100, Since: t1, Updated: t2, Measured: 1}
+	want := policy.State{Rate: 13, Burst: 100, Since: t1, Updated: t2, Measured: 2}
 	if d := cmp.Diff(want, st.State); d != "" {
 		t.Errorf("the shared state after both changes (-want +got):\n%s", d)
 	}

@@ -390,6 +390,8 @@ type step struct {
 	dRate, dCeiling  float64
 	minRate, maxRate float64
 	setSince         bool
+	// base is the state the step was computed from.
+	base policy.State
 	// from is the pending batch the step was made of (none for a step
 	// that carries no successes), to put back if the step is not applied.
 	from pendingStep
@@ -762,9 +764,25 @@ func (b *Bucket) pendingStep() step {
 			st.delta, st.dRate, st.dCeiling = true, next.Rate-b.last.Rate, next.Ceiling-b.last.Ceiling
 			st.minRate, st.maxRate = rb.RateBounds()
 			st.setSince = !next.Since.Equal(b.last.Since)
+			st.base = b.last
 		}
 	}
 	return st
+}
+
+// merged returns the Since, Updated and Measured that the change st leaves
+// in a hash at st's base, as the script merges them: the step's Since if it
+// moved it, the step's Updated and Measured unless the base's Updated is
+// later.
+func (st *step) merged() (since, updated time.Time, measured float64) {
+	since, updated, measured = st.base.Since, st.base.Updated, st.base.Measured
+	if st.setSince {
+		since = st.next.Since
+	}
+	if !st.next.Updated.Before(updated) {
+		updated, measured = st.next.Updated, st.next.Measured
+	}
+	return since, updated, measured
 }
 
 // unsend puts back into the pending batch the successes of st, which a
@@ -915,7 +933,7 @@ func headerLen(v reply) int {
 	case "written":
 		n = 3
 	case "added1":
-		n = 8
+		n = 5
 	case "added", "conflict":
 		n = 2 + stateLen
 	}
@@ -947,17 +965,32 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 		origin = b.originAt()
 	}
-	args := make([]any, 0, 15+len(rest))
+	n := 4 + len(rest)
+	switch {
+	case st.version != "" && st.delta:
+		n += 10
+	case st.version != "":
+		n += 11
+	}
+	args := make([]any, 0, n)
 	args = append(args, opArg(op), nil, b.ttlArg, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
-		since := "k"
+		// A policy that keeps no time, as most do, moves neither: their
+		// arguments are boxed once.
+		since, updated, measured := argKeep, argZ, argZero
 		if st.setSince {
 			since = b.instArg(st.next.Since, now)
 		}
+		if !st.next.Updated.IsZero() {
+			updated = b.instArg(st.next.Updated, now)
+		}
+		if st.next.Measured != 0 {
+			measured = ftoa(st.next.Measured)
+		}
 		args = append(args, b.instArg(st.at, now), ftoa(st.dRate), ftoa(st.dCeiling), ftoa(st.minRate), ftoa(st.maxRate),
-			strconv.FormatUint(st.next.Epoch, 10), st.version, since, b.instArg(st.next.Updated, now), ftoa(st.next.Measured))
+			strconv.FormatUint(st.next.Epoch, 10), st.version, since, updated, measured)
 	case st.version != "":
 		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
 			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling),
@@ -1016,19 +1049,11 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	case "added1":
 		// Only this process wrote since its version: its state with the
-		// rate, ceiling, since, updated and measured the change left.
-		var f [5]float64
-		ok := true
-		for i := range f {
-			if (i == 2 || i == 3) && v.str(2+i) == "z" {
-				f[i] = zeroInstant
-				continue
-			}
-			var oki bool
-			f[i], oki = v.num(2 + i)
-			ok = ok && oki
-		}
-		if !ok {
+		// rate and ceiling the change left, and the since, updated and
+		// measured it merged into the state at that version.
+		r, ok1 := v.num(2)
+		c, ok2 := v.num(3)
+		if !ok1 || !ok2 {
 			b.mu.Lock()
 			b.unsend(st)
 			b.mu.Unlock()
@@ -1037,9 +1062,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		b.mu.Lock()
 		b.landed(st)
 		s := b.last
-		s.Rate, s.Ceiling = f[0], f[1]
-		s.Since, s.Updated, s.Measured = b.instant(now, nowOff, f[2]), b.instant(now, nowOff, f[3]), f[4]
-		b.adopt(s, v.str(7), true)
+		s.Rate, s.Ceiling = r, c
+		s.Since, s.Updated, s.Measured = st.merged()
+		b.adopt(s, v.str(4), true)
 		b.refreshView()
 		b.mu.Unlock()
 		if op == "write" {
@@ -1167,7 +1192,7 @@ func (c valuesOf) Value(key any) any {
 }
 
 // Arguments boxed once.
-var argOne, argZero, argSrv, argTake, argWrite any = "1", "0", "srv", "take", "write"
+var argOne, argZero, argSrv, argTake, argWrite, argKeep, argZ any = "1", "0", "srv", "take", "write", "k", "z"
 
 // errOpen is what failed returns to a FailOpen bucket's methods: let it be.
 var errOpen = errors.New("redisbucket: failing open")

@@ -217,11 +217,11 @@ local now = now_of(ARGV[2], st.os_, st.ons)
 --
 -- Every reply but init's starts with a header: the instant used, then
 -- "none"; "stale"; "written" and the new version; "added1" and the new
--- rate, ceiling, since, updated, measured and version (no other process
--- wrote since the change's version: with the caller's state, that is the
--- whole state); or "added" or "conflict" and the state as it is (the ten
--- fields above, then its version), so that the caller can compute its step
--- again without reading. Its kind gives its length: 2, 2, 3, 8 or 13. The
+-- rate, ceiling and version (no other process wrote since the change's
+-- version: with the caller's state and the change, that is the whole
+-- state); or "added" or "conflict" and the state as it is (the ten fields
+-- above, then its version), so that the caller can compute its step again
+-- without reading. Its kind gives its length: 2, 2, 3, 5 or 13. The
 -- operation's reply follows.
 local header = {int(now), 'none'}
 local base = 16 -- the operation's first argument
@@ -253,8 +253,7 @@ elseif ARGV[4] == 'd' then
     st.v = st.v + 1
     dirty = true
     if own then
-      header[2], header[3], header[4], header[5] = 'added1', fmt(st.r), fmt(st.c), int(st.si)
-      header[6], header[7], header[8] = int(st.u), fmt(st.m), st.v
+      header[2], header[3], header[4], header[5] = 'added1', fmt(st.r), fmt(st.c), st.v
     else
       full_state('added')
     end
