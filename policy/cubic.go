@@ -20,7 +20,9 @@ import (
 //     the rate and the measured rate of outcomes (the SDK's
 //     min(measuredTxRate, fillRate)); it is kept in State.Ceiling. The rate
 //     becomes Beta × W_max, and the throttle's instant, kept in State.Since,
-//     starts the cubic.
+//     starts the cubic. Every throttle sets W_max, one that a classifier
+//     made of a burst of server errors included, as the curve needs one
+//     (AIMD learns no ceiling from those).
 //   - On a success, the rate becomes ScaleConstant × (t − K)³ + W_max, t
 //     being the seconds since the throttle and K = ∛(W_max × (1 − Beta) /
 //     ScaleConstant) the time the cubic takes to climb back to W_max: fast
@@ -53,8 +55,8 @@ import (
 // where the SDK finds it by counting the burst in its bucket, which makes
 // the cap looser, never tighter. The first outcome only starts the
 // measurement: Measured stays 0 (unknown, and then nothing is capped by it)
-// until an outcome comes after it. Every outcome counts but a Canceled one
-// (no answer came back), as the SDK counts every response.
+// until a second one. Every outcome counts but a Canceled one (no answer
+// came back), as the SDK counts every response.
 //
 // # Where it differs from the SDK
 //
@@ -96,7 +98,9 @@ import (
 // the rate to a point of a curve instead of adding to it, so a bucket shared
 // by several processes must not add up the steps each computed. It writes
 // each step as a whole state, computed again from the state as it is if
-// another process wrote first (see bucket/redisbucket).
+// another process wrote first (see bucket/redisbucket); each process so
+// measures from the last outcome any of them counted, and the measured rate
+// is roughly the fleet's.
 //
 // The zero CUBIC is not valid: start from [DefaultCUBIC] and change what you
 // need. Its JSON names are those of [AIMD] where they mean the same thing.
