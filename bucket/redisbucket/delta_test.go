@@ -18,6 +18,11 @@ import (
 	"github.com/dynlimit/dynlimit/signal"
 )
 
+// patient gives each call seconds rather than the default 100 ms, which a
+// busy machine running -race can exceed: the tests here are about what the
+// calls write, not about Redis failing.
+var patient = redisbucket.WithTimeout(5 * time.Second)
+
 // timedAIMD is an AIMD whose steps also move Since (to the first outcome,
 // or the last decrease), Updated and Measured (a count of outcomes that
 // halves every second), as a policy whose growth depends on time does.
@@ -88,7 +93,7 @@ func TestTimedStepsRideAsChanges(t *testing.T) {
 	for i := range bs {
 		c := newClient(t, srv)
 		c.AddHook(&hooks[i])
-		bs[i] = mustNew(t, c, name, redisbucket.WithCallerClock())
+		bs[i] = mustNew(t, c, name, redisbucket.WithCallerClock(), patient)
 	}
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -134,7 +139,7 @@ func TestTimedStepsRideAsChanges(t *testing.T) {
 		}
 	}
 	// A third process, which finds the hash made, reads it.
-	third := mustNew(t, newClient(t, srv), name, redisbucket.WithCallerClock())
+	third := mustNew(t, newClient(t, srv), name, redisbucket.WithCallerClock(), patient)
 	if err := third.Init(ctx, t2, p.Initial()); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +165,7 @@ func TestCUBICStepsAreStates(t *testing.T) {
 	for i := range bs {
 		c := newClient(t, srv)
 		c.AddHook(&hooks[i])
-		bs[i] = mustNew(t, c, name, redisbucket.WithCallerClock())
+		bs[i] = mustNew(t, c, name, redisbucket.WithCallerClock(), patient)
 	}
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -214,7 +219,7 @@ func TestStateOfAnOlderScript(t *testing.T) {
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	name := fmt.Sprintf("older-%d", names.Add(1))
-	b := mustNew(t, c, name, redisbucket.WithCallerClock())
+	b := mustNew(t, c, name, redisbucket.WithCallerClock(), patient)
 	if err := b.Init(ctx, t0, policy.State{Rate: 1, Burst: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +230,7 @@ func TestStateOfAnOlderScript(t *testing.T) {
 	if err := c.HSet(ctx, b.Key(), "s", old).Err(); err != nil {
 		t.Fatal(err)
 	}
-	other := mustNew(t, newClient(t, srv), name, redisbucket.WithCallerClock())
+	other := mustNew(t, newClient(t, srv), name, redisbucket.WithCallerClock(), patient)
 	if err := other.Init(ctx, t0, policy.State{Rate: 1, Burst: 1}); err != nil {
 		t.Fatal(err)
 	}
