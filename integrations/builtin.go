@@ -37,6 +37,12 @@ const oneAMinute = 1.0 / 60
 func builtin() []Config {
 	defaults := Default()
 	cfg := func(c Config) Config {
+		if c.PolicyName == "" {
+			c.PolicyName = defaults.PolicyName
+		}
+		if c.CUBIC == (CUBICParams{}) {
+			c.CUBIC = defaults.CUBIC
+		}
 		if c.BackoffStatusCodes == nil {
 			c.BackoffStatusCodes = defaults.BackoffStatusCodes
 		}

@@ -244,7 +244,7 @@ func (o *options) newTransport(c Config, base http.RoundTripper) (http.RoundTrip
 		if c.KeyPolicy != nil {
 			base := c.Policy()
 			gopts = append(gopts, dynlimit.WithPerKeyOptions(func(key string) []dynlimit.Option {
-				return []dynlimit.Option{dynlimit.WithPolicy(c.KeyPolicy(key, base))}
+				return []dynlimit.Option{dynlimit.WithPolicy(c.policyFrom(c.KeyPolicy(key, base)))}
 			}))
 		}
 		g, err := dynlimit.NewGroup(gopts...)
@@ -308,7 +308,7 @@ func NewClient(name string, opts ...Option) (*httpadapter.Client, error) {
 // limiterOptions are the options of every limiter of c, but its name.
 func (o *options) limiterOptions(c Config) []dynlimit.Option {
 	opts := []dynlimit.Option{
-		dynlimit.WithPolicy(c.AIMD),
+		dynlimit.WithPolicy(c.NewPolicy()),
 		dynlimit.WithClock(o.clock),
 		dynlimit.WithMaxInFlight(c.MaxInFlight),
 		dynlimit.WithMaxPause(c.MaxPause()),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -44,8 +45,41 @@ const (
 	KeyHost = "host"
 )
 
-// Defaults of a Config's fields beyond the AIMD parameters, which default to
-// [policy.DefaultAIMD].
+// Policies a Config selects (Config.PolicyName).
+const (
+	// PolicyAIMD runs [policy.AIMD] with the AIMD parameters: the default,
+	// which "" stands for.
+	PolicyAIMD = "aimd"
+	// PolicyCUBIC runs [policy.CUBIC], the AWS SDK for Go v2's adaptive
+	// rate: its starting rate, burst and bounds are the AIMD parameters'
+	// (rate_limit_per_sec, burst_size, min_rate, max_rate), its own are in
+	// Config.CUBIC.
+	PolicyCUBIC = "cubic"
+)
+
+// CUBICParams are the parameters of [policy.CUBIC] that a Config does not
+// share with AIMD; the defaults are [policy.DefaultCUBIC]'s, the SDK's.
+type CUBICParams struct {
+	// Beta is what a throttle multiplies the rate it happened at by
+	// (beta), in (0, 1).
+	Beta float64
+	// ScaleConstant is the cubic's scale in requests per second per second
+	// cubed (scale_constant), > 0: larger climbs back faster.
+	ScaleConstant float64
+	// Smooth is the weight of the last half second's outcomes in the
+	// measured rate (smooth), in (0, 1).
+	Smooth float64
+}
+
+// DefaultCUBICParams returns [policy.DefaultCUBIC]'s beta, scale constant
+// and smooth: 0.7, 0.4 and 0.8.
+func DefaultCUBICParams() CUBICParams {
+	d := policy.DefaultCUBIC()
+	return CUBICParams{Beta: d.Beta, ScaleConstant: d.ScaleConstant, Smooth: d.Smooth}
+}
+
+// Defaults of a Config's fields beyond the policy parameters, which default
+// to [policy.DefaultAIMD] and [DefaultCUBICParams].
 const (
 	// DefaultMaxRetries is max_retries_on_backoff's default.
 	DefaultMaxRetries = httpadapter.DefaultMaxRetries
@@ -88,13 +122,23 @@ type Config struct {
 	// [NewClient] needs [WithBaseURL], and a Transport works on requests
 	// that carry absolute URLs.
 	BaseURL string
+	// PolicyName selects the limiter's policy (policy): [PolicyAIMD], the
+	// default, which "" stands for, or [PolicyCUBIC]. [Config.NewPolicy]
+	// makes it.
+	PolicyName string
 	// AIMD holds the limiter's policy parameters, inline in JSON under
 	// their original names (rate_limit_per_sec, burst_size,
 	// increase_factor, decrease_factor, min_rate, max_rate,
 	// cooldown_multiplier) and those of the time-based growth
 	// (slow_start_sec, recovery_sec, probe_sec, restart_above). Rates are in
-	// requests per second.
+	// requests per second. With PolicyCUBIC, its rate, burst and bounds
+	// are CUBIC's too, and the rest still makes the token budget's policy
+	// ([Config.TokenPolicy]).
 	AIMD policy.AIMD
+	// CUBIC holds the parameters of PolicyCUBIC of its own, inline in JSON
+	// (beta, scale_constant, smooth). An override entry may name them only
+	// when its policy is "cubic", and they are written out only then.
+	CUBIC CUBICParams
 	// BackoffStatusCodes are the statuses that mean a rate limit refused
 	// the call (backoff_status_codes): the limiter slows down and the call
 	// is retried. nil means [429].
@@ -132,8 +176,8 @@ type Config struct {
 	// in tokens per second (tokens_per_sec): an LLM API's tokens per
 	// minute / 60. Each request is priced by Cost; the budget's policy is
 	// the AIMD parameters scaled from requests to tokens (see
-	// [Config.TokenPolicy]) and the response's token quota headers pace it.
-	// 0 means no token budget.
+	// [Config.TokenPolicy]), whatever PolicyName says, and the response's
+	// token quota headers pace it. 0 means no token budget.
 	TokensPerSec float64
 	// TokenBurst is the token budget's capacity (token_burst): the most
 	// tokens spent at once, and the most one request is priced at. Needed
@@ -155,7 +199,8 @@ type Config struct {
 	// KeyPolicy, when set, returns the policy of the limiter of one key,
 	// given the integration's: Slack's per-method tiers. Not part of the
 	// JSON object; overrides keep it, and an override's policy fields reach
-	// it as base.
+	// it as base. With PolicyCUBIC, the rate, burst and bounds it returns
+	// are those of the key's CUBIC.
 	KeyPolicy func(key string, base policy.AIMD) policy.AIMD
 	// Cost, when TokensPerSec is set, prices a request in tokens; nil
 	// means [LLMTokenCost]. Not part of the JSON object; overrides keep
@@ -170,13 +215,16 @@ type Config struct {
 }
 
 // Default returns the configuration every field of a new integration in an
-// override file starts from: [policy.DefaultAIMD], 429 as the throttle
-// status, 500, 502, 503 and 504 as overloads, [DefaultMaxRetries] retries,
-// at most [DefaultMaxWaitSec] seconds before one, no in-flight cap, one
-// limiter, no minimum pause and no base URL.
+// override file starts from: [PolicyAIMD] with [policy.DefaultAIMD] (and
+// [DefaultCUBICParams] for PolicyCUBIC), 429 as the throttle status, 500,
+// 502, 503 and 504 as overloads, [DefaultMaxRetries] retries, at most
+// [DefaultMaxWaitSec] seconds before one, no in-flight cap, one limiter, no
+// minimum pause and no base URL.
 func Default() Config {
 	return Config{
+		PolicyName:          PolicyAIMD,
 		AIMD:                policy.DefaultAIMD(),
+		CUBIC:               DefaultCUBICParams(),
 		BackoffStatusCodes:  signal.DefaultThrottled(),
 		OverloadStatusCodes: signal.DefaultOverloaded(),
 		MaxRetriesOnBackoff: DefaultMaxRetries,
@@ -185,13 +233,36 @@ func Default() Config {
 	}
 }
 
-// Policy returns the limiter's policy parameters.
+// Policy returns the AIMD parameters, whatever PolicyName selects: what
+// KeyPolicy is given as its base, and what the token budget's policy is
+// scaled from. [Config.NewPolicy] returns the policy the limiter runs.
 func (c Config) Policy() policy.AIMD { return c.AIMD }
+
+// NewPolicy returns the limiter's policy, as PolicyName selects it: the
+// AIMD parameters as a [policy.AIMD], or, with [PolicyCUBIC], a
+// [policy.CUBIC] that starts at rate_limit_per_sec, with burst_size,
+// min_rate and max_rate, and the parameters of Config.CUBIC.
+func (c Config) NewPolicy() policy.Policy { return c.policyFrom(c.AIMD) }
+
+// policyFrom returns the policy PolicyName selects, with the rates and the
+// burst of a: KeyPolicy's per-key AIMD parameters become a per-key CUBIC.
+func (c Config) policyFrom(a policy.AIMD) policy.Policy {
+	if c.PolicyName != PolicyCUBIC {
+		return a
+	}
+	return policy.CUBIC{
+		Rate: a.Rate, Burst: a.Burst, MinRate: a.MinRate, MaxRate: a.MaxRate,
+		Beta: c.CUBIC.Beta, ScaleConstant: c.CUBIC.ScaleConstant, Smooth: c.CUBIC.Smooth,
+	}
+}
 
 // TokenPolicy returns the policy of the token budget and true, or false
 // when TokensPerSec is 0. It is the request policy scaled by TokensPerSec /
 // rate_limit_per_sec: the same factors, cooldown and probing, with the rate,
 // its bounds and the additive increase in tokens; the burst is TokenBurst.
+// It is an AIMD whatever PolicyName says: CUBIC caps its rate at twice the
+// rate of outcomes it measures, a number of requests a second, which a rate
+// of tokens a second is not.
 func (c Config) TokenPolicy() (policy.AIMD, bool) {
 	if !(c.TokensPerSec > 0) || !(c.AIMD.Rate > 0) {
 		return policy.AIMD{}, false
@@ -369,8 +440,9 @@ func (e *Error) Error() string {
 // decrease factor outside (0, 1), a burst below 1), values beyond sane
 // bounds (rates and bursts above 1e6, cooldown_multiplier above 1000, more
 // than 100 retries, waits above a day, max_in_flight above 100000), statuses
-// outside 400 to 599, an unknown key kind, and a base URL that is not an
-// absolute http or https URL without credentials, query or fragment.
+// outside 400 to 599, an unknown key kind or policy, CUBIC's parameters out
+// of range when it is the policy, and a base URL that is not an absolute
+// http or https URL without credentials, query or fragment.
 func (c Config) Validate() error {
 	if ps := c.validate(nil); len(ps) > 0 {
 		return &Error{Problems: ps}
@@ -385,6 +457,7 @@ func (c Config) Validate() error {
 func (c Config) validate(named func(field string) bool) []Problem {
 	v := configValidator{c: c}
 	a := c.AIMD
+	v.policy(named)
 	v.number(fRate, a.Rate, 0, maxRateBound, true, "must be a number > 0 and at most 1e6")
 	v.number(fBurst, a.Burst, 1, maxRateBound, false, "must be a number from 1 to 1e6")
 	v.number(fIncrease, a.IncreaseFactor, 0, maxRateBound, false, "must be a number from 0 to 1e6")
@@ -459,16 +532,71 @@ func (c Config) validate(named func(field string) bool) []Problem {
 				v.add(fTokensPerSec, fmtFloat(c.TokensPerSec), "gives a token policy that is not valid: "+err.Error())
 			}
 		}
-		if err := c.AIMD.Validate(); err != nil {
-			var pe *policy.Error
-			if errors.As(err, &pe) {
-				v.add(pe.Field, fmtFloat(pe.Value), pe.Reason)
-			} else {
-				v.add("", "", err.Error())
-			}
+		v.policyError(c.AIMD.Validate())
+		if c.PolicyName == PolicyCUBIC {
+			v.policyError(c.NewPolicy().Validate())
 		}
 	}
 	return v.ps
+}
+
+// policyError adds the problem a policy's Validate reported, if any.
+func (v *configValidator) policyError(err error) {
+	if err == nil {
+		return
+	}
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		v.add(pe.Field, fmtFloat(pe.Value), pe.Reason)
+	} else {
+		v.add("", "", err.Error())
+	}
+}
+
+// policies are the values of the policy field, "" standing for the first.
+var policies = []string{PolicyAIMD, PolicyCUBIC}
+
+// policy checks the policy field and the parameters of CUBIC: their ranges
+// when it is the policy; otherwise, that the override (named) names none of
+// them, since they would change nothing.
+func (v *configValidator) policy(named func(field string) bool) {
+	c := v.c
+	if c.PolicyName != "" && !slices.Contains(policies, c.PolicyName) {
+		reason := `must be "aimd" (the default) or "cubic"`
+		if len(c.PolicyName) <= 16 {
+			lower := strings.ToLower(c.PolicyName)
+			for _, p := range policies {
+				if editDistance(lower, p) <= 2 {
+					reason += fmt.Sprintf("; did you mean %q?", p)
+					break
+				}
+			}
+		}
+		v.add(fPolicy, quoteShort(c.PolicyName), reason)
+		return
+	}
+	p := c.CUBIC
+	if c.PolicyName == PolicyCUBIC {
+		if !(p.Beta > 0 && p.Beta < 1) {
+			v.add(fBeta, fmtFloat(p.Beta), "must be in (0, 1)")
+		}
+		v.number(fScaleConstant, p.ScaleConstant, 0, maxRateBound, true, "must be a number > 0 and at most 1e6")
+		if !(p.Smooth > 0 && p.Smooth < 1) {
+			v.add(fSmooth, fmtFloat(p.Smooth), "must be in (0, 1)")
+		}
+		return
+	}
+	if named == nil {
+		return
+	}
+	for _, f := range []struct {
+		name string
+		x    float64
+	}{{fBeta, p.Beta}, {fScaleConstant, p.ScaleConstant}, {fSmooth, p.Smooth}} {
+		if named(f.name) {
+			v.add(f.name, fmtFloat(f.x), `is a parameter of "policy": "cubic", and this entry's policy is "aimd"`)
+		}
+	}
 }
 
 // configValidator collects the problems of one Config.
@@ -557,26 +685,33 @@ func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 // wireConfig is a Config's JSON object: the AIMD parameters embedded so that
 // they sit at the top level, as in the original format.
 type wireConfig struct {
-	BaseURL string `json:"base_url"`
+	BaseURL    string `json:"base_url"`
+	PolicyName string `json:"policy"`
 	policy.AIMD
-	BackoffStatusCodes  []int   `json:"backoff_status_codes"`
-	OverloadStatusCodes []int   `json:"overload_status_codes"`
-	MaxRetriesOnBackoff int     `json:"max_retries_on_backoff"`
-	MaxWaitSec          float64 `json:"max_wait_sec"`
-	MaxPauseSec         float64 `json:"max_pause_sec"`
-	MaxInFlight         int     `json:"max_in_flight"`
-	Key                 string  `json:"key"`
-	MinRetryAfterSec    float64 `json:"min_retry_after_sec"`
-	TokensPerSec        float64 `json:"tokens_per_sec"`
-	TokenBurst          float64 `json:"token_burst"`
+	// CUBIC's own parameters, written only when it is the policy.
+	Beta                *float64 `json:"beta,omitempty"`
+	ScaleConstant       *float64 `json:"scale_constant,omitempty"`
+	Smooth              *float64 `json:"smooth,omitempty"`
+	BackoffStatusCodes  []int    `json:"backoff_status_codes"`
+	OverloadStatusCodes []int    `json:"overload_status_codes"`
+	MaxRetriesOnBackoff int      `json:"max_retries_on_backoff"`
+	MaxWaitSec          float64  `json:"max_wait_sec"`
+	MaxPauseSec         float64  `json:"max_pause_sec"`
+	MaxInFlight         int      `json:"max_in_flight"`
+	Key                 string   `json:"key"`
+	MinRetryAfterSec    float64  `json:"min_retry_after_sec"`
+	TokensPerSec        float64  `json:"tokens_per_sec"`
+	TokenBurst          float64  `json:"token_burst"`
 }
 
 // MarshalJSON writes every field of the JSON object, nil status lists as
-// the defaults they stand for, so that the result, under the
-// integration's name, is an override entry that sets c in full.
+// the defaults they stand for and "" as "aimd", so that the result, under
+// the integration's name, is an override entry that sets c in full. CUBIC's
+// own parameters (beta, scale_constant, smooth) are written only when it is
+// the policy: an entry of another policy may not name them.
 func (c Config) MarshalJSON() ([]byte, error) {
 	w := wireConfig{
-		BaseURL: c.BaseURL, AIMD: c.AIMD,
+		BaseURL: c.BaseURL, PolicyName: c.PolicyName, AIMD: c.AIMD,
 		BackoffStatusCodes: c.BackoffStatusCodes, OverloadStatusCodes: c.OverloadStatusCodes,
 		MaxRetriesOnBackoff: c.MaxRetriesOnBackoff, MaxWaitSec: c.MaxWaitSec,
 		MaxPauseSec: c.MaxPauseSec,
@@ -588,6 +723,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	if w.OverloadStatusCodes == nil {
 		w.OverloadStatusCodes = signal.DefaultOverloaded()
+	}
+	if w.PolicyName == "" {
+		w.PolicyName = PolicyAIMD
+	}
+	if c.PolicyName == PolicyCUBIC {
+		w.Beta, w.ScaleConstant, w.Smooth = &c.CUBIC.Beta, &c.CUBIC.ScaleConstant, &c.CUBIC.Smooth
 	}
 	return json.Marshal(w)
 }

@@ -6,7 +6,8 @@
 // The built-ins ([Builtin], [Get], [Names]) cover Notion, Vanta, Fieldguide,
 // Airtable, Zapier, Slack, GitHub, OpenAI, Anthropic, Stripe, HubSpot,
 // Shopify, Jira, Twilio and Google APIs. Each [Config] carries the base URL,
-// the AIMD parameters of the limiter, the statuses that mean throttling or
+// the limiter's policy and its parameters (AIMD by default; "policy":
+// "cubic" selects [policy.CUBIC]), the statuses that mean throttling or
 // overload, the retry budget, the longest wait before a retry, the in-flight
 // cap where the API caps concurrency, how requests split into limiters (per
 // Slack method, per Airtable base, per Jira endpoint, per host), and a note

@@ -32,6 +32,8 @@ func FuzzLoadOverrides(f *testing.F) {
 		`{"notion": {"min_rate": 7}}`,
 		`{"notion": {"rate_limit_per_sec": -1, "decrease_factr": 0.5}, "Notion": [], "x": {"key": null}}`,
 		`{"a": {"slow_start_sec": 0, "recovery_sec": 86400, "probe_sec": 0, "restart_above": 1e6}}`,
+		`{"notion": {"policy": "cubic", "beta": 0.5, "scale_constant": 1e6, "smooth": 0.99}}`,
+		`{"notion": {"policy": "cubc", "smooth": 0.5}}`,
 		`{"a": {"max_wait_sec": 1e308, "min_retry_after_sec": 1e-320}}`,
 		`{"a": {}, "a": {}}`,
 		`{"a": {"burst_size": 1}}}`,
@@ -73,6 +75,9 @@ func FuzzLoadOverrides(f *testing.F) {
 			}
 			if err := c.AIMD.Validate(); err != nil {
 				t.Errorf("%s: merged policy invalid: %v", name, err)
+			}
+			if err := c.NewPolicy().Validate(); err != nil {
+				t.Errorf("%s: merged %s policy invalid: %v", name, c.PolicyName, err)
 			}
 			if c.MaxWait() <= 0 {
 				t.Errorf("%s: max wait %v", name, c.MaxWait())

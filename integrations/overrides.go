@@ -17,6 +17,7 @@ import (
 // JSON names of a Config's fields.
 const (
 	fBaseURL       = "base_url"
+	fPolicy        = "policy"
 	fRate          = "rate_limit_per_sec"
 	fBurst         = "burst_size"
 	fIncrease      = "increase_factor"
@@ -28,6 +29,9 @@ const (
 	fRecovery      = "recovery_sec"
 	fProbe         = "probe_sec"
 	fRestart       = "restart_above"
+	fBeta          = "beta"
+	fScaleConstant = "scale_constant"
+	fSmooth        = "smooth"
 	fBackoff       = "backoff_status_codes"
 	fOverload      = "overload_status_codes"
 	fRetries       = "max_retries_on_backoff"
@@ -61,6 +65,7 @@ type fieldSpec struct {
 
 var fieldSpecs = []fieldSpec{
 	{name: fBaseURL, text: func(c *Config) *string { return &c.BaseURL }},
+	{name: fPolicy, text: func(c *Config) *string { return &c.PolicyName }},
 	{name: fRate, num: func(c *Config) *float64 { return &c.AIMD.Rate }},
 	{name: fBurst, num: func(c *Config) *float64 { return &c.AIMD.Burst }},
 	{name: fIncrease, num: func(c *Config) *float64 { return &c.AIMD.IncreaseFactor }},
@@ -72,6 +77,9 @@ var fieldSpecs = []fieldSpec{
 	{name: fRecovery, num: func(c *Config) *float64 { return &c.AIMD.Recovery }},
 	{name: fProbe, num: func(c *Config) *float64 { return &c.AIMD.Probe }},
 	{name: fRestart, num: func(c *Config) *float64 { return &c.AIMD.Restart }},
+	{name: fBeta, num: func(c *Config) *float64 { return &c.CUBIC.Beta }},
+	{name: fScaleConstant, num: func(c *Config) *float64 { return &c.CUBIC.ScaleConstant }},
+	{name: fSmooth, num: func(c *Config) *float64 { return &c.CUBIC.Smooth }},
 	{name: fBackoff, list: func(c *Config) *[]int { return &c.BackoffStatusCodes }},
 	{name: fOverload, list: func(c *Config) *[]int { return &c.OverloadStatusCodes }},
 	{name: fRetries, whole: func(c *Config) *int { return &c.MaxRetriesOnBackoff }},

@@ -73,3 +73,47 @@ func ExampleAIMD() {
 	// probe, 15s: 85.12/s (ceiling 80.0/s)
 	// after 10 minutes idle: 85.14/s
 }
+
+func ExampleCUBIC() {
+	c := policy.DefaultCUBIC()
+	t0 := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+	s := c.Initial()
+	fmt.Printf("start: %.0f/s (max_rate)\n", s.Rate)
+
+	// The calls come back every 100 ms: the measured rate is 10/s.
+	now := t0
+	success := policy.Outcome{Signal: signal.Signal{Kind: signal.Success}}
+	for range 50 {
+		now = now.Add(100 * time.Millisecond)
+		s = c.Next(s, success, now)
+	}
+	fmt.Printf("measured: %.1f/s\n", s.Measured)
+
+	// A 429: W_max is the measured 10/s, and the rate drops to 0.7 of it.
+	now = now.Add(100 * time.Millisecond)
+	s = c.Next(s, policy.Outcome{Signal: signal.Signal{Kind: signal.Throttled, Status: 429}, Epoch: s.Epoch}, now)
+	fmt.Printf("throttled: %.1f/s (W_max %.1f/s), epoch %d\n", s.Rate, s.Ceiling, s.Epoch)
+
+	// The rate climbs back along 0.4·(t − K)³ + W_max, K = ∛(10·0.3/0.4):
+	// quickly, then flat around the old limit, then past it, up to twice
+	// the measured rate.
+	success.Epoch = s.Epoch
+	for i := 1; i <= 60; i++ {
+		now = now.Add(100 * time.Millisecond)
+		s = c.Next(s, success, now)
+		if i%10 == 0 {
+			fmt.Printf("%d s later: %.2f/s\n", i/10, s.Rate)
+		}
+	}
+	// Output:
+	// start: 100/s (max_rate)
+	// measured: 10.0/s
+	// throttled: 7.0/s (W_max 10.0/s), epoch 1
+	// 1 s later: 9.65/s
+	// 2 s later: 10.00/s
+	// 3 s later: 10.45/s
+	// 4 s later: 13.41/s
+	// 5 s later: 20.00/s
+	// 6 s later: 20.00/s
+}

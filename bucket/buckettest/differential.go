@@ -26,10 +26,15 @@ import (
 // seconds or an HTTP-date after 2318 parses to), and quota hints with
 // Remaining 0, 1 or more and a reset from 0 to the largest Duration.
 //
+// The policies are AIMD (two of them), Fixed, CUBIC (two), and an AIMD
+// whose steps also move Since, Updated and Measured, as a policy whose
+// growth depends on time does: a shared bucket writes the successes of the
+// first and the last as changes of the rate, and CUBIC's as whole states.
+//
 // Every answer is compared: a take must be granted or refused alike, in
 // the same epoch, and be due at the same instant; a policy step must leave
-// the same state, cooldown and quota window included; a peek must see the
-// same state and tokens. Rates may differ by rounding, instants by a
+// the same state, cooldown, quota window, since, updated and measured rate
+// included; a peek must see the same state and tokens. Rates may differ by rounding, instants by a
 // millisecond, token counts by what accrues in a millisecond at the
 // highest rate the sequence reached; and a reservation's instant by a
 // millisecond plus the time that many tokens take to accrue at the slowest
@@ -55,6 +60,9 @@ func RunDifferential(t *testing.T, newBucket func(t *testing.T) bucket.Bucket) {
 		},
 		policy.DefaultAIMD(),
 		policy.Fixed{Rate: 2.5, Burst: 3},
+		policy.DefaultCUBIC(),
+		timed{policy.DefaultAIMD()},
+		policy.CUBIC{Rate: 2, Burst: 4, MinRate: 0.5, MaxRate: 20, Beta: 0.5, ScaleConstant: 2, Smooth: 0.5},
 	}
 	for seed := range uint64(diffSeeds()) {
 		p := policies[seed%uint64(len(policies))]
@@ -263,8 +271,9 @@ func (d *diff) sameState(what string, got, want policy.State) {
 	d.t.Helper()
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 	if got.Epoch != want.Epoch || got.Burst != want.Burst || !near(got.Rate, want.Rate) ||
-		!near(got.QuotaRate, want.QuotaRate) || !near(got.Ceiling, want.Ceiling) ||
-		!nearInstant(got.CooldownUntil, want.CooldownUntil) || !nearInstant(got.QuotaUntil, want.QuotaUntil) {
+		!near(got.QuotaRate, want.QuotaRate) || !near(got.Ceiling, want.Ceiling) || !near(got.Measured, want.Measured) ||
+		!nearInstant(got.CooldownUntil, want.CooldownUntil) || !nearInstant(got.QuotaUntil, want.QuotaUntil) ||
+		!nearInstant(got.Since, want.Since) || !nearInstant(got.Updated, want.Updated) {
 		d.fail("%s at %s: %s\nthe reference's: %s", what, rel(d.now), stateString(got), stateString(want))
 	}
 }
@@ -345,6 +354,29 @@ func outcomeString(o policy.Outcome) string {
 }
 
 func stateString(s policy.State) string {
-	return fmt.Sprintf("rate %v, burst %v, cooldown until %s, epoch %d, quota rate %v until %s, ceiling %v",
-		s.Rate, s.Burst, rel(s.CooldownUntil), s.Epoch, s.QuotaRate, rel(s.QuotaUntil), s.Ceiling)
+	return fmt.Sprintf("rate %v, burst %v, cooldown until %s, epoch %d, quota rate %v until %s, ceiling %v, since %s, measured %v at %s",
+		s.Rate, s.Burst, rel(s.CooldownUntil), s.Epoch, s.QuotaRate, rel(s.QuotaUntil), s.Ceiling, rel(s.Since), s.Measured, rel(s.Updated))
+}
+
+// timed is an AIMD whose steps also move Since (to the last decrease, or
+// the first outcome), Updated and Measured (a count of outcomes that halves
+// every second), as a policy whose growth depends on time does. Its
+// RateBounds are AIMD's, so a shared bucket writes its successes' steps as
+// changes of the rate that carry the other three. A Count of k is k
+// outcomes at one instant, as the contract of policy.Policy wants.
+type timed struct{ policy.AIMD }
+
+func (p timed) Next(s policy.State, o policy.Outcome, now time.Time) policy.State {
+	next := p.AIMD.Next(s, o, now)
+	if next.Epoch != s.Epoch || next.Since.IsZero() {
+		next.Since = now
+	}
+	if dt := now.Sub(next.Updated); next.Updated.IsZero() || dt > 0 {
+		if !next.Updated.IsZero() {
+			next.Measured *= math.Exp2(-dt.Seconds())
+		}
+		next.Updated = now
+	}
+	next.Measured += float64(o.N())
+	return next
 }

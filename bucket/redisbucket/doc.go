@@ -12,7 +12,8 @@
 // Each name is one Redis hash (dynlimit:{name}, the braces a hash tag so that
 // a Cluster keeps it in one slot) holding the tokens, the instant of their
 // last refill and the latest reservation (field t), the adaptive state
-// (rate, burst, cooldown, epoch, quota pacing, ceiling) and its version
+// (rate, burst, cooldown, epoch, quota pacing, ceiling, since, updated,
+// measured) and its version
 // (field s), and the origin of its instants (field o), each packed as
 // doubles. Every operation is one Lua script run with EVALSHA (EVAL when the
 // server lacks it), atomically, in one round trip; the script reads the time
@@ -22,7 +23,11 @@
 // carries: the first process to report a congestion event moves the epoch,
 // and the same event reported by the others then belongs to an older epoch
 // and changes nothing. Successes cost no call: their step rides on the next
-// one, as a change of the rate that adds up with other processes'. The hash expires after a TTL of disuse (WithTTL).
+// one, as a change of the rate that adds up with other processes' when the
+// policy bounds its rate (policy.AIMD, policy.Fixed; the measured rate and
+// its instant go with it, the later measure winning), and as a versioned
+// state otherwise (policy.CUBIC, whose step sets the rate rather than adds
+// to it). The hash expires after a TTL of disuse (WithTTL).
 //
 // When Redis cannot be reached, times out (WithTimeout, 100 ms by default) or
 // its script fails, the failure mode decides: FailFallback (the default)

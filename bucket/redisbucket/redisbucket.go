@@ -382,10 +382,16 @@ type step struct {
 	next    policy.State
 	// delta, when set, writes the step as what it adds to the rate and the
 	// ceiling of whatever state the hash holds in epoch next.Epoch, within
-	// [minRate, maxRate]: successes from several processes add up.
+	// [minRate, maxRate]: successes from several processes add up. Its
+	// Updated and Measured replace the hash's unless the hash's Updated is
+	// later, and its Since replaces the hash's if the step moved it
+	// (setSince).
 	delta            bool
 	dRate, dCeiling  float64
 	minRate, maxRate float64
+	setSince         bool
+	// base is the state the step was computed from.
+	base policy.State
 	// from is the pending batch the step was made of (none for a step
 	// that carries no successes), to put back if the step is not applied.
 	from pendingStep
@@ -428,7 +434,8 @@ func (b *Bucket) remoteInit(ctx context.Context, now time.Time) error {
 	}
 	v, err := b.run(ctx, []any{"init", clk, b.ttlArg, now.Unix(), now.Nanosecond(),
 		ftoa(s.Rate), ftoa(s.Burst), spanArg(s.CooldownUntil, now), strconv.FormatUint(s.Epoch, 10),
-		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling)})
+		ftoa(s.QuotaRate), spanArg(s.QuotaUntil, now), ftoa(s.Ceiling),
+		spanArg(s.Since, now), spanArg(s.Updated, now), ftoa(s.Measured)})
 	if err != nil {
 		return err
 	}
@@ -642,10 +649,10 @@ func (b *Bucket) refresh(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if len(v) < 8 {
+	if len(v) < stateLen {
 		return errReply("peek", v)
 	}
-	s, version, err := b.parseState(now, nowOff, v[:8])
+	s, version, err := b.parseState(now, nowOff, v[:stateLen])
 	if err != nil {
 		return err
 	}
@@ -746,17 +753,36 @@ func (b *Bucket) pendingStep() step {
 	// then view counts them as in flight.
 	b.inflight = addSuccesses(b.inflight, b.pending)
 	b.pending.o.Count = 0
-	// A step that moves only the rate and the ceiling, as successes do, is
-	// written as a change when the policy says its bounds.
+	// A step that moves only the rate and the ceiling, and the instants
+	// and the measure of time-aware policies, as successes do, is written
+	// as a change when the policy says its bounds.
 	if rb, ok := b.pending.p.(interface{ RateBounds() (float64, float64) }); ok {
 		same := b.last
 		same.Rate, same.Ceiling = next.Rate, next.Ceiling
+		same.Since, same.Updated, same.Measured = next.Since, next.Updated, next.Measured
 		if same == next {
 			st.delta, st.dRate, st.dCeiling = true, next.Rate-b.last.Rate, next.Ceiling-b.last.Ceiling
 			st.minRate, st.maxRate = rb.RateBounds()
+			st.setSince = !next.Since.Equal(b.last.Since)
+			st.base = b.last
 		}
 	}
 	return st
+}
+
+// merged returns the Since, Updated and Measured that the change st leaves
+// in a hash at st's base, as the script merges them: the step's Since if it
+// moved it, the step's Updated and Measured unless the base's Updated is
+// later.
+func (st *step) merged() (since, updated time.Time, measured float64) {
+	since, updated, measured = st.base.Since, st.base.Updated, st.base.Measured
+	if st.setSince {
+		since = st.next.Since
+	}
+	if !st.next.Updated.Before(updated) {
+		updated, measured = st.next.Updated, st.next.Measured
+	}
+	return since, updated, measured
 }
 
 // unsend puts back into the pending batch the successes of st, which a
@@ -831,14 +857,14 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		if err != nil {
 			return bucket.Status{}, err, nil
 		}
-		if len(v) < 9 {
+		if len(v) < stateLen+1 {
 			return bucket.Status{}, nil, errReply("peek", v)
 		}
-		s, version, err := b.parseState(now, nowOff, v[:8])
+		s, version, err := b.parseState(now, nowOff, v[:stateLen])
 		if err != nil {
 			return bucket.Status{}, nil, err
 		}
-		tokens, ok := v.num(8)
+		tokens, ok := v.num(stateLen)
 		if !ok {
 			return bucket.Status{}, nil, errReply("peek", v)
 		}
@@ -862,15 +888,19 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 	})
 }
 
+// stateLen is the length of a state in a reply: see parseState.
+const stateLen = 11
+
 // parseState reads a state and its version: rate, burst, cooldown, epoch,
-// quota rate, quota until, ceiling, version; "z" is the zero instant.
+// quota rate, quota until, ceiling, since, updated, measured, version; "z"
+// is the zero instant.
 func (b *Bucket) parseState(now time.Time, nowOff float64, w reply) (policy.State, string, error) {
-	if len(w) < 8 {
+	if len(w) < stateLen {
 		return policy.State{}, "", errReply("state", w)
 	}
-	var f [7]float64
+	var f [stateLen - 1]float64
 	for i := range f {
-		if (i == 2 || i == 5) && w.str(i) == "z" {
+		if (i == 2 || i == 5 || i == 7 || i == 8) && w.str(i) == "z" {
 			f[i] = zeroInstant
 			continue
 		}
@@ -883,7 +913,8 @@ func (b *Bucket) parseState(now time.Time, nowOff float64, w reply) (policy.Stat
 	return policy.State{
 		Rate: f[0], Burst: f[1], CooldownUntil: b.instant(now, nowOff, f[2]), Epoch: uint64(f[3]),
 		QuotaRate: f[4], QuotaUntil: b.instant(now, nowOff, f[5]), Ceiling: f[6],
-	}, w.str(7), nil
+		Since: b.instant(now, nowOff, f[7]), Updated: b.instant(now, nowOff, f[8]), Measured: f[9],
+	}, w.str(stateLen - 1), nil
 }
 
 // zeroInstant is the script's zero instant (NEG in script.lua).
@@ -904,7 +935,7 @@ func headerLen(v reply) int {
 	case "added1":
 		n = 5
 	case "added", "conflict":
-		n = 10
+		n = 2 + stateLen
 	}
 	if len(v) < n {
 		return 0
@@ -934,16 +965,36 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 		origin = b.originAt()
 	}
-	args := make([]any, 0, 12+len(rest))
+	n := 4 + len(rest)
+	switch {
+	case st.version != "" && st.delta:
+		n += 10
+	case st.version != "":
+		n += 11
+	}
+	args := make([]any, 0, n)
 	args = append(args, opArg(op), nil, b.ttlArg, st.version)
 	switch {
 	case st.version != "" && st.delta:
 		args[3] = "d"
+		// A policy that keeps no time, as most do, moves neither: their
+		// arguments are boxed once.
+		since, updated, measured := argKeep, argZ, argZero
+		if st.setSince {
+			since = b.instArg(st.next.Since, now)
+		}
+		if !st.next.Updated.IsZero() {
+			updated = b.instArg(st.next.Updated, now)
+		}
+		if st.next.Measured != 0 {
+			measured = ftoa(st.next.Measured)
+		}
 		args = append(args, b.instArg(st.at, now), ftoa(st.dRate), ftoa(st.dCeiling), ftoa(st.minRate), ftoa(st.maxRate),
-			strconv.FormatUint(st.next.Epoch, 10), st.version)
+			strconv.FormatUint(st.next.Epoch, 10), st.version, since, updated, measured)
 	case st.version != "":
 		args = append(args, b.instArg(st.at, now), ftoa(st.next.Rate), ftoa(st.next.Burst), b.instArg(st.next.CooldownUntil, now),
-			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling))
+			strconv.FormatUint(st.next.Epoch, 10), ftoa(st.next.QuotaRate), b.instArg(st.next.QuotaUntil, now), ftoa(st.next.Ceiling),
+			b.instArg(st.next.Since, now), b.instArg(st.next.Updated, now), ftoa(st.next.Measured))
 	}
 	args = append(args, rest...)
 	args[1] = b.nowArg(now, origin)
@@ -957,9 +1008,9 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 		// The step was computed from a hash that is gone.
 		if st.version != "" {
-			restAt := 4 + 8 // after a state
+			restAt := 4 + 11 // after a state
 			if st.delta {
-				restAt = 4 + 7 // after a change
+				restAt = 4 + 10 // after a change
 			}
 			args = append(args[:4:4], args[restAt:]...)
 			args[3] = ""
@@ -998,7 +1049,8 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		}
 	case "added1":
 		// Only this process wrote since its version: its state with the
-		// rate and ceiling the change left.
+		// rate and ceiling the change left, and the since, updated and
+		// measured it merged into the state at that version.
 		r, ok1 := v.num(2)
 		c, ok2 := v.num(3)
 		if !ok1 || !ok2 {
@@ -1011,6 +1063,7 @@ func (b *Bucket) call(ctx context.Context, now time.Time, op string, st step, re
 		b.landed(st)
 		s := b.last
 		s.Rate, s.Ceiling = r, c
+		s.Since, s.Updated, s.Measured = st.merged()
 		b.adopt(s, v.str(4), true)
 		b.refreshView()
 		b.mu.Unlock()
@@ -1139,7 +1192,7 @@ func (c valuesOf) Value(key any) any {
 }
 
 // Arguments boxed once.
-var argOne, argZero, argSrv, argTake, argWrite any = "1", "0", "srv", "take", "write"
+var argOne, argZero, argSrv, argTake, argWrite, argKeep, argZ any = "1", "0", "srv", "take", "write", "k", "z"
 
 // errOpen is what failed returns to a FailOpen bucket's methods: let it be.
 var errOpen = errors.New("redisbucket: failing open")
@@ -1209,6 +1262,7 @@ func (b *Bucket) newFallback(now time.Time) (*bucket.Local, float64) {
 	s.Burst = math.Max(1, s.Burst*b.share)
 	s.Ceiling *= b.share
 	s.QuotaRate *= b.share
+	s.Measured *= b.share
 	l := bucket.NewLocal()
 	_ = l.Init(context.Background(), now, s) // s comes from a valid state: Init cannot fail
 	return l, s.Rate

@@ -61,7 +61,8 @@ func TestHugeRetryAfterHoldsTheFleet(t *testing.T) {
 }
 
 // The bucket's own answers on the server's clock, for a cooldown that ends
-// a Duration's range ahead and for one at the end of time.Time.
+// a Duration's range ahead and for one at the end of time.Time; the state's
+// other instants, Since and Updated, saturate alike.
 func TestFarCooldownOnTheServerClock(t *testing.T) {
 	srv := redistest.Start(t)
 	c := newClient(t, srv)
@@ -87,8 +88,8 @@ func TestFarCooldownOnTheServerClock(t *testing.T) {
 			}
 			far := now.Add(math.MaxInt64 - time.Hour)
 			st, err := b.Peek(ctx, now)
-			if err != nil || st.State.CooldownUntil.Before(far) {
-				t.Errorf("Peek = %+v, %v; want a cooldown after %v", st.State, err, far)
+			if err != nil || st.State.CooldownUntil.Before(far) || st.State.Since.Before(far) || st.State.Updated.Before(far) {
+				t.Errorf("Peek = %+v, %v; want a cooldown, a since and an updated after %v", st.State, err, far)
 			}
 			for _, maxWait := range []time.Duration{0, time.Hour, 100 * year, bucket.Forever - time.Second} {
 				if r, err := b.Take(ctx, now, 1, maxWait); err != nil || r.OK || r.At.Before(far) {
@@ -102,14 +103,15 @@ func TestFarCooldownOnTheServerClock(t *testing.T) {
 	}
 }
 
-// farPolicy starts a cooldown until end on any outcome.
+// farPolicy starts a cooldown until end on any outcome, and moves Since
+// and Updated there too.
 type farPolicy struct{ end time.Time }
 
 func (p farPolicy) Initial() policy.State { return policy.State{Rate: 4, Burst: 4} }
 func (p farPolicy) Validate() error       { return nil }
 
 func (p farPolicy) Next(s policy.State, _ policy.Outcome, _ time.Time) policy.State {
-	s.CooldownUntil = p.end
+	s.CooldownUntil, s.Since, s.Updated = p.end, p.end, p.end
 	s.Epoch++
 	return s
 }

@@ -3,7 +3,10 @@
 --
 -- The hash has three fields, each a few doubles packed little-endian (the
 -- struct library): s, the adaptive state (rate, burst, cooldown until,
--- epoch, quota rate, quota until, ceiling, version); t, the tokens (count,
+-- epoch, quota rate, quota until, ceiling, version, then since, updated and
+-- measured; an s of the first eight alone, as an older script wrote it,
+-- reads as nothing measured, and an older script reads the first eight of
+-- this one); t, the tokens (count,
 -- instant of the count, latest reservation, and the instant the TTL was last
 -- refreshed); o, the origin (Unix seconds and
 -- nanoseconds of the first Init). Packed, a call reads three values instead
@@ -12,7 +15,8 @@
 --
 -- Instants are offsets in nanoseconds from the origin, held in doubles:
 -- exact for 104 days after the origin, within microseconds for centuries. The
--- zero instant (no cooldown, no quota window, no reservation) is NEG.
+-- zero instant (no cooldown, no quota window, no reservation, no since or
+-- updated) is NEG.
 -- Replies carry integral numbers (instants, epochs, versions) as Lua
 -- numbers, which Redis turns into integers, and the others as strings: Redis
 -- would truncate them. An instant beyond an int64 of nanoseconds (a
@@ -75,18 +79,24 @@ end
 local function load()
   local v = redis.call('HMGET', key, 's', 't', 'o')
   if not v[1] or not v[2] or not v[3] then return nil end
-  local r, b, cd, e, qr, qu, c, ver = struct.unpack('<dddddddd', v[1])
+  local r, b, cd, e, qr, qu, c, ver, si, u, m
+  if #v[1] >= 88 then
+    r, b, cd, e, qr, qu, c, ver, si, u, m = struct.unpack('<ddddddddddd', v[1])
+  else
+    r, b, cd, e, qr, qu, c, ver = struct.unpack('<dddddddd', v[1])
+    si, u, m = NEG, NEG, 0
+  end
   local tk, l, tl, x = struct.unpack('<dddd', v[2])
   local os_, ons = struct.unpack('<dd', v[3])
   -- One constructor sizes the table once.
   return {
-    r = r, b = b, cd = cd, e = e, qr = qr, qu = qu, c = c, v = ver,
+    r = r, b = b, cd = cd, e = e, qr = qr, qu = qu, c = c, v = ver, si = si, u = u, m = m,
     tk = tk, l = l, tl = tl, x = x, os_ = os_, ons = ons,
   }
 end
 
 local function packed_s(st)
-  return struct.pack('<dddddddd', st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v)
+  return struct.pack('<ddddddddddd', st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c, st.v, st.si, st.u, st.m)
 end
 
 local function packed_t(st)
@@ -135,8 +145,9 @@ end
 if op == 'init' then
   -- ARGV[4..5]: the caller's now as Unix seconds and nanoseconds, which
   -- becomes the origin of a new hash (the server's now, with "srv");
-  -- ARGV[6..12]: the state (rate, burst, cooldown, epoch, quota rate, quota
-  -- until, ceiling), its instants as spans from now. A hash that exists is
+  -- ARGV[6..15]: the state (rate, burst, cooldown, epoch, quota rate, quota
+  -- until, ceiling, since, updated, measured), its instants as spans from
+  -- now. A hash that exists is
   -- kept as it is: another process made it. Reply: now, the origin's
   -- seconds and nanoseconds, "new" or "kept".
   local st = load()
@@ -166,6 +177,7 @@ if op == 'init' then
   st = {
     r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = span_of(ARGV[8]), e = tonumber(ARGV[9]),
     qr = tonumber(ARGV[10]), qu = span_of(ARGV[11]), c = tonumber(ARGV[12]),
+    si = span_of(ARGV[13]), u = span_of(ARGV[14]), m = tonumber(ARGV[15]),
     v = 0, tl = NEG, x = now,
   }
   st.tk, st.l = st.b, now
@@ -186,37 +198,41 @@ local now = now_of(ARGV[2], st.os_, st.ons)
 --     call, as a change: ARGV[5] its instant, ARGV[6] and ARGV[7] what it
 --     adds to the rate and the ceiling, ARGV[8] and ARGV[9] the policy's
 --     rate bounds, ARGV[10] the epoch it belongs to, ARGV[11] the version
---     it was computed from. Changes from several processes add up, so none
---     is lost to a race and none counts twice; one of an epoch that has
---     ended is dropped.
+--     it was computed from; ARGV[12] the since it sets, or "k" to keep the
+--     hash's; ARGV[13] and ARGV[14] its updated and measured, which replace
+--     the hash's unless the hash's updated is later (another process
+--     measured since). Changes from several processes add up, so none is
+--     lost to a race and none counts twice; one of an epoch that has ended
+--     is dropped.
 --   - a version: a step computed from the state at that version, written
---     only if the hash is still at it: ARGV[5] its instant, ARGV[6..12] the
+--     only if the hash is still at it: ARGV[5] its instant, ARGV[6..15] the
 --     next state (rate, burst, cooldown, epoch, quota rate, quota until,
---     ceiling).
+--     ceiling, since, updated, measured).
 --   - "": none.
 --
 -- Either way the tokens accrue at the old rate up to the step's instant (or
 -- now, if the bucket was refilled later) and at the new one after. The
 -- operation's own arguments follow the step's: from ARGV[5] without one,
--- ARGV[12] after a change, ARGV[13] after a state.
+-- ARGV[15] after a change, ARGV[16] after a state.
 --
 -- Every reply but init's starts with a header: the instant used, then
 -- "none"; "stale"; "written" and the new version; "added1" and the new
 -- rate, ceiling and version (no other process wrote since the change's
--- version: with the caller's state, that is the whole state); or "added" or
--- "conflict" and the state as it is (the seven fields above and its
--- version), so that the caller can compute its step again without reading.
--- Its kind gives its length: 2, 2, 3, 5 or 10. The operation's reply
--- follows.
+-- version: with the caller's state and the change, that is the whole
+-- state); or "added" or "conflict" and the state as it is (the ten fields
+-- above, then its version), so that the caller can compute its step again
+-- without reading. Its kind gives its length: 2, 2, 3, 5 or 13. The
+-- operation's reply follows.
 local header = {int(now), 'none'}
-local base = 13 -- the operation's first argument
-if ARGV[4] == '' then base = 5 elseif ARGV[4] == 'd' then base = 12 end
+local base = 16 -- the operation's first argument
+if ARGV[4] == '' then base = 5 elseif ARGV[4] == 'd' then base = 15 end
 local dirty = false -- the state changed and is not saved yet
 
 local function full_state(kind)
   header[2] = kind
   header[3], header[4], header[5], header[6] = fmt(st.r), fmt(st.b), int(st.cd), st.e
-  header[7], header[8], header[9], header[10] = fmt(st.qr), int(st.qu), fmt(st.c), st.v
+  header[7], header[8], header[9] = fmt(st.qr), int(st.qu), fmt(st.c)
+  header[10], header[11], header[12], header[13] = int(st.si), int(st.u), fmt(st.m), st.v
 end
 
 if ARGV[4] == '' then
@@ -228,6 +244,9 @@ elseif ARGV[4] == 'd' then
     local own = tonumber(ARGV[11]) == st.v
     st.r = math.max(tonumber(ARGV[8]), math.min(tonumber(ARGV[9]), st.r + tonumber(ARGV[6])))
     st.c = math.max(0, st.c + tonumber(ARGV[7]))
+    if ARGV[12] ~= 'k' then st.si = inst(ARGV[12], now) end
+    local u = inst(ARGV[13], now)
+    if u >= st.u then st.u, st.m = u, tonumber(ARGV[14]) end
     -- As after any step: a quota that paces the bucket leaves it at most
     -- one token, at the step's instant.
     if paced(st, at) then st.tk = math.min(st.tk, 1) end
@@ -248,6 +267,7 @@ else
     local nx = {
       r = tonumber(ARGV[6]), b = tonumber(ARGV[7]), cd = inst(ARGV[8], now), e = tonumber(ARGV[9]),
       qr = tonumber(ARGV[10]), qu = inst(ARGV[11], now), c = tonumber(ARGV[12]),
+      si = inst(ARGV[13], now), u = inst(ARGV[14], now), m = tonumber(ARGV[15]),
     }
     if nx.e ~= st.e then
       st.tk, st.tl = 0, NEG
@@ -255,6 +275,7 @@ else
     end
     st.tk = math.min(st.tk, nx.b)
     st.r, st.b, st.cd, st.e, st.qr, st.qu, st.c = nx.r, nx.b, nx.cd, nx.e, nx.qr, nx.qu, nx.c
+    st.si, st.u, st.m = nx.si, nx.u, nx.m
     if paced(st, at) then st.tk = math.min(st.tk, 1) end
     st.v = st.v + 1
     dirty = true
@@ -346,7 +367,8 @@ if op == 'peek' then
   if dirty then save() end
   local tokens = st.tk
   if now > st.l then tokens = refilled(st, now) end
-  return reply(fmt(st.r), fmt(st.b), int(st.cd), st.e, fmt(st.qr), int(st.qu), fmt(st.c), st.v, fmt(tokens))
+  return reply(fmt(st.r), fmt(st.b), int(st.cd), st.e, fmt(st.qr), int(st.qu), fmt(st.c),
+    int(st.si), int(st.u), fmt(st.m), st.v, fmt(tokens))
 end
 
 if op == 'write' then

@@ -20,7 +20,7 @@
 // baseline is, or the results as JSON with --json.
 // --plot draws each run's rate, the hidden limit and the throttles over time
 // to an SVG, PNG or HTML file. --policy-file plays AIMD parameters from a
-// JSON file.
+// JSON file, or CUBIC's when it says "policy": "cubic".
 //
 //	dynlimit sim
 //	dynlimit sim S2 --policy default,naive --plot s2.html

@@ -85,7 +85,7 @@ func integrationStrategy(name, overrides string) (simtest.Strategy, error) {
 	if !ok {
 		return simtest.Strategy{}, unknownIntegration("--integration ", name, configs)
 	}
-	st := simtest.Dynlimit(name, c.Policy())
+	st := simtest.Dynlimit(name, c.NewPolicy())
 	st.MaxInFlight = c.MaxInFlight
 	st.Classifier = c.NewClassifier
 	return st, nil

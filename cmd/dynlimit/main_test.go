@@ -74,6 +74,7 @@ func TestErrors(t *testing.T) {
 	badPolicy := writeFile(t, "bad.json", `{"decrease_factor": 1.5}`)
 	badNamed := writeFile(t, "named.json", `{"mine": {"decrease_factr": 0.5}}`)
 	twoEntries := writeFile(t, "two.json", `{"a": {}, "b": {}}`)
+	cubic := writeFile(t, "cubic.json", `{"policy": "cubic"}`)
 	notJSON := writeFile(t, "notjson.json", `rate: 5`)
 	badScenario := writeFile(t, "sc.json", `{"name": "x", "duration": "1m", "upstream": {"rate": -1}}`)
 	missing := filepath.Join(t.TempDir(), "missing.json")
@@ -116,6 +117,7 @@ func TestErrors(t *testing.T) {
 		{"scenarios unknown", []string{"scenarios", "S9"}, exitUsage, []string{`unknown scenario "S9"`}},
 		{"scenarios no match", []string{"scenarios", "S9*"}, exitUsage, []string{`no scenario matches "S9*"`}},
 		{"sim plot of a family", []string{"sim", "S8*", "--plot", "x.svg"}, exitUsage, []string{"--plot draws one scenario"}},
+		{"tune cubic policy file", []string{"tune", "--policy-file", cubic}, exitRuntime, []string{cubic, "AIMD", `"cubic"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := dynlimit(t, tc.args...)

@@ -13,50 +13,98 @@ import (
 	"github.com/dynlimit/dynlimit/policy"
 )
 
-// loadPolicy reads AIMD parameters from a file in either of two forms:
+// loadPolicy reads a policy's parameters from a file in either of two forms:
 //
 //	{"rate_limit_per_sec": 8, "decrease_factor": 0.7}
 //	{"notion": {"rate_limit_per_sec": 8, "decrease_factor": 0.7}}
 //
 // the second being the overrides format, keyed by a name, that 'tune --out'
-// writes. Fields left out keep policy.DefaultAIMD's values. The name is the
-// entry's key, or the file's base name for the bare form.
-func loadPolicy(path string) (string, policy.AIMD, error) {
+// writes. A "policy" member selects the policy, as in an override file:
+// "aimd" (the default), whose fields left out keep policy.DefaultAIMD's
+// values, or "cubic", policy.DefaultCUBIC's. The name is the entry's key, or
+// the file's base name for the bare form.
+func loadPolicy(path string) (string, policy.Policy, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", policy.AIMD{}, err
+		return "", nil, err
 	}
-	name, a, err := parsePolicy(data)
+	name, p, err := parsePolicy(data)
 	if err != nil {
-		return "", policy.AIMD{}, fmt.Errorf("%s: %w", path, err)
+		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	return name, p, nil
+}
+
+// loadAIMD is loadPolicy for a file that must hold AIMD parameters.
+func loadAIMD(path string) (string, policy.AIMD, error) {
+	name, p, err := loadPolicy(path)
+	if err != nil {
+		return "", policy.AIMD{}, err
+	}
+	a, ok := p.(policy.AIMD)
+	if !ok {
+		return "", policy.AIMD{}, fmt.Errorf(`%s: want AIMD parameters, got "policy": %q`, path, policyName(p))
 	}
 	return name, a, nil
 }
 
 // parsePolicy parses either form of loadPolicy; the name is empty for the
 // bare form.
-func parsePolicy(data []byte) (string, policy.AIMD, error) {
+func parsePolicy(data []byte) (string, policy.Policy, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return "", policy.AIMD{}, fmt.Errorf("want a JSON object of AIMD parameters: %w", err)
+		return "", nil, fmt.Errorf("want a JSON object of AIMD parameters: %w", err)
 	}
 	if isBare(top) {
-		a, err := policy.ParseAIMD(data)
-		return "", a, err
+		p, err := parseParams(data, top)
+		return "", p, err
 	}
 	if len(top) != 1 {
-		return "", policy.AIMD{}, fmt.Errorf("want AIMD parameters, or exactly one named entry of them, got %d entries (%s)",
+		return "", nil, fmt.Errorf("want AIMD parameters, or exactly one named entry of them, got %d entries (%s)",
 			len(top), strings.Join(slices.Sorted(maps.Keys(top)), ", "))
 	}
 	name := slices.Collect(maps.Keys(top))[0]
-	a, err := policy.ParseAIMD(top[name])
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(top[name], &members) // an object: isBare says so
+	p, err := parseParams(top[name], members)
 	if err != nil {
-		return "", policy.AIMD{}, fmt.Errorf("entry %q: %w", name, err)
+		return "", nil, fmt.Errorf("entry %q: %w", name, err)
 	}
-	return name, a, nil
+	return name, p, nil
+}
+
+// parseParams parses one object of parameters, data, whose members are
+// members: AIMD's, or, with "policy": "cubic", CUBIC's.
+func parseParams(data []byte, members map[string]json.RawMessage) (policy.Policy, error) {
+	raw, ok := members["policy"]
+	if !ok {
+		return policy.ParseAIMD(data)
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil || name != "aimd" && name != "cubic" {
+		return nil, fmt.Errorf(`"policy" = %s: want "aimd" (the default) or "cubic"`, raw)
+	}
+	rest := maps.Clone(members)
+	delete(rest, "policy")
+	params, err := json.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	if name == "cubic" {
+		return policy.ParseCUBIC(params)
+	}
+	return policy.ParseAIMD(params)
+}
+
+// policyName is the value of "policy" that selects p.
+func policyName(p policy.Policy) string {
+	if _, ok := p.(policy.CUBIC); ok {
+		return "cubic"
+	}
+	return "aimd"
 }
 
 // isBare tells the bare form from the named one: an object whose values

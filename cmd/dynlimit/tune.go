@@ -164,7 +164,7 @@ func (o *tuneOptions) run(pos []string, stdout, stderr io.Writer) error {
 	startName := "policy.DefaultAIMD"
 	if o.policyFile != "" {
 		var err error
-		if _, start, err = loadPolicy(o.policyFile); err != nil {
+		if _, start, err = loadAIMD(o.policyFile); err != nil {
 			return err
 		}
 		startName = o.policyFile

@@ -178,12 +178,21 @@ func TestParsePolicy(t *testing.T) {
 	def := policy.DefaultAIMD()
 	withDecrease := def
 	withDecrease.DecreaseFactor = 0.6
+	cubic := policy.DefaultCUBIC()
+	cubic.MaxRate = 20
 	for _, tc := range []struct {
 		name, json string
 		wantName   string
-		want       policy.AIMD
+		want       policy.Policy
 		wantErr    []string
 	}{
+		{name: "aimd named", json: `{"policy": "aimd", "decrease_factor": 0.6}`, want: withDecrease},
+		{name: "cubic", json: `{"policy": "cubic", "max_rate": 20}`, want: cubic},
+		{name: "named cubic", json: `{"x": {"max_rate": 20, "policy": "cubic"}}`, wantName: "x", want: cubic},
+		{name: "unknown policy", json: `{"policy": "cubc"}`, wantErr: []string{`"cubc"`, `"cubic"`}},
+		{name: "policy not a string", json: `{"x": {"policy": 1}}`, wantErr: []string{`"x"`, `"policy" = 1`}},
+		{name: "AIMD field for cubic", json: `{"policy": "cubic", "decrease_factor": 0.5}`, wantErr: []string{`"decrease_factor"`}},
+		{name: "bad cubic value", json: `{"policy": "cubic", "beta": 1}`, wantErr: []string{"beta", "1"}},
 		{name: "empty object", json: `{}`, want: def},
 		{name: "bare", json: `{"decrease_factor": 0.6}`, want: withDecrease},
 		{name: "named", json: `{"slack": {"decrease_factor": 0.6}}`, wantName: "slack", want: withDecrease},
