@@ -406,19 +406,8 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	defer b.openAndUnlock()
 	b.advance(now)
 	prev = b.state
-	if a, ok := p.(policy.AIMD); ok && !o.Signal.Quota.HasRemaining {
-		// The default policy, called directly: through the interface, the
-		// method's wrapper would copy the policy and the outcome again.
-		// Its result goes straight to Sanitize, not through a variable
-		// that Sanitize's argument would be copied from.
-		next = policy.Sanitize(prev, a.Next(prev, o, now))
-	} else {
-		next = p.Next(prev, o, now)
-		if o.Signal.Quota.HasRemaining {
-			next = policy.Pace(next, o.Signal.Quota, now)
-		}
-		next = policy.Sanitize(prev, next)
-	}
+	// Pace changes nothing when the outcome carries no quota hints.
+	next = policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal.Quota, now))
 	if next.Epoch != prev.Epoch {
 		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {
