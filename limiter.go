@@ -9,7 +9,6 @@ import (
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
-	"github.com/dynlimit/dynlimit/internal/monotime"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -17,17 +16,11 @@ import (
 // Limiter paces calls to one upstream. Make one with [New]; the zero value is
 // not usable. A Limiter is safe for concurrent use.
 type Limiter struct {
-	name   string
-	policy policy.Policy
-	bucket bucket.Bucket
-	local  *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
-	clock  clock.Clock
-	// real is set when clock is clock.Real and local is set: Allow and Wait
-	// then read the clock as a monotime duration, and take at it minus
-	// realOff, which is local.Origin().Sub(monotime.Epoch), without
-	// building a time.Time unless they must go through the lock.
-	real      bool
-	realOff   time.Duration
+	name      string
+	policy    policy.Policy
+	bucket    bucket.Bucket
+	local     *bucket.Local // bucket, when it is a Local: its Apply without an interface call
+	clock     clock.Clock
 	maxWait   time.Duration // bucket.Forever when unbounded
 	maxPause  time.Duration // the longest pause an upstream's signal may impose
 	sem       chan struct{} // in-flight slots; nil when uncapped
@@ -109,9 +102,6 @@ func New(opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	l.burst.Store(math.Float64bits(initial.Burst))
-	if l.local != nil && l.clock == clock.Real {
-		l.real, l.realOff = true, l.local.Origin().Sub(monotime.Epoch)
-	}
 	return l, nil
 }
 
@@ -155,34 +145,15 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	slot, tried := l.tryAcquireSlot(), false
-	var start time.Time
-	if l.real && n == 1 {
-		d := monotime.Since()
-		if slot {
-			if p, ok := l.takeReal(d); ok {
-				return p, nil
-			}
-			tried = true
-		}
-		start = monotime.At(d)
-	} else {
-		start = l.clock.Now()
-	}
+	start := l.clock.Now()
 	now := start
-	if !slot {
+	if !l.tryAcquireSlot() {
 		if err := l.waitSlot(ctx, start, n); err != nil {
 			return Permit{}, err
 		}
-		now, tried = l.clock.Now(), false
+		now = l.clock.Now()
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil && !tried {
-		// Tokens there now are within any bound: no need to compute it.
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return l.grant(now, e, 1), nil
-		}
-	}
 	for {
 		// The max wait bounds the whole call, as a deadline would: the
 		// time spent waiting for a slot, or for a reservation that a
@@ -298,24 +269,6 @@ func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 		l.observeEpoch(epoch, now)
 	}
 	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
-}
-
-// takeReal grants a one-token permit, its in-flight slot already held, at
-// the real clock's reading d if the bucket's lock-free take can. l.real is
-// set.
-func (l *Limiter) takeReal(d time.Duration) (Permit, bool) {
-	if l.batched() && l.flushDue(monotime.EpochUnixNano+int64(d)) {
-		l.flush(monotime.At(d))
-	}
-	e, ok := l.local.TryTakeOneAt(d - l.realOff)
-	if !ok {
-		return Permit{}, false
-	}
-	l.counters.granted.Add(1)
-	if e > l.epoch.Load() {
-		l.observeEpoch(e, monotime.At(d))
-	}
-	return Permit{l: l, real: int64(d) + 1, epoch: e, tokens: 1}, true
 }
 
 // maybeFlush hands the batched successes to the policy if flushEvery has
@@ -438,19 +391,7 @@ func (l *Limiter) emit(e Event) {
 }
 
 // Allow is shorthand for AllowN(time.Now(), 1) on the limiter's clock.
-func (l *Limiter) Allow() (Permit, bool) {
-	if !l.real {
-		return l.AllowN(l.clock.Now(), 1)
-	}
-	if !l.tryAcquireSlot() {
-		return Permit{}, false
-	}
-	d := monotime.Since()
-	if p, ok := l.takeReal(d); ok {
-		return p, true
-	}
-	return l.allowLocked(monotime.At(d), 1)
-}
+func (l *Limiter) Allow() (Permit, bool) { return l.AllowN(l.clock.Now(), 1) }
 
 // AllowN returns a Permit for n tokens if they are available at now, no
 // cooldown runs and an in-flight slot is free; it never blocks. An invalid
@@ -460,17 +401,6 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		return Permit{}, false
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil {
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return l.grant(now, e, 1), true
-		}
-	}
-	return l.allowLocked(now, n)
-}
-
-// allowLocked is AllowN through the bucket's Take, once the in-flight slot
-// is held and the batch flushed.
-func (l *Limiter) allowLocked(now time.Time, n int) (Permit, bool) {
 	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
 	if err != nil || !r.OK {
 		l.releaseSlot()
@@ -496,11 +426,6 @@ func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
 		return Reservation{}, badN(n)
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil {
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return Reservation{l: l, r: bucket.Reservation{OK: true, At: now, Tokens: 1, Epoch: e}}, nil
-		}
-	}
 	r, err := l.bucket.Take(context.Background(), now, float64(n), l.maxWait)
 	if err != nil {
 		return Reservation{}, l.bucketError(now, err)
@@ -574,9 +499,6 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 type Permit struct {
 	l      *Limiter
 	issued time.Time
-	// real, when not 0, stands for issued: the permit was granted at the
-	// real clock's reading real - 1, and issued was not built.
-	real   int64
 	epoch  uint64
 	tokens float64
 }
@@ -585,12 +507,7 @@ type Permit struct {
 func (p Permit) Epoch() uint64 { return p.epoch }
 
 // Issued returns the instant the permit was granted.
-func (p Permit) Issued() time.Time {
-	if p.real != 0 {
-		return monotime.At(time.Duration(p.real - 1))
-	}
-	return p.issued
-}
+func (p Permit) Issued() time.Time { return p.issued }
 
 // Tokens returns the number of tokens the permit took.
 func (p Permit) Tokens() float64 { return p.tokens }
