@@ -135,7 +135,7 @@ func getPermit(t *testing.T, l *dynlimit.Limiter, rng *rand.Rand, c *tally) (dyn
 }
 
 // The same on the machine's clock, without waits (they would sleep on the
-// wall clock): only the lock-free paths race, the success batch above all.
+// wall clock): Allow and the success batch of Done race above all.
 func TestConcurrentAllowAndDoneRealClock(t *testing.T) {
 	a := classic()
 	a.Rate, a.Burst, a.MinRate, a.MaxRate, a.CooldownMultiplier = 1e9, 1e6, 1e8, 1e10, 0

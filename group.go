@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
 )
 
@@ -308,10 +309,13 @@ func (g *Group) busy(e *groupEntry, now time.Time) bool {
 	if e.holds > 0 || len(l.sem) > 0 || l.inFlight() > 0 || now.Before(e.coolUntil) {
 		return true
 	}
-	if l.local == nil {
+	// A shared bucket is not asked: that would be a round trip with g.mu
+	// held.
+	local, ok := l.bucket.(*bucket.Local)
+	if !ok {
 		return false
 	}
-	st, err := l.local.Peek(context.Background(), now)
+	st, err := local.Peek(context.Background(), now)
 	if err != nil {
 		return false
 	}

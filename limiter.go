@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/clock"
-	"github.com/dynlimit/dynlimit/internal/monotime"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -17,36 +17,33 @@ import (
 // Limiter paces calls to one upstream. Make one with [New]; the zero value is
 // not usable. A Limiter is safe for concurrent use.
 type Limiter struct {
-	name   string
-	policy policy.Policy
-	bucket bucket.Bucket
-	local  *bucket.Local // bucket, when it is a Local: its lock-free take, without an interface call
-	clock  clock.Clock
-	// real is set when clock is clock.Real and local is set: Allow and Wait
-	// then read the clock as a monotime duration, and take at it minus
-	// realOff, which is local.Origin().Sub(monotime.Epoch), without
-	// building a time.Time unless they must go through the lock.
-	real      bool
-	realOff   time.Duration
+	name      string
+	policy    policy.Policy
+	bucket    bucket.Bucket
+	clock     clock.Clock
 	maxWait   time.Duration // bucket.Forever when unbounded
 	maxPause  time.Duration // the longest pause an upstream's signal may impose
 	sem       chan struct{} // in-flight slots; nil when uncapped
 	observers []Observer
 
-	// The fields below are written on every permit: keep them off the cache
-	// line of the configuration above, which every call reads.
-	_ [64]byte
+	// mu guards the batch of plain successes reported through Done but
+	// not yet shown to the policy. Done adds to it without the bucket or
+	// the clock; the next permit request after flushEvery, any other
+	// outcome, and Snapshot hand it to the policy as one Outcome with a
+	// Count. It is what spares a shared bucket a round trip per success.
+	// mu is never held while the bucket or the policy is called.
+	mu sync.Mutex
+	// epoch is the newest epoch the limiter has seen: the batch holds only
+	// successes of permits of that epoch.
+	epoch uint64
+	// batched is the number of successes in the batch.
+	batched uint64
+	// lastFlush is the UnixNano of the last flush.
+	lastFlush int64
 
-	// batch counts the plain successes reported through Done but not yet
-	// shown to the policy: the high 32 bits hold the low bits of the epoch
-	// they belong to, the low 32 bits their number. Done adds to it with one
-	// compare-and-swap, without the bucket's lock or the clock; the next
-	// permit request after flushEvery, any other outcome, and Snapshot hand
-	// the batch to the policy as one Outcome with a Count.
-	batch     atomic.Uint64
-	epoch     atomic.Uint64 // the newest epoch seen
-	lastFlush atomic.Int64  // UnixNano of the last flush
-	burst     atomic.Uint64 // math.Float64bits of the burst after the last policy step
+	// burst is math.Float64bits of the burst after the last policy step,
+	// for Burst to read without a lock.
+	burst atomic.Uint64
 
 	counters counters
 }
@@ -57,11 +54,8 @@ type Limiter struct {
 // is granted, as if there were no batching.
 const flushEvery = int64(time.Millisecond)
 
-// counters are kept apart from the read-mostly fields above so that the
-// atomic adds of busy goroutines do not invalidate the cache line the
-// configuration lives on.
+// counters count what a Snapshot reports.
 type counters struct {
-	_         [64]byte
 	granted   atomic.Uint64
 	rejected  atomic.Uint64
 	outcomes  [signal.NumKinds + 1]atomic.Uint64 // by Kind; the last for Kinds this package does not know
@@ -97,7 +91,6 @@ func New(opts ...Option) (*Limiter, error) {
 		maxPause:  c.maxPause,
 		observers: c.observers,
 	}
-	l.local, _ = c.bucket.(*bucket.Local)
 	if c.maxWait > 0 {
 		l.maxWait = c.maxWait
 	}
@@ -109,9 +102,6 @@ func New(opts ...Option) (*Limiter, error) {
 		return nil, err
 	}
 	l.burst.Store(math.Float64bits(initial.Burst))
-	if l.local != nil && l.clock == clock.Real {
-		l.real, l.realOff = true, l.local.Origin().Sub(monotime.Epoch)
-	}
 	return l, nil
 }
 
@@ -155,34 +145,15 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
-	slot, tried := l.tryAcquireSlot(), false
-	var start time.Time
-	if l.real && n == 1 {
-		d := monotime.Since()
-		if slot {
-			if p, ok := l.takeReal(d); ok {
-				return p, nil
-			}
-			tried = true
-		}
-		start = monotime.At(d)
-	} else {
-		start = l.clock.Now()
-	}
+	start := l.clock.Now()
 	now := start
-	if !slot {
+	if !l.tryAcquireSlot() {
 		if err := l.waitSlot(ctx, start, n); err != nil {
 			return Permit{}, err
 		}
-		now, tried = l.clock.Now(), false
+		now = l.clock.Now()
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil && !tried {
-		// Tokens there now are within any bound: no need to compute it.
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return l.grant(now, e, 1), nil
-		}
-	}
 	for {
 		// The max wait bounds the whole call, as a deadline would: the
 		// time spent waiting for a slot, or for a reservation that a
@@ -294,113 +265,81 @@ func (l *Limiter) releaseSlot() {
 
 func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 	l.counters.granted.Add(1)
-	if epoch > l.epoch.Load() {
-		l.observeEpoch(epoch, now)
-	}
+	l.observeEpoch(epoch, now)
 	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
 }
 
-// takeReal grants a one-token permit, its in-flight slot already held, at
-// the real clock's reading d if the bucket's lock-free take can. l.real is
-// set.
-func (l *Limiter) takeReal(d time.Duration) (Permit, bool) {
-	if l.batched() && l.flushDue(monotime.EpochUnixNano+int64(d)) {
-		l.flush(monotime.At(d))
-	}
-	e, ok := l.local.TryTakeOneAt(d - l.realOff)
-	if !ok {
-		return Permit{}, false
-	}
-	l.counters.granted.Add(1)
-	if e > l.epoch.Load() {
-		l.observeEpoch(e, monotime.At(d))
-	}
-	return Permit{l: l, real: int64(d) + 1, epoch: e, tokens: 1}, true
-}
-
 // maybeFlush hands the batched successes to the policy if flushEvery has
-// passed since the last time (or the clock went back).
+// passed since the last flush (or the clock went back).
 func (l *Limiter) maybeFlush(now time.Time) {
-	if l.batched() && l.flushDue(now.UnixNano()) {
-		l.flush(now)
+	l.mu.Lock()
+	if l.batched == 0 || !l.flushDue(now) {
+		l.mu.Unlock()
+		return
 	}
-}
-
-// batched reports whether successes wait in the batch.
-func (l *Limiter) batched() bool { return uint32(l.batch.Load()) != 0 }
-
-// flushDue reports whether flushEvery has passed since the last flush, or
-// the clock went back, at the instant whose UnixNano is t.
-func (l *Limiter) flushDue(t int64) bool {
-	last := l.lastFlush.Load()
-	return t < last || t-last >= flushEvery
+	epoch, k := l.emptyBatch(now)
+	l.mu.Unlock()
+	l.applyBatch(now, epoch, k)
 }
 
 // flush hands the batched successes to the policy as one outcome.
 func (l *Limiter) flush(now time.Time) {
-	l.lastFlush.Store(now.UnixNano())
-	for {
-		w := l.batch.Load()
-		k := uint32(w)
-		if k == 0 {
-			return
-		}
-		if l.batch.CompareAndSwap(w, w&^0xffffffff) {
-			l.applyBatch(now, widen(uint32(w>>32), l.epoch.Load()), k)
-			return
-		}
-	}
+	l.mu.Lock()
+	epoch, k := l.emptyBatch(now)
+	l.mu.Unlock()
+	l.applyBatch(now, epoch, k)
 }
 
-// observeEpoch makes e the batch's epoch if it is newer than the one the
-// limiter knew. Successes still batched under the old epoch are handed to
-// the policy as what they are: outcomes of permits of an older epoch.
+// flushDue reports whether flushEvery has passed since the last flush, or
+// the clock went back. l.mu is held.
+func (l *Limiter) flushDue(now time.Time) bool {
+	t := now.UnixNano()
+	return t < l.lastFlush || t-l.lastFlush >= flushEvery
+}
+
+// emptyBatch empties the batch, at now, and returns its epoch and number
+// of successes. l.mu is held.
+func (l *Limiter) emptyBatch(now time.Time) (epoch, k uint64) {
+	k = l.batched
+	l.batched, l.lastFlush = 0, now.UnixNano()
+	return l.epoch, k
+}
+
+// addToBatch counts one success of a permit of the given epoch, if that is
+// the batch's epoch.
+func (l *Limiter) addToBatch(epoch uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if epoch != l.epoch {
+		return false
+	}
+	l.batched++
+	return true
+}
+
+// observeEpoch makes e the limiter's epoch if it is newer than the one it
+// knew. Successes still batched under the old epoch are handed to the
+// policy as what they are: outcomes of permits of an older epoch.
 func (l *Limiter) observeEpoch(e uint64, now time.Time) {
-	for {
-		old := l.epoch.Load()
-		if e <= old {
-			return
-		}
-		if l.epoch.CompareAndSwap(old, e) {
-			break
-		}
-	}
-	for {
-		w := l.batch.Load()
-		we := widen(uint32(w>>32), e)
-		if we >= e {
-			return
-		}
-		if l.batch.CompareAndSwap(w, uint64(uint32(e))<<32) {
-			if k := uint32(w); k > 0 {
-				l.applyBatch(now, we, k)
-			}
-			return
-		}
-	}
-}
-
-// widen returns the largest epoch <= ref whose low 32 bits are low.
-func widen(low uint32, ref uint64) uint64 {
-	e := ref&^0xffffffff | uint64(low)
-	if e > ref && e >= 1<<32 {
-		e -= 1 << 32
-	}
-	return e
-}
-
-func (l *Limiter) applyBatch(now time.Time, epoch uint64, k uint32) {
-	l.counters.outcomes[signal.Success].Add(uint64(k))
-	if l.local == nil {
-		o := policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}
-		l.apply(now, &o)
+	l.mu.Lock()
+	if e <= l.epoch {
+		l.mu.Unlock()
 		return
 	}
-	// apply, with the outcome written where the call takes it rather than
-	// built first and copied there: the step for a batch of successes runs
-	// for nearly every call the simulator makes.
-	prev, next, err := l.local.Apply(context.Background(), l.policy, policy.Outcome{Epoch: epoch, Tokens: 1, Count: uint64(k)}, now)
-	l.stepped(now, &prev, &next, err)
+	old, k := l.epoch, l.batched
+	l.epoch, l.batched = e, 0
+	l.mu.Unlock()
+	l.applyBatch(now, old, k)
+}
+
+// applyBatch hands k successes of permits of the given epoch to the policy,
+// if k > 0.
+func (l *Limiter) applyBatch(now time.Time, epoch, k uint64) {
+	if k == 0 {
+		return
+	}
+	l.counters.outcomes[signal.Success].Add(k)
+	l.apply(now, policy.Outcome{Epoch: epoch, Tokens: 1, Count: k})
 }
 
 // reject refuses, at now, a wait asked for at asked.
@@ -438,19 +377,7 @@ func (l *Limiter) emit(e Event) {
 }
 
 // Allow is shorthand for AllowN(time.Now(), 1) on the limiter's clock.
-func (l *Limiter) Allow() (Permit, bool) {
-	if !l.real {
-		return l.AllowN(l.clock.Now(), 1)
-	}
-	if !l.tryAcquireSlot() {
-		return Permit{}, false
-	}
-	d := monotime.Since()
-	if p, ok := l.takeReal(d); ok {
-		return p, true
-	}
-	return l.allowLocked(monotime.At(d), 1)
-}
+func (l *Limiter) Allow() (Permit, bool) { return l.AllowN(l.clock.Now(), 1) }
 
 // AllowN returns a Permit for n tokens if they are available at now, no
 // cooldown runs and an in-flight slot is free; it never blocks. An invalid
@@ -460,17 +387,6 @@ func (l *Limiter) AllowN(now time.Time, n int) (Permit, bool) {
 		return Permit{}, false
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil {
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return l.grant(now, e, 1), true
-		}
-	}
-	return l.allowLocked(now, n)
-}
-
-// allowLocked is AllowN through the bucket's Take, once the in-flight slot
-// is held and the batch flushed.
-func (l *Limiter) allowLocked(now time.Time, n int) (Permit, bool) {
 	r, err := l.bucket.Take(context.Background(), now, float64(n), 0)
 	if err != nil || !r.OK {
 		l.releaseSlot()
@@ -496,11 +412,6 @@ func (l *Limiter) ReserveN(now time.Time, n int) (Reservation, error) {
 		return Reservation{}, badN(n)
 	}
 	l.maybeFlush(now)
-	if n == 1 && l.local != nil {
-		if e, ok := l.local.TryTakeOne(now); ok {
-			return Reservation{l: l, r: bucket.Reservation{OK: true, At: now, Tokens: 1, Epoch: e}}, nil
-		}
-	}
 	r, err := l.bucket.Take(context.Background(), now, float64(n), l.maxWait)
 	if err != nil {
 		return Reservation{}, l.bucketError(now, err)
@@ -574,9 +485,6 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 type Permit struct {
 	l      *Limiter
 	issued time.Time
-	// real, when not 0, stands for issued: the permit was granted at the
-	// real clock's reading real - 1, and issued was not built.
-	real   int64
 	epoch  uint64
 	tokens float64
 }
@@ -585,12 +493,7 @@ type Permit struct {
 func (p Permit) Epoch() uint64 { return p.epoch }
 
 // Issued returns the instant the permit was granted.
-func (p Permit) Issued() time.Time {
-	if p.real != 0 {
-		return monotime.At(time.Duration(p.real - 1))
-	}
-	return p.issued
-}
+func (p Permit) Issued() time.Time { return p.issued }
 
 // Tokens returns the number of tokens the permit took.
 func (p Permit) Tokens() float64 { return p.tokens }
@@ -605,7 +508,7 @@ func (p Permit) Done(sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(&p, &sig) && l.addToBatch(p.epoch) {
+	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
 		return
 	}
 	l.doneSlow(p, l.clock.Now(), sig)
@@ -622,66 +525,21 @@ func (p Permit) DoneAt(now time.Time, sig signal.Signal) {
 		return
 	}
 	l.releaseSlot()
-	if l.batchable(&p, &sig) {
-		// A flush due now would take this success with it: hand it to
-		// the policy with the batch, rather than add it first.
-		if l.flushDue(now.UnixNano()) {
-			if l.flushWith(now, p.epoch) {
-				return
-			}
-		} else if l.addToBatch(p.epoch) {
-			return
-		}
+	if l.batchable(p, sig) && l.addToBatch(p.epoch) {
+		// now is known: a flush due then goes with this success.
+		l.maybeFlush(now)
+		return
 	}
 	l.doneSlow(p, now, sig)
-}
-
-// flushWith is addToBatch(epoch) followed by flush(now), with one
-// compare-and-swap: it reports false, changing nothing but the instant of
-// the last flush, when addToBatch would.
-func (l *Limiter) flushWith(now time.Time, epoch uint64) bool {
-	l.lastFlush.Store(now.UnixNano())
-	for {
-		w := l.batch.Load()
-		if uint32(w>>32) != uint32(epoch) || uint32(w) == 0xffffffff {
-			return false
-		}
-		if l.batch.CompareAndSwap(w, w&^0xffffffff) {
-			l.applyBatch(now, widen(uint32(w>>32), l.epoch.Load()), uint32(w)+1)
-			return true
-		}
-	}
 }
 
 // batchable reports whether the batch can stand for sig. Status is left
 // out: it is there for observers, and a limiter with observers does not
 // batch; a success that carries its 200 is as plain as one that does not.
-// It takes pointers so that the inlined checks read the caller's copies
-// instead of making their own of the 112-byte Signal.
-func (l *Limiter) batchable(p *Permit, sig *signal.Signal) bool {
+func (l *Limiter) batchable(p Permit, sig signal.Signal) bool {
 	return p.tokens == 1 && l.observers == nil &&
 		sig.Kind == signal.Success && sig.RetryAfter == 0 && !sig.HasRetryAfter &&
-		noHints(&sig.Quota) && noHints(&sig.TokenQuota)
-}
-
-// noHints is !q.Known(): Known's test, read through the pointer, without a
-// copy of q or a call to compare it with the zero Quota.
-func noHints(q *signal.Quota) bool {
-	return !(q.Limit > 0 || q.HasRemaining || q.Reset > 0 || q.Cost > 0)
-}
-
-// addToBatch counts one success of a permit of the given epoch, if that is
-// the batch's epoch.
-func (l *Limiter) addToBatch(epoch uint64) bool {
-	for {
-		w := l.batch.Load()
-		if uint32(w>>32) != uint32(epoch) || uint32(w) == 0xffffffff {
-			return false
-		}
-		if l.batch.CompareAndSwap(w, w+1) {
-			return true
-		}
-	}
+		!sig.Quota.Known() && !sig.TokenQuota.Known()
 }
 
 func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
@@ -692,46 +550,34 @@ func (l *Limiter) doneSlow(p Permit, now time.Time, sig signal.Signal) {
 	// A Kind from a newer signal package still ends a permit: count it,
 	// or the permit would stay in flight in every snapshot.
 	l.counters.outcomes[min(int(sig.Kind), signal.NumKinds)].Add(1)
-	o := policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1}
-	next, ok := l.apply(now, &o)
+	next, ok := l.apply(now, policy.Outcome{Signal: sig, Epoch: p.epoch, Tokens: p.tokens, Count: 1})
 	if ok && l.observers != nil {
 		l.emit(Event{Kind: EventOutcome, Time: now, Signal: sig, Epoch: p.epoch, Tokens: p.tokens, State: next})
 	}
 }
 
-// apply runs one policy step in the bucket and accounts for its effect. The
-// outcome comes by pointer: one copy of it, for the bucket, is enough.
-func (l *Limiter) apply(now time.Time, o *policy.Outcome) (policy.State, bool) {
-	var prev, next policy.State
-	var err error
-	if l.local != nil {
-		prev, next, err = l.local.Apply(context.Background(), l.policy, *o, now)
-	} else {
-		prev, next, err = l.bucket.Apply(context.Background(), l.policy, *o, now)
-	}
-	return next, l.stepped(now, &prev, &next, err)
+// apply runs one policy step in the bucket and accounts for its effect.
+func (l *Limiter) apply(now time.Time, o policy.Outcome) (policy.State, bool) {
+	prev, next, err := l.bucket.Apply(context.Background(), l.policy, o, now)
+	return next, l.stepped(now, prev, next, err)
 }
 
 // stepped accounts for a policy step from prev to next, or for the error
 // that stopped it, and reports whether there was a step.
-func (l *Limiter) stepped(now time.Time, prev, next *policy.State, err error) bool {
+func (l *Limiter) stepped(now time.Time, prev, next policy.State, err error) bool {
 	if err != nil {
 		_ = l.bucketError(now, err)
 		return false
 	}
-	if b := math.Float64bits(next.Burst); l.burst.Load() != b {
-		l.burst.Store(b)
-	}
+	l.burst.Store(math.Float64bits(next.Burst))
 	if next.Rate > prev.Rate {
 		l.counters.increases.Add(1)
 	} else if next.Rate < prev.Rate {
 		l.counters.decreases.Add(1)
 	}
-	if next.Epoch > l.epoch.Load() {
-		l.observeEpoch(next.Epoch, now)
-	}
+	l.observeEpoch(next.Epoch, now)
 	if l.observers != nil && (next.Rate != prev.Rate || !next.CooldownUntil.Equal(prev.CooldownUntil) || next.Epoch != prev.Epoch) {
-		l.emit(Event{Kind: EventRateChange, Time: now, Prev: *prev, State: *next})
+		l.emit(Event{Kind: EventRateChange, Time: now, Prev: prev, State: next})
 	}
 	return true
 }

@@ -112,6 +112,8 @@ func (l *Limiter) inFlight() int64 {
 	for i := range l.counters.outcomes {
 		done += l.counters.outcomes[i].Load()
 	}
-	done += uint64(uint32(l.batch.Load()))
+	l.mu.Lock()
+	done += l.batched
+	l.mu.Unlock()
 	return int64(l.counters.granted.Load()) - int64(done)
 }

@@ -3,12 +3,16 @@ package bucket_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dynlimit/dynlimit/bucket"
 	"github.com/dynlimit/dynlimit/bucket/buckettest"
 	"github.com/dynlimit/dynlimit/policy"
+	"github.com/dynlimit/dynlimit/signal"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -108,4 +112,90 @@ func TestLocalApplyPanicReleasesLock(t *testing.T) {
 	if err != nil || st.State != s || st.Tokens != 4 {
 		t.Fatalf("Peek after the panic = %+v, %v; want the state unchanged and 4 tokens", st, err)
 	}
+}
+
+// Takes racing with throttles, successes and peeks, at instants read from
+// a shared clock in whatever order the goroutines get there: no take is
+// granted that the rate and burst do not allow, the tokens never go below
+// zero (every take here is immediate), and no take reports an epoch the
+// bucket has not reached.
+func TestLocalConcurrentTakesAndSteps(t *testing.T) {
+	ctx := context.Background()
+	p := policy.AIMD{Rate: 1000, Burst: 3, IncreaseFactor: 1, DecreaseFactor: 0.5, MinRate: 100, MaxRate: 2000, CooldownMultiplier: 1.5}
+	b := bucket.NewLocal()
+	if err := b.Init(ctx, t0, p.Initial()); err != nil {
+		t.Fatal(err)
+	}
+	// Each reading moves the shared clock on by 10µs, or one in ten by
+	// 50ms, after which the bucket is full even at the minimum rate: bursts
+	// of calls faster than the rate, with pauses that fill the bucket.
+	var clock, calls, pauses, small atomic.Int64 // nanoseconds after t0; readings; 50ms steps; ns in 10µs steps
+	now := func() time.Time {
+		step := 10 * time.Microsecond
+		if calls.Add(1)%10 == 0 {
+			step = 50 * time.Millisecond
+			pauses.Add(1)
+		} else {
+			small.Add(int64(step))
+		}
+		return t0.Add(time.Duration(clock.Add(int64(step))))
+	}
+	var granted, maxEpoch atomic.Uint64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 5000 {
+				r, err := b.Take(ctx, now(), 1, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.OK {
+					granted.Add(1)
+					if r.Epoch > maxEpoch.Load() {
+						t.Errorf("take in epoch %d, bucket at most at %d", r.Epoch, maxEpoch.Load())
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 2000 {
+			at := now()
+			st, err := b.Peek(ctx, at)
+			if err != nil || st.Reserved != 0 || st.Tokens > st.State.Burst {
+				t.Errorf("Peek = %+v, %v", st, err)
+				return
+			}
+			o := policy.Outcome{Epoch: st.State.Epoch, Tokens: 1, Count: 1}
+			if rng.IntN(100) == 0 {
+				// Only this goroutine changes the epoch, by one at a
+				// throttle: allow the next one before the bucket has it.
+				o.Signal.Kind = signal.Throttled
+				maxEpoch.Store(st.State.Epoch + 1)
+			}
+			_, next, err := b.Apply(ctx, p, o, at)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			maxEpoch.Store(next.Epoch)
+		}
+	})
+	wg.Wait()
+	if st, _ := b.Peek(ctx, t0); st.State.Epoch == 0 {
+		t.Error("no throttle changed the epoch")
+	}
+	// A refill adds at most the burst, however long it covers, and at most
+	// the max rate × its span: over a span with a pause the burst, over
+	// the 10µs steps the rate. So the bucket can have given no more than
+	// the burst at the start, the burst per pause, and the max rate over
+	// the time outside the pauses.
+	elapsed := time.Duration(clock.Load()).Seconds()
+	limit := p.Burst + p.Burst*float64(pauses.Load()) + p.MaxRate*time.Duration(small.Load()).Seconds()
+	if float64(granted.Load()) > limit {
+		t.Errorf("granted %d in %.3fs with %d pauses, more than the bucket can give, %.1f", granted.Load(), elapsed, pauses.Load(), limit)
+	}
+	t.Logf("granted %d in %.3fs", granted.Load(), elapsed)
 }

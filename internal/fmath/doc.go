@@ -1,3 +1,2 @@
-// Package fmath holds the float helpers the hot paths of the bucket, the
-// policy and the simulator share.
+// Package fmath holds the float helpers the policy and the simulator share.
 package fmath

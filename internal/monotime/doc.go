@@ -1,6 +1,7 @@
-// Package monotime is the time base of [clock.Real], shared with the
-// limiter so that its hot path can read the real clock as a plain duration
-// and build a [time.Time] only when it needs one.
+// Package monotime is the time base of [clock.Real]: a process-wide epoch
+// with a monotonic reading, and the time elapsed since it as a plain
+// duration, which the Redis bucket compares with the ends of its call
+// slots.
 //
 // [clock.Real]: https://pkg.go.dev/github.com/dynlimit/dynlimit/clock#Real
 package monotime

@@ -6,10 +6,6 @@ import "time"
 // monotonic clock.
 var Epoch = time.Now()
 
-// EpochUnixNano is Epoch.UnixNano(): At(d).UnixNano() is EpochUnixNano +
-// d, without building the instant.
-var EpochUnixNano = Epoch.UnixNano()
-
 // Since returns the time elapsed since Epoch, from one monotonic read.
 func Since() time.Duration { return time.Since(Epoch) }
 

@@ -12,10 +12,9 @@ import (
 	"github.com/dynlimit/dynlimit/signal"
 )
 
-// With clock.Real and the default bucket, Allow and Wait take the
-// lock-free path and build the permit's instant only when asked: it is the
-// real clock's reading, and the permits are paced and counted as any other.
-func TestRealClockFastPath(t *testing.T) {
+// With clock.Real and the default bucket, a permit's instant is the real
+// clock's reading, and the permits are paced and counted as on any clock.
+func TestRealClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l, err := dynlimit.New(dynlimit.WithPolicy(policy.Fixed{Rate: 10, Burst: 2}))
 		if err != nil {
@@ -35,7 +34,7 @@ func TestRealClockFastPath(t *testing.T) {
 			t.Errorf("permit: epoch %d, tokens %v; want 0, 1", p.Epoch(), p.Tokens())
 		}
 		p.Done(signal.Signal{})
-		// One token left: the lock takes it; then the bucket is empty.
+		// One token left; then the bucket is empty.
 		q, ok := l.Allow()
 		if !ok {
 			t.Fatal("Allow refused the second token")
