@@ -33,8 +33,10 @@ func simCommand() *command {
 		about: `Sim plays a scenario (default S1; see 'dynlimit scenarios') against one or
 more strategies and prints one summary row per strategy: goodput (successes
 over the upstream's capacity), throttled share, failed requests, caller
-latency, rate decreases, fairness across clients, and how the clients reacted
-to each drop and raise of the hidden limit and to the end of each outage.
+latency, rate decreases, fairness across clients, the requests sent inside a
+Retry-After (insideRA: sent by a client before the end of the Retry-After of
+a throttled response it had received), and how the clients reacted to each
+drop and raise of the hidden limit and to the end of each outage.
 
 --policy takes a comma-separated list of:
 

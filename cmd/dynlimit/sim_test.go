@@ -404,3 +404,31 @@ func TestStepSummaries(t *testing.T) {
 		}
 	}
 }
+
+// A row ends with the requests sent inside a Retry-After, as the JSON
+// counts them.
+func TestSimInsideRetryAfter(t *testing.T) {
+	args := []string{"--policy", "default,naive,aws", "--duration", "1m"}
+	rs := simJSON(t, args...)
+	code, stdout, stderr := dynlimit(t, append([]string{"sim"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+	}
+	some := false
+	for _, r := range rs {
+		some = some || r.InsideRetryAfter > 0
+		want := fmt.Sprintf("insideRA %5d", r.InsideRetryAfter)
+		found := false
+		for line := range strings.Lines(stdout) {
+			if hasRow(line, r.Scenario, r.Strategy) {
+				found = strings.HasSuffix(strings.TrimRight(line, "\n"), want)
+			}
+		}
+		if !found {
+			t.Errorf("no %s row ending in %q:\n%s", r.Strategy, want, stdout)
+		}
+	}
+	if !some {
+		t.Errorf("no strategy sent inside a Retry-After on S1, naive retries included: %+v", rs)
+	}
+}

@@ -8,8 +8,8 @@
 // Poisson arrivals), each with its own limiter. [Run] plays it and returns a
 // [Result]: goodput against the upstream's capacity, the throttled share,
 // failed requests, caller latency, rate decreases, how fast the limiter
-// reacts to a drop and to a raise, fairness across clients, and the rate
-// trace.
+// reacts to a drop and to a raise, fairness across clients, the requests
+// sent inside a Retry-After, and the rate trace.
 //
 // Nothing in the hot loop starts a goroutine or reads the wall clock, and
 // all randomness comes from the scenario's seed: the same scenario and seed

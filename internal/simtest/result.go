@@ -42,6 +42,12 @@ type Result struct {
 	// BreakerRejected counts the attempts a circuit breaker refused before
 	// any call (Strategy.Breaker); they count as Failed too.
 	BreakerRejected uint64 `json:"breaker_rejected,omitempty"`
+	// InsideRetryAfter counts the requests a client sent to the upstream
+	// while the Retry-After of a throttled response it had received
+	// forbade it: before the latest instant that any such Retry-After, as
+	// the classifier reported it (signal.Signal.RetryAfter) and counted from
+	// the response's arrival, reached.
+	InsideRetryAfter uint64 `json:"inside_retry_after"`
 	// Start describes how the clients climbed to the limit from the start
 	// of the run; Drops how they reacted to each drop of the hidden limit,
 	// Raises to each raise, Outages to the end of each outage.
@@ -235,9 +241,9 @@ func (r *Result) to90(at, until time.Duration, limit float64) time.Duration {
 
 // WriteSummary writes r as a short aligned table.
 func (r *Result) WriteSummary(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "%-17s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f\n",
+	_, err := fmt.Fprintf(w, "%-17s %-18s goodput %6.2f%%  throttled %5.2f%%  failed %5d  p50 %8s  p99 %8s  decreases %4d  fairness %.3f  insideRA %5d\n",
 		r.Scenario, r.Strategy, 100*r.Goodput, 100*r.ThrottledShare, r.Failed,
-		round(r.LatencyP50), round(r.LatencyP99), r.Decreases, r.Fairness)
+		round(r.LatencyP50), round(r.LatencyP99), r.Decreases, r.Fairness, r.InsideRetryAfter)
 	return err
 }
 

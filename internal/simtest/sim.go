@@ -260,12 +260,15 @@ type client struct {
 	parked  []int32         // waiting for an in-flight slot
 	idle    []int32         // open loop: free workers
 	waiting []time.Duration // open loop: arrival times of queued requests
-	stats   clientStats
+	// retryAfter is the latest instant until which the Retry-After of a
+	// throttled response, from its arrival, forbids this client to send.
+	retryAfter time.Duration
+	stats      clientStats
 }
 
 type clientStats struct {
 	sent, succeeded, throttled, overloaded, failed uint64
-	outageHits, breakerRejected                    uint64
+	outageHits, breakerRejected, insideRetryAfter  uint64
 }
 
 type engine struct {
@@ -470,6 +473,9 @@ func (e *engine) send(c, w int) {
 	wk := &cl.workers[w]
 	e.up.serveInto(e.now, &wk.reply)
 	cl.stats.sent++
+	if e.now < cl.retryAfter {
+		cl.stats.insideRetryAfter++
+	}
 	if wk.reply.status == http.StatusServiceUnavailable {
 		cl.stats.outageHits++
 	}
@@ -482,6 +488,9 @@ func (e *engine) response(c, w int) {
 	e.clk.set(e.t)
 	e.hdr.set(&e.resp, wk.reply)
 	sig := e.cls.Classify(&e.resp, nil)
+	if sig.Kind == signal.Throttled && sig.RetryAfter > 0 {
+		cl.retryAfter = max(cl.retryAfter, e.now+sig.RetryAfter)
+	}
 	if cl.br != nil {
 		wk.ticket.DoneAt(e.at(), sig.Kind)
 		wk.ticket = breaker.Ticket{}
@@ -693,6 +702,7 @@ func (e *engine) result() *Result {
 		r.Failed += s.failed
 		r.OutageHits += s.outageHits
 		r.BreakerRejected += s.breakerRejected
+		r.InsideRetryAfter += s.insideRetryAfter
 		per[i] = float64(s.succeeded)
 		if cl.lim != nil {
 			r.Decreases += cl.lim.SnapshotAt(e.at()).Counters.Decreases
