@@ -51,6 +51,7 @@ func TestInsideRetryAfter(t *testing.T) {
 		share := sc.Upstream.RateAt(0) / float64(sc.Clients.Count)
 		for _, st := range []Strategy{
 			Default(),
+			CUBICFor(sc),
 			// x/time/rate's bucket told the true rate, pausing for
 			// Retry-After. FixedRate, the baseline, does not pause.
 			Dynlimit("fixed-honouring", policy.Fixed{Rate: share, Burst: max(share, 1), HonorRetryAfter: true}),
@@ -76,5 +77,42 @@ func TestInsideRetryAfter(t *testing.T) {
 	if r := mustRun(t, sc, st); r.InsideRetryAfter == 0 {
 		t.Errorf("%s, a fixed bucket that does not pause: no request sent inside a Retry-After (throttled %d), want some",
 			sc.Name, r.Throttled)
+	}
+}
+
+// CUBICFor lifts DefaultCUBIC's ceiling above a scenario's highest limit,
+// and leaves it alone below.
+func TestCUBICFor(t *testing.T) {
+	def := policy.DefaultCUBIC()
+	for _, sc := range Scenarios() {
+		c, ok := CUBICFor(sc).Policy.(policy.CUBIC)
+		if !ok {
+			t.Fatalf("%s: CUBICFor's policy is %T, want policy.CUBIC", sc.Name, CUBICFor(sc).Policy)
+		}
+		peak := sc.PeakRate()
+		want := def
+		if peak > def.MaxRate {
+			want.MaxRate = 2 * peak
+		}
+		if c != want {
+			t.Errorf("%s (highest limit %g): CUBICFor's policy %+v, want %+v", sc.Name, peak, c, want)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", sc.Name, err)
+		}
+	}
+	// A limit that rises above the default's ceiling during the run.
+	sc, _ := ScenarioByName("S2")
+	sc.Upstream.Profile = append(sc.Upstream.Profile, Step{At: sc.Duration - d(time.Second), Rate: 3 * def.MaxRate})
+	if got := sc.PeakRate(); got != 3*def.MaxRate {
+		t.Errorf("PeakRate with a last step to %g = %g", 3*def.MaxRate, got)
+	}
+	if c := CUBICFor(sc).Policy.(policy.CUBIC); c.MaxRate != 6*def.MaxRate {
+		t.Errorf("CUBICFor a limit that rises to %g: max rate %g, want %g", 3*def.MaxRate, c.MaxRate, 6*def.MaxRate)
+	}
+	// A step at the end of the run is not reached.
+	sc.Upstream.Profile[len(sc.Upstream.Profile)-1].At = sc.Duration
+	if c := CUBICFor(sc).Policy.(policy.CUBIC); c != def {
+		t.Errorf("CUBICFor a step at the end of the run: %+v, want the default %+v", c, def)
 	}
 }

@@ -95,6 +95,34 @@ func defaultClassifier(c clock.Clock) signal.Classifier {
 // Transport's retries.
 func Default() Strategy { return Dynlimit("dynlimit", policy.DefaultAIMD()) }
 
+// CUBIC is the strategy of policy.CUBIC with the AWS SDK's constants
+// (policy.DefaultCUBIC) behind the Transport's retries: the AWS SDK's
+// adaptive algorithm inside this library's limiter, which honours
+// Retry-After as a cooldown where the SDK does not (compare AWSAdaptive).
+// DefaultCUBIC starts at its MaxRate and never goes above it: use CUBICFor
+// for an upstream whose limit exceeds it.
+func CUBIC() Strategy { return Dynlimit("cubic", policy.DefaultCUBIC()) }
+
+// CUBICUpTo is CUBIC with its policy's ceiling (MaxRate), which is also
+// where it starts, lifted to maxRate when it is lower.
+func CUBICUpTo(maxRate float64) Strategy {
+	c := policy.DefaultCUBIC()
+	c.MaxRate = max(c.MaxRate, maxRate)
+	return Dynlimit(CUBIC().Name, c)
+}
+
+// CUBICFor is CUBIC fit to play sc: when the highest hidden limit sc
+// reaches within its duration exceeds DefaultCUBIC's MaxRate, the ceiling
+// is lifted to twice that limit (CUBICUpTo), so that the policy can follow
+// the upstream without being told its limit; otherwise it is CUBIC.
+func CUBICFor(sc Scenario) Strategy {
+	peak := sc.PeakRate()
+	if peak <= policy.DefaultCUBIC().MaxRate {
+		return CUBIC()
+	}
+	return CUBICUpTo(2 * peak)
+}
+
 // FixedRate is the baseline of a plain token bucket at a known rate, what
 // golang.org/x/time/rate gives, behind the same retries.
 func FixedRate(name string, rate, burst float64) Strategy {

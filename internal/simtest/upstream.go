@@ -216,6 +216,18 @@ func outageLoss(u Upstream, d time.Duration) float64 {
 // bucket's rate, or a fixed window's limit divided by its length.
 func (u Upstream) RateAt(t time.Duration) float64 { return rateAt(u, t) }
 
+// PeakRate returns the highest hidden limit of s's upstream within its
+// duration, in requests per second (see Upstream.RateAt).
+func (s Scenario) PeakRate() float64 {
+	peak := s.Upstream.RateAt(0)
+	for _, st := range s.Upstream.Profile {
+		if at := st.At.D(); at > 0 && at < s.Duration.D() {
+			peak = max(peak, s.Upstream.RateAt(at))
+		}
+	}
+	return peak
+}
+
 // rateAt is the hidden rate of a token bucket (or the per-second rate of a
 // fixed window) at t.
 func rateAt(u Upstream, t time.Duration) float64 {
