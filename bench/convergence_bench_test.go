@@ -7,7 +7,9 @@ import (
 )
 
 // BenchmarkConvergence plays each scenario of the simulator's suite with
-// the default configuration and the baselines, and reports what the run
+// the default configuration, the baselines and policy.CUBIC (simtest.CUBICFor,
+// its ceiling lifted above the scenario's limit where that is higher), and
+// reports what the run
 // achieved as custom metrics: goodput and throttled share in percent, and
 // simulated requests per wall-clock second. The simulation is
 // deterministic, so the metrics are the same on every machine; only
@@ -20,6 +22,7 @@ func BenchmarkConvergence(b *testing.B) {
 			simtest.FixedRate("fixed+30%", 1.3*rate, 1.3*rate),
 			simtest.NaiveRetry(),
 			simtest.AWSAdaptive(),
+			simtest.CUBICFor(sc),
 		} {
 			b.Run(sc.Name+"/strategy="+st.Name, func(b *testing.B) {
 				var r *simtest.Result

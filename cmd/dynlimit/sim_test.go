@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dynlimit/dynlimit/internal/simtest"
+	"github.com/dynlimit/dynlimit/policy"
 )
 
 // 'dynlimit sim' alone plays S1 in full against the default and the
@@ -23,14 +24,15 @@ func TestSimDefault(t *testing.T) {
 	if !strings.HasPrefix(stdout, "scenario S1-steady ") {
 		t.Errorf("no scenario header:\n%s", stdout)
 	}
-	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry", "aws-adaptive"} {
+	for _, st := range []string{"dynlimit", "fixed-10", "fixed-13", "naive-retry", "aws-adaptive", "cubic"} {
 		if !hasRow(stdout, "S1-steady", st) {
 			t.Errorf("no S1-steady row for %s:\n%s", st, stdout)
 		}
 	}
 	// One line says what the baselines are, once.
 	for _, want := range []string{"fixed-10 is told the true limit", "fixed-13 is told 30% too much",
-		"naive-retry has no pacing", "aws-adaptive is the AWS SDK's adaptive algorithm, no cooldown on Retry-After"} {
+		"naive-retry has no pacing", "aws-adaptive is the AWS SDK's adaptive algorithm, no cooldown on Retry-After",
+		"cubic is policy.CUBIC: the AWS algorithm inside this library's limiter, Retry-After honoured as a cooldown"} {
 		if n := strings.Count(stdout, want); n != 1 {
 			t.Errorf("the output says %q %d times, want once:\n%s", want, n, stdout)
 		}
@@ -48,6 +50,7 @@ func TestSimStrategyNames(t *testing.T) {
 		{"fixed+30", "fixed-13"},
 		{"dynlimit", "dynlimit"},
 		{"breaker", "dynlimit+breaker"},
+		{"cubic", "cubic"},
 	} {
 		rs := simJSON(t, "--policy", tc.policy, "--duration", "10s")
 		if len(rs) != 1 || rs[0].Strategy != tc.want {
@@ -176,7 +179,7 @@ func TestSimJSON(t *testing.T) {
 			t.Errorf("%s has a trace without --trace", r.Strategy)
 		}
 	}
-	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry aws-adaptive"; got != want {
+	if got, want := strings.Join(names, " "), "dynlimit fixed-10 fixed-13 naive-retry aws-adaptive cubic"; got != want {
 		t.Errorf("strategies = %s, want %s", got, want)
 	}
 
@@ -288,8 +291,8 @@ func TestSimPlot(t *testing.T) {
 			if !strings.HasPrefix(s, "<!DOCTYPE html>") || !strings.Contains(s, "</html>") {
 				t.Errorf("not an HTML page: %.80q", s)
 			}
-			if n := strings.Count(s, "<svg"); n != 5 {
-				t.Errorf("the page has %d SVG charts, want 5", n)
+			if n := strings.Count(s, "<svg"); n != 6 {
+				t.Errorf("the page has %d SVG charts, want 6, one a strategy", n)
 			}
 			if strings.Contains(s, "<?xml") {
 				t.Error("the page carries an XML declaration inside its body")
@@ -430,5 +433,26 @@ func TestSimInsideRetryAfter(t *testing.T) {
 	}
 	if !some {
 		t.Errorf("no strategy sent inside a Retry-After on S1, naive retries included: %+v", rs)
+	}
+}
+
+// cubic plays DefaultCUBIC where its ceiling is above every limit, and
+// says so where it lifts the ceiling.
+func TestSimCUBIC(t *testing.T) {
+	for _, name := range []string{"S1", "S7"} {
+		sc, _ := simtest.ScenarioByName(name)
+		code, stdout, stderr := dynlimit(t, "sim", name, "--policy", "cubic", "--duration", "10s")
+		if code != exitOK {
+			t.Fatalf("exit code = %d; stderr:\n%s", code, stderr)
+		}
+		if !hasRow(stdout, sc.Name, "cubic") {
+			t.Errorf("no %s row for cubic:\n%s", sc.Name, stdout)
+		}
+		lifted := sc.PeakRate() > policy.DefaultCUBIC().MaxRate
+		want := fmt.Sprintf("max_rate lifted to %g, twice the highest limit", 2*sc.PeakRate())
+		if strings.Contains(stdout, want) != lifted || strings.Contains(stdout, "lifted") != lifted {
+			t.Errorf("%s, highest limit %g, default max rate %g: lifted %v, but the output says:\n%s",
+				sc.Name, sc.PeakRate(), policy.DefaultCUBIC().MaxRate, lifted, stdout)
+		}
 	}
 }

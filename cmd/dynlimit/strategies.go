@@ -54,6 +54,15 @@ var namedStrategies = []namedStrategy{
 		note: func(_ simtest.Scenario, st simtest.Strategy) string {
 			return st.Name + " is the AWS SDK's adaptive algorithm, no cooldown on Retry-After"
 		}},
+	{names: []string{"cubic"}, help: "policy.CUBIC with the AWS SDK's constants\n(policy.DefaultCUBIC): the AWS algorithm inside\nthis library's limiter, Retry-After honoured as a\ncooldown; it starts at its max_rate, lifted to twice\nthe highest limit of a scenario above it", all: true,
+		make: simtest.CUBICFor,
+		note: func(_ simtest.Scenario, st simtest.Strategy) string {
+			s := st.Name + " is policy.CUBIC: the AWS algorithm inside this library's limiter, Retry-After honoured as a cooldown"
+			if c, ok := st.Policy.(policy.CUBIC); ok && c.MaxRate != policy.DefaultCUBIC().MaxRate {
+				s += fmt.Sprintf(", max_rate lifted to %g, twice the highest limit", c.MaxRate)
+			}
+			return s
+		}},
 }
 
 // told is what the fixed baseline of sc is told: the true limit, or each
