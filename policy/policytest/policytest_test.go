@@ -37,11 +37,12 @@ var rules = []string{
 // one they break: each must keep every other rule, and a fix must take it
 // out of here.
 //
-// DefaultAIMD grows with the time in use that successes stand for: a
-// batch of k successes stands for up to k intervals at the rate, while k
-// successes reported one after the other at the same instant stand for
-// one (the later ones for no time at all), so Count k is not k outcomes at
-// the same instant.
+// DefaultAIMD keeps Count k as k outcomes at the same instant but for one
+// case: a batch of successes in the probe that takes the rate past
+// restart_above × the ceiling. One by one, the success that crosses it
+// forgets the ceiling and the rest are slow start, each adding ln 2 /
+// slow_start_sec per token; the batch moves the rate along the curve once,
+// then forgets the ceiling, and its other successes add nothing.
 var known = map[string]struct {
 	p    policy.Policy
 	rule string
