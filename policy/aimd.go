@@ -219,10 +219,13 @@ func (a AIMD) Next(s State, o Outcome, now time.Time) State {
 	switch o.Signal.Kind {
 	case signal.Success:
 		n := o.N()
-		tokens := float64(n) * max(o.Tokens, 1)
-		measure(&s, tokens, now)
+		per := o.Tokens
+		if !(per > 0) {
+			per = 1 // an outcome that does not say stands for one token
+		}
+		measure(&s, float64(n)*per, now)
 		if !o.Stale(s) && !now.Before(s.CooldownUntil) {
-			a.grow(&s, n, tokens, now)
+			a.grow(&s, n, per, now)
 		}
 	case signal.Throttled:
 		measure(&s, 0, now)
@@ -265,34 +268,62 @@ func measure(s *State, tokens float64, now time.Time) {
 	}
 }
 
-// grow applies n successes of tokens tokens in all at now.
-func (a AIMD) grow(s *State, n uint64, tokens float64, now time.Time) {
+// grow applies n successes of per tokens each at now; measure has counted
+// them in s.Measured already.
+//
+// A batch ends as n successes one by one would: the probe's bound grows
+// with each success's share of Measured, and once one of them takes the
+// rate past Restart, the ones after it are slow start's.
+func (a AIMD) grow(s *State, n uint64, per float64, now time.Time) {
 	rate := s.Rate
+	k := float64(n)
 	if s.Ceiling > 0 && a.Recovery > 0 {
-		rate = max(rate, a.curve(s.Ceiling, now.Sub(s.Since).Seconds()))
+		curve := a.curve(s.Ceiling, now.Sub(s.Since).Seconds())
 		// Past the ceiling, the probe is bounded by what the limiter
 		// uses: no more than twice the successes of the last seconds, as
 		// the AWS SDK's adaptive mode bounds its rate by its measured
 		// send rate. A limiter that uses a fraction of its rate does not
 		// probe on, to meet a surge of demand far above the limit.
-		rate = max(s.Rate, min(rate, max(s.Ceiling, useBound*s.Measured)))
-		if a.Restart > 0 && rate >= s.Ceiling*(1+a.Restart) {
+		before := s.Measured - k*per/measureWindow // Measured before the batch
+		bound := func(j float64) float64 {
+			return max(rate, min(curve, max(s.Ceiling, useBound*(before+j*per/measureWindow))))
+		}
+		j := k // the success that restarts slow start, if one does
+		if line := s.Ceiling * (1 + a.Restart); a.Restart > 0 && curve >= line {
+			// The j-th success's bound reaches the line.
+			need := (line/useBound - before) * measureWindow / per
+			j = min(max(math.Ceil(need), 1), k+1)
+			for j > 1 && bound(j-1) >= line { // float rounding
+				j--
+			}
+			for j <= k && bound(j) < line {
+				j++
+			}
+		}
+		if j <= k && a.Restart > 0 && bound(j) >= s.Ceiling*(1+a.Restart) {
 			// Well past the old ceiling without a throttle: the limit
-			// moved. Forget it and search again.
+			// moved. Forget it and search again; the successes after
+			// the j-th are slow start's.
+			rate = bound(j)
 			s.Ceiling = 0
+			if a.SlowStart > 0 {
+				rate += (k - j) * per * math.Ln2 / a.SlowStart
+			}
+		} else {
+			rate = bound(k)
 		}
 	} else if s.Ceiling <= 0 && a.SlowStart > 0 {
 		// Slow start: each token of success adds ln 2 / SlowStart, so
 		// that a limiter whose successes come back at its rate doubles
 		// it every SlowStart seconds, as TCP's window grows by one
 		// segment per acknowledgement and so doubles every round trip.
-		rate += tokens * math.Ln2 / a.SlowStart
+		rate += k * per * math.Ln2 / a.SlowStart
 	}
 	if s.Since.IsZero() {
 		// A success grew the rate: throttles from now on are about it.
 		s.Since = now
 	}
-	rate += a.IncreaseFactor * float64(n)
+	rate += a.IncreaseFactor * k
 	s.Rate = fmath.Min(rate, a.MaxRate)
 }
 
