@@ -30,7 +30,7 @@ func TestNewRejectsInvalidPolicyParameters(t *testing.T) {
 		{"zero rate", aimdWith(func(a *policy.AIMD) { a.Rate = 0 }), "rate_limit_per_sec", 0},
 		{"NaN rate", aimdWith(func(a *policy.AIMD) { a.Rate = nan }), "rate_limit_per_sec", nan},
 		{"infinite rate", aimdWith(func(a *policy.AIMD) { a.Rate = inf }), "rate_limit_per_sec", inf},
-		{"rate above max_rate", aimdWith(func(a *policy.AIMD) { a.Rate = 200 }), "rate_limit_per_sec", 200},
+		{"rate above max_rate", aimdWith(func(a *policy.AIMD) { a.Rate = 2000 }), "rate_limit_per_sec", 2000},
 		{"zero burst", aimdWith(func(a *policy.AIMD) { a.Burst = 0 }), "burst_size", 0},
 		{"burst below 1", aimdWith(func(a *policy.AIMD) { a.Burst = 0.5 }), "burst_size", 0.5},
 		{"-Inf burst", aimdWith(func(a *policy.AIMD) { a.Burst = -inf }), "burst_size", -inf},

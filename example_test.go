@@ -17,9 +17,9 @@ import (
 // the rate that was throttled.
 func Example() {
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	// 5 req/s, burst 5, x0.8 on a throttle; between throttles the rate
-	// grows with the time in use: it doubles every 0.5 s of it until a
-	// throttle teaches it where the limit is.
+	// 5 req/s, burst 5, x0.8 on a throttle; until a throttle teaches it
+	// where the limit is, each success adds ln 2 / 0.5 ≈ 1.39/s, which
+	// doubles the rate every 0.5 s while successes come back at it.
 	a := policy.DefaultAIMD()
 	lim, err := dynlimit.New(dynlimit.WithPolicy(a), dynlimit.WithClock(fake))
 	if err != nil {
@@ -42,7 +42,9 @@ func Example() {
 
 	// The 429 came before any success: every request had been refused,
 	// whatever the rate, so it teaches no limit and slow start goes on.
-	// Each success, one a second, stands for one interval at the rate.
+	// Each success adds its step however far apart they come: the one
+	// above and four more, one a second, take the rate from 4 to 4 + 5 ×
+	// 1.39.
 	for range 4 {
 		fake.Advance(time.Second)
 		p, _ := lim.Wait(ctx)
@@ -54,7 +56,7 @@ func Example() {
 	// Output:
 	// after a 429: rate 4.0/s, paused for 2s
 	// next permit after 2.25s
-	// after 5 successes: rate 10.3/s; granted 6, throttled 1, decreases 1
+	// after 5 successes: rate 10.9/s; granted 6, throttled 1, decreases 1
 }
 
 // One limiter per Slack method, each learning its own limit: a throttle on

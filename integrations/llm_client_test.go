@@ -16,10 +16,10 @@ import (
 )
 
 // Against a fake of OpenAI: a client made by name prices each completion
-// by its max_tokens and paces by tokens: with 16,384 tokens of burst and
-// 500 a second, two 10,000-token completions cannot go together; the
-// second waits for the tokens, about 7.3 s, though the request budget
-// would let it go at once. The token headers then reconcile.
+// by its max_tokens and paces by tokens: with 16,384 tokens of burst, two
+// 10,000-token completions cannot go together; the second waits for its
+// tokens at the rate the token headers leave, about 10 s, though the
+// request budget would let it go at once.
 func TestOpenAIClientPacesByTokens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &inMemoryUpstream{h: func(w http.ResponseWriter, r *http.Request) {
@@ -45,9 +45,14 @@ func TestOpenAIClientPacesByTokens(t *testing.T) {
 		}
 		got := up.times("/v1/chat/completions")
 		cost := math.Ceil(10000 + float64(len(body))/BytesPerToken)
-		// After the first answer: 20,000 tokens left over 20 s, 1,000 a
-		// second, above the policy's rate: that is in force, 500 and the
-		// first success's growth.
+		// After the first answer the policy's token rate is its max_rate
+		// (50 requests/s × 100 tokens a request): slow start adds ln 2 /
+		// slow_start_sec per token of success, and the completion's
+		// 10,000 take it there from 500 a second at once. The headers'
+		// 20,000 tokens left over 20 s, 1,000 a second, are below it: that
+		// is in force, and a bucket paced by the upstream's quota keeps at
+		// most one token of its burst, so the second completion waits for
+		// all of its tokens but one.
 		cfg, _ := Get("openai")
 		cfg.AIMD.Rate, cfg.AIMD.Burst, cfg.AIMD.MaxRate = 5, 5, 50
 		tp, ok := cfg.TokenPolicy()
@@ -55,10 +60,10 @@ func TestOpenAIClientPacesByTokens(t *testing.T) {
 			t.Fatal("openai has no token policy")
 		}
 		after := tp.Next(tp.Initial(), policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Tokens: cost}, time.Now())
-		if after.Rate <= 500 || after.Rate > 510 {
-			t.Fatalf("token rate after one success = %v, want a little above 500", after.Rate)
+		if grown := tp.Rate + cost*math.Ln2/tp.SlowStart; tp.Rate != 500 || tp.MaxRate != 5000 || grown < tp.MaxRate || after.Rate != tp.MaxRate {
+			t.Fatalf("token rate %v → %v after one success (%v uncapped), want max_rate 5000", tp.Rate, after.Rate, grown)
 		}
-		wait := time.Duration((cost - (16384 - cost)) / after.Rate * float64(time.Second))
+		wait := time.Duration((cost - 1) / 1000 * float64(time.Second))
 		if len(got) != 2 || got[0] != 0 || got[1] < wait-time.Millisecond || got[1] > wait+time.Millisecond {
 			t.Errorf("sent at %v, want [0 %v]", got, wait)
 		}

@@ -20,27 +20,33 @@ import (
 //
 //   - Slow start. Until the first throttle that is about the rate, and
 //     again once the rate is well past the limit it remembers (Restart),
-//     the rate doubles every SlowStart seconds of use, as TCP's window does
-//     every round trip: a limiter at 5 requests/s and one at 500 find a
-//     doubled limit in the same few seconds.
+//     each success adds ln 2 / SlowStart per token of its permit, as TCP's
+//     window grows by one segment per acknowledgement: a limiter whose
+//     successes come back at its rate doubles it every SlowStart seconds,
+//     so one at 5 requests/s and one at 500 find a doubled limit in the
+//     same few seconds, and one used at half its rate grows half as fast.
 //   - The climb back. A throttle sets the ceiling (State.Ceiling) at the
 //     limit it found, and the rate, lowered to DecreaseFactor × ceiling,
 //     climbs back to it along a concave curve in Recovery seconds: fast
 //     at first, careful near the old limit. This is CUBIC's curve (RFC 9438).
 //   - The probe. Past Recovery the curve turns convex: ceiling × (1 +
 //     ((t − Recovery) / Probe)³), t being the time in use since the
-//     throttle. Right above the old limit the rate creeps; the longer no
-//     throttle comes, the faster it rises, so a limit that moved is found
-//     while one that did not costs a throttle every few tens of seconds.
-//     Once the rate is Restart × ceiling above it, the ceiling is
-//     forgotten and slow start resumes.
+//     throttle's pause ended. Right above the old limit the rate creeps;
+//     the longer no throttle comes, the faster it rises, so a limit that
+//     moved is found while one that did not costs a throttle every few tens
+//     of seconds. The probe never takes the rate above twice the successes
+//     of the last seconds (State.Measured), as the AWS SDK's adaptive mode
+//     bounds its rate by twice its measured send rate: a limiter that uses a
+//     fraction of its rate does not probe on toward MaxRate. Once the rate
+//     is Restart × ceiling above it, the ceiling is forgotten and slow
+//     start resumes.
 //
-// IncreaseFactor adds a fixed step per success on top of that curve (plain
-// AIMD when SlowStart, Recovery and Probe are all 0).
+// IncreaseFactor adds a fixed step per success on top of all that (plain
+// AIMD when SlowStart and Recovery are 0).
 //
-// Time in use counts only the time successes stand for: n successes at
-// rate r stand for at most n / r seconds. An idle limiter does not grow,
-// and one that uses half its rate grows half as fast.
+// Time in use: a wait between outcomes longer than the bucket takes to fill
+// (Burst / Rate) is idle time, which the curve does not count. An idle
+// limiter does not grow.
 //
 // Where the ceiling lies: the rate at a throttle overestimates the limit
 // when the upstream has a burst of its own, which lets a rate above its
@@ -48,9 +54,9 @@ import (
 // event, the ceiling is the rate of successes the limiter actually
 // achieved (State.Measured, smoothed over 10 s) when that lies between the
 // decreased rate and the rate. A throttle that is not about the rate
-// teaches no ceiling: one that stands for a burst of server errors (its
-// Status is 5xx), and one before any success grew the rate — every request
-// the limiter ever sent was refused, whatever the rate.
+// teaches no ceiling: one that stands for a burst of overloads
+// (Signal.FromOverloads), and one before any success grew the rate — every
+// request the limiter ever sent was refused, whatever the rate.
 //
 // On a throttle the limiter also pauses: for the signal's Retry-After when
 // the upstream sent one, otherwise for CooldownMultiplier intervals at the
@@ -111,8 +117,8 @@ type AIMD struct {
 // DefaultAIMD returns the default parameters: start at 5 requests/s with a
 // burst of 5, double every 0.5 s of use until the first throttle, multiply
 // by 0.8 on a throttle, climb back to the limit in 3 s, probe past it on a
-// curve that doubles it after 30 s more, search again from 50 % above it,
-// stay within [0.1, 100] requests/s, and pause 1.5 intervals of the new rate
+// curve that doubles it after 45 s more, search again from 50 % above it,
+// stay within [0.1, 1000] requests/s, and pause 1.5 intervals of the new rate
 // after a throttle that came without a Retry-After.
 //
 // These values come from the simulator's scenario suite (docs/design.md and
@@ -125,11 +131,11 @@ func DefaultAIMD() AIMD {
 		IncreaseFactor:     0,
 		DecreaseFactor:     0.8,
 		MinRate:            0.1,
-		MaxRate:            100,
+		MaxRate:            1000,
 		CooldownMultiplier: 1.5,
 		SlowStart:          0.5,
 		Recovery:           3,
-		Probe:              30,
+		Probe:              45,
 		Restart:            0.5,
 	}
 }
@@ -213,9 +219,13 @@ func (a AIMD) Next(s State, o Outcome, now time.Time) State {
 	switch o.Signal.Kind {
 	case signal.Success:
 		n := o.N()
-		dt := measure(&s, n, now)
+		per := o.Tokens
+		if !(per > 0) {
+			per = 1 // an outcome that does not say stands for one token
+		}
+		measure(&s, float64(n)*per, now)
 		if !o.Stale(s) && !now.Before(s.CooldownUntil) {
-			a.grow(&s, n, dt, now)
+			a.grow(&s, n, per, now)
 		}
 	case signal.Throttled:
 		measure(&s, 0, now)
@@ -232,60 +242,94 @@ func (a AIMD) Next(s State, o Outcome, now time.Time) State {
 // cycles of probe and throttle, short enough to follow a limit that moves.
 const measureWindow = 10
 
-// measure counts n successes reported at now in s.Measured and returns the
-// time in use they stand for: the time since the previous outcome, but no
-// more than n intervals at the current rate. The rest of that time was
-// idle: it moves s.Since later, so the curve counts only time in use.
-func measure(s *State, n uint64, now time.Time) float64 {
-	credit := float64(n) / s.Rate
-	if s.Updated.IsZero() {
-		s.Measured += float64(n) / measureWindow
-		s.Updated = now
-		return credit
-	}
-	gap := now.Sub(s.Updated).Seconds()
-	if !(gap > 0) {
-		// Outcomes at the same instant, or reported out of order.
-		s.Measured += float64(n) / measureWindow
-		return min(credit, 0)
-	}
-	dt := min(gap, credit)
-	s.Measured = s.Measured*math.Exp(-gap/measureWindow) + float64(n)/measureWindow
-	if !s.Since.IsZero() {
-		// The time before Since (a pause) is not in the phase at all.
-		from := later(s.Updated, s.Since)
-		if idle := now.Sub(from).Seconds() - dt; idle > 0 && now.After(from) {
-			s.Since = s.Since.Add(Seconds(idle))
+// measure counts the tokens of successes reported at now in s.Measured,
+// and moves s.Since later by the idle part of the time since the last
+// outcome, so that the curve counts only time in use. The time since the
+// last outcome is idle beyond the time the bucket takes to fill (burst /
+// rate): waits shorter than that are those of a limiter in use.
+//
+// Several outcomes at one instant change s as one outcome of their sum
+// does: the decay and the idle time depend on the instant alone.
+func measure(s *State, tokens float64, now time.Time) {
+	if !s.Updated.IsZero() && now.After(s.Updated) {
+		gap := now.Sub(s.Updated).Seconds()
+		s.Measured *= math.Exp(-gap / measureWindow)
+		if !s.Since.IsZero() {
+			// The time before Since (a pause) is not in the phase.
+			from := later(s.Updated, s.Since)
+			if idle := now.Sub(from).Seconds() - s.Burst/s.Rate; idle > 0 && now.After(from) {
+				s.Since = s.Since.Add(Seconds(idle))
+			}
 		}
 	}
-	s.Updated = now
-	return dt
+	s.Measured += tokens / measureWindow
+	if now.After(s.Updated) {
+		s.Updated = now
+	}
 }
 
-// grow applies n successes that stand for dt seconds of use at now.
-func (a AIMD) grow(s *State, n uint64, dt float64, now time.Time) {
+// grow applies n successes of per tokens each at now; measure has counted
+// them in s.Measured already.
+//
+// A batch ends as n successes one by one would: the probe's bound grows
+// with each success's share of Measured, and once one of them takes the
+// rate past Restart, the ones after it are slow start's.
+func (a AIMD) grow(s *State, n uint64, per float64, now time.Time) {
 	rate := s.Rate
-	switch {
-	case s.Ceiling <= 0:
-		if a.SlowStart > 0 && dt > 0 {
-			rate *= math.Exp2(dt / a.SlowStart)
+	k := float64(n)
+	if s.Ceiling > 0 && a.Recovery > 0 {
+		curve := a.curve(s.Ceiling, now.Sub(s.Since).Seconds())
+		// Past the ceiling, the probe is bounded by what the limiter
+		// uses: no more than twice the successes of the last seconds, as
+		// the AWS SDK's adaptive mode bounds its rate by its measured
+		// send rate. A limiter that uses a fraction of its rate does not
+		// probe on, to meet a surge of demand far above the limit.
+		before := s.Measured - k*per/measureWindow // Measured before the batch
+		bound := func(j float64) float64 {
+			return max(rate, min(curve, max(s.Ceiling, useBound*(before+j*per/measureWindow))))
 		}
-		if s.Since.IsZero() {
-			// A success grew the rate: throttles from now on are
-			// about it.
-			s.Since = now
+		j := k // the success that restarts slow start, if one does
+		if line := s.Ceiling * (1 + a.Restart); a.Restart > 0 && curve >= line {
+			// The j-th success's bound reaches the line.
+			need := (line/useBound - before) * measureWindow / per
+			j = min(max(math.Ceil(need), 1), k+1)
+			for j > 1 && bound(j-1) >= line { // float rounding
+				j--
+			}
+			for j <= k && bound(j) < line {
+				j++
+			}
 		}
-	case a.Recovery > 0:
-		rate = max(rate, a.curve(s.Ceiling, now.Sub(s.Since).Seconds()))
-		if a.Restart > 0 && rate >= s.Ceiling*(1+a.Restart) {
+		if j <= k && a.Restart > 0 && bound(j) >= s.Ceiling*(1+a.Restart) {
 			// Well past the old ceiling without a throttle: the limit
-			// moved. Forget it and search again.
-			s.Ceiling, s.Since = 0, now
+			// moved. Forget it and search again; the successes after
+			// the j-th are slow start's.
+			rate = bound(j)
+			s.Ceiling = 0
+			if a.SlowStart > 0 {
+				rate += (k - j) * per * math.Ln2 / a.SlowStart
+			}
+		} else {
+			rate = bound(k)
 		}
+	} else if s.Ceiling <= 0 && a.SlowStart > 0 {
+		// Slow start: each token of success adds ln 2 / SlowStart, so
+		// that a limiter whose successes come back at its rate doubles
+		// it every SlowStart seconds, as TCP's window grows by one
+		// segment per acknowledgement and so doubles every round trip.
+		rate += k * per * math.Ln2 / a.SlowStart
 	}
-	rate = max(rate, s.Rate+a.IncreaseFactor*float64(n))
+	if s.Since.IsZero() {
+		// A success grew the rate: throttles from now on are about it.
+		s.Since = now
+	}
+	rate += a.IncreaseFactor * k
 	s.Rate = fmath.Min(rate, a.MaxRate)
 }
+
+// useBound is how far above the successes of the last seconds
+// (State.Measured) the curve may take the rate.
+const useBound = 2
 
 // curve returns the rate t seconds of use after the pause of a throttle
 // at ceiling w: CUBIC's concave climb from DecreaseFactor × w back to w in
@@ -311,7 +355,7 @@ func (a AIMD) throttle(s *State, o *Outcome, now time.Time) {
 		extendCooldownOf(s, now, o.Signal.RetryAfter)
 		return
 	}
-	about := o.Signal.Status < 500 && (s.Ceiling > 0 || !s.Since.IsZero())
+	about := !o.Signal.FromOverloads && (s.Ceiling > 0 || !s.Since.IsZero())
 	if about {
 		w := s.Rate
 		if s.Ceiling > 0 {
@@ -331,7 +375,7 @@ func (a AIMD) throttle(s *State, o *Outcome, now time.Time) {
 		pause = Seconds(a.CooldownMultiplier / s.Rate)
 	}
 	s.CooldownUntil = later(s.CooldownUntil, now.Add(pause))
-	if about {
+	if s.Ceiling > 0 {
 		// The climb back starts when the pause ends.
 		s.Since = later(now, s.CooldownUntil)
 	}

@@ -27,7 +27,9 @@ func ExampleAIMD() {
 	}
 	fmt.Printf("start: %.1f/s\n", s.Rate)
 
-	// Slow start: no limit known yet, the rate doubles every 0.5 s of use.
+	// Slow start: no limit known yet, each success adds ln 2 / 0.5 ≈
+	// 1.39/s, so successes that come back at the rate double it about every
+	// 0.5 s (a little less: the steps lag the exponential they approach).
 	use(time.Second)
 	fmt.Printf("slow start, 1s: %.1f/s\n", s.Rate)
 	use(time.Second)
@@ -56,22 +58,24 @@ func ExampleAIMD() {
 	use(12 * time.Second)
 	fmt.Printf("probe, 15s: %.2f/s (ceiling %.1f/s)\n", s.Rate, s.Ceiling)
 
-	// Idle time is not use: after ten minutes without a call, one success
-	// moves the curve by one interval only (counted as use, ten minutes
+	// Idle time is not use: after ten minutes without a call, the curve
+	// counts only the time the bucket takes to fill, and the probe is held
+	// below twice the successes of the last seconds, which have decayed: one
+	// success leaves the rate where it was (counted as use, ten minutes
 	// would have taken the probe far past the ceiling).
 	now = now.Add(10 * time.Minute)
 	s = a.Next(s, policy.Outcome{Signal: signal.Signal{Kind: signal.Success}, Epoch: s.Epoch}, now)
 	fmt.Printf("after 10 minutes idle: %.2f/s\n", s.Rate)
 	// Output:
 	// start: 5.0/s
-	// slow start, 1s: 20.0/s
-	// slow start, 2s: 80.0/s
-	// throttled: 64.0/s, ceiling 80.0/s, paused 23.4375ms, epoch 1
-	// echo: 64.0/s, epoch 1
-	// climb back, 1.5s: 78.0/s
-	// climb back, 3s: 80.0/s
-	// probe, 15s: 85.12/s (ceiling 80.0/s)
-	// after 10 minutes idle: 85.14/s
+	// slow start, 1s: 18.9/s
+	// slow start, 2s: 74.3/s
+	// throttled: 59.5/s, ceiling 74.3/s, paused 25.230533ms, epoch 1
+	// echo: 59.5/s, epoch 1
+	// climb back, 1.5s: 72.5/s
+	// climb back, 3s: 74.3/s
+	// probe, 15s: 75.72/s (ceiling 74.3/s)
+	// after 10 minutes idle: 75.72/s
 }
 
 func ExampleCUBIC() {

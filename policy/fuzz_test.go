@@ -118,7 +118,7 @@ func TestParseAIMD(t *testing.T) {
 		{"decrease_factor 1.5", `{"decrease_factor": 1.5}`, "decrease_factor", 1.5},
 		{"negative rate", `{"rate_limit_per_sec": -2}`, "rate_limit_per_sec", -2},
 		{"min_rate above max_rate", `{"min_rate": 10, "max_rate": 5, "rate_limit_per_sec": 5}`, "min_rate", 10},
-		{"rate above the default max_rate", `{"rate_limit_per_sec": 500}`, "rate_limit_per_sec", 500},
+		{"rate above the default max_rate", `{"rate_limit_per_sec": 5000}`, "rate_limit_per_sec", 5000},
 		{"burst below 1", `{"burst_size": 0.5}`, "burst_size", 0.5},
 		{"negative slow_start_sec", `{"slow_start_sec": -1}`, "slow_start_sec", -1},
 		{"recovery_sec above a day", `{"recovery_sec": 86401}`, "recovery_sec", 86401},
