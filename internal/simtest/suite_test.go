@@ -64,7 +64,7 @@ func TestSuiteTargets(t *testing.T) {
 		r := mustRun(t, get("S3"), Default())
 		// The time-based growth probes harder than the per-success step
 		// did: 2.29 % of the requests throttled, where the target was 2 %
-		// (1.08 % with probe_band).
+		// (1.08 % for the previous default, which stepped per success).
 		if r.Goodput < 0.90 || r.Fairness < 0.95 || r.ThrottledShare > 0.025 {
 			t.Errorf("goodput %.2f%%, fairness %.3f, throttled %.2f%%; want >= 90%%, >= 0.95, <= 2.5%%",
 				100*r.Goodput, r.Fairness, 100*r.ThrottledShare)
@@ -105,7 +105,7 @@ func TestSuiteTargets(t *testing.T) {
 // tie is how far the default may score below a baseline on a scenario
 // where it no longer beats it. On S4-headers the quota hints pace both to
 // the quota without a throttle: the default scores 0.9918 against
-// fixed+30 %'s 0.9920 (it scored 0.9925 with probe_band).
+// fixed+30 %'s 0.9920 (the previous default, which stepped per success, scored 0.9925).
 var tie = map[string]float64{"S4-headers fixed+30%": 0.001}
 
 // TestSuiteBeatsBaselines: on every scenario, the default configuration
