@@ -1,8 +1,19 @@
 // Command quickstart paces calls to a local test server that allows 20
-// requests per second and answers 429 with a Retry-After beyond that. It
-// prints, every second, how fast the limiter lets requests through and how
-// many the server refused: the rate climbs, overshoots once, halves, and
-// settles under the server's limit.
+// requests in each second and answers 429 with a Retry-After of 1 s beyond
+// that. It prints, every second, the limiter's rate and how many requests
+// the server let through and refused.
+//
+// The limiter runs policy.DefaultAIMD, one request at a time (a burst of
+// 1), and knows nothing of the server's limit. Slow start doubles its rate
+// from 5 req/s about every half second, so it passes 20 req/s in the
+// second second and the first 429 comes. That 429 pauses the limiter for
+// the Retry-After, sets the limit it found (the ceiling) at the rate, and
+// multiplies the rate by 0.8; the rate climbs back to the ceiling in 3 s,
+// and each later 429 lowers the ceiling toward the 20 req/s the server let
+// through (the successes the limiter measured). Within about 20 s the rate
+// holds just under 20 req/s with no 429. Past the limit it found it
+// probes, slowly at first and then faster, so a run of a minute (-duration
+// 1m) shows a 429 now and then, when the probe passes 20 req/s.
 //
 //	go run ./examples/quickstart
 package main
@@ -11,6 +22,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,16 +38,17 @@ import (
 
 func main() {
 	limit := flag.Float64("limit", 20, "the test server's limit, requests per second")
-	duration := flag.Duration("duration", 8*time.Second, "how long to run")
+	duration := flag.Duration("duration", 20*time.Second, "how long to run")
 	workers := flag.Int("workers", 8, "concurrent workers")
 	flag.Parse()
-	if err := run(*limit, *duration, *workers); err != nil {
+	if err := run(os.Stdout, *limit, *duration, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(limit float64, duration time.Duration, workers int) error {
+// run plays the quickstart for duration and writes its table to out.
+func run(out io.Writer, limit float64, duration time.Duration, workers int) error {
 	// The upstream: a limit the client knows nothing about.
 	upstream := &window{limit: int(limit), size: time.Second}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,8 +61,10 @@ func run(limit float64, duration time.Duration, workers int) error {
 	}))
 	defer srv.Close()
 
+	// The default policy, one request at a time: slow start from 5 req/s
+	// finds the limit, and the curve climbs back to it after each 429.
 	a := policy.DefaultAIMD()
-	a.Rate, a.Burst, a.IncreaseFactor = 5, 1, 0.5
+	a.Burst = 1
 	lim, err := dynlimit.New(dynlimit.WithName("quickstart"), dynlimit.WithPolicy(a))
 	if err != nil {
 		return err
@@ -73,8 +88,8 @@ func run(limit float64, duration time.Duration, workers int) error {
 		}()
 	}
 
-	fmt.Printf("server limit %.0f req/s; %d workers\n", limit, workers)
-	fmt.Println("second  limiter rate  ok/s  429/s")
+	fmt.Fprintf(out, "server limit %.0f req/s; %d workers\n", limit, workers)
+	fmt.Fprintln(out, "second  limiter rate  ok/s  429/s")
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for sec := 1; ; sec++ {
@@ -82,12 +97,12 @@ func run(limit float64, duration time.Duration, workers int) error {
 		case <-ctx.Done():
 			wg.Wait()
 			s := lim.Snapshot()
-			fmt.Printf("granted %d, throttled %d, decreases %d\n",
+			fmt.Fprintf(out, "granted %d, throttled %d, decreases %d\n",
 				s.Counters.Granted, s.Counters.Throttled, s.Counters.Decreases)
 			return nil
 		case <-tick.C:
 			s := lim.Snapshot()
-			fmt.Printf("%6d  %10.1f/s  %4d  %5d\n", sec, s.Rate, ok.Swap(0), throttled.Swap(0))
+			fmt.Fprintf(out, "%6d  %10.1f/s  %4d  %5d\n", sec, s.Rate, ok.Swap(0), throttled.Swap(0))
 		}
 	}
 }
