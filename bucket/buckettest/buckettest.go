@@ -40,8 +40,10 @@ var base = policy.State{Rate: 4, Burst: 4}
 // throttling starts from base. A fresh throttle without Retry-After halves
 // the rate to 2 tokens/s and pauses 1.5 intervals of it, 750ms; a success
 // doubles the rate to 8 tokens/s, so old and new rates are easy to tell
-// apart.
-var throttling = policy.AIMD{
+// apart. It is plain AIMD that keeps no measure of time (mechanics): the
+// states it leaves are exactly the ones written below. RunDifferential
+// plays policies that move Since, Updated and Measured.
+var throttling = mechanics{policy.AIMD{
 	Rate:               4,
 	Burst:              4,
 	IncreaseFactor:     4,
@@ -49,6 +51,16 @@ var throttling = policy.AIMD{
 	MinRate:            0.5,
 	MaxRate:            100,
 	CooldownMultiplier: 1.5,
+}}
+
+// mechanics is an AIMD whose steps leave Since, Updated and Measured as
+// they found them.
+type mechanics struct{ policy.AIMD }
+
+func (m mechanics) Next(s policy.State, o policy.Outcome, now time.Time) policy.State {
+	next := m.AIMD.Next(s, o, now)
+	next.Since, next.Updated, next.Measured = s.Since, s.Updated, s.Measured
+	return next
 }
 
 // Run runs the conformance suite. newBucket must return a bucket that has

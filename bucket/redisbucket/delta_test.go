@@ -30,6 +30,8 @@ type timedAIMD struct{ policy.AIMD }
 
 func (p timedAIMD) Next(s policy.State, o policy.Outcome, now time.Time) policy.State {
 	next := p.AIMD.Next(s, o, now)
+	// The measure below is this policy's own, not AIMD's.
+	next.Since, next.Updated, next.Measured = s.Since, s.Updated, s.Measured
 	if next.Epoch != s.Epoch || next.Since.IsZero() {
 		next.Since = now
 	}

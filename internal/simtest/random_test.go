@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dynlimit/dynlimit/policy"
 )
 
 // randomGoodputFloor is the lowest goodput, and randomThrottledCeiling the
@@ -105,7 +107,9 @@ func TestRunRandomUpstreams(t *testing.T) {
 func TestDefaultUpTo(t *testing.T) {
 	sc := RandomUpstream(21) // close to 1000 req/s
 	lifted := mustRun(t, sc, DefaultUpTo(RandomMaxLimit))
-	capped := mustRun(t, sc, Default())
+	low := policy.DefaultAIMD()
+	low.MaxRate = 100 // below the upstream's limit
+	capped := mustRun(t, sc, Dynlimit(Default().Name, low))
 	top := 0.0
 	for _, s := range lifted.Trace {
 		top = max(top, s.Rate)
@@ -114,8 +118,8 @@ func TestDefaultUpTo(t *testing.T) {
 		t.Errorf("lifted: top rate %v, %d succeeded; capped: %d succeeded; want the lifted above the capped, within %v",
 			top, lifted.Succeeded, capped.Succeeded, RandomMaxLimit)
 	}
-	low := mustRun(t, RandomUpstream(1), DefaultUpTo(1)) // a ceiling below the default's is no ceiling
-	if diff := cmp.Diff(mustRun(t, RandomUpstream(1), Default()), low); diff != "" {
+	same := mustRun(t, RandomUpstream(1), DefaultUpTo(1)) // a ceiling below the default's is no ceiling
+	if diff := cmp.Diff(mustRun(t, RandomUpstream(1), Default()), same); diff != "" {
 		t.Errorf("DefaultUpTo(1) played differently from Default() (-Default +DefaultUpTo):\n%s", diff)
 	}
 }
