@@ -43,8 +43,7 @@ var rules = []string{
 var known = map[string]struct {
 	p    policy.Policy
 	rule string
-}{
-}
+}{}
 
 func TestKnownBreaks(t *testing.T) {
 	if os.Getenv(brokenEnv) != "" {
