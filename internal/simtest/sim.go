@@ -377,8 +377,13 @@ func (e *engine) run() {
 		// The run covers [0, end): nothing happens at end but the sample
 		// that closes the last second.
 		kind := ev.kind()
-		if ev.at > end || ev.at == end && kind != evSample {
+		if ev.at > end {
 			break
+		}
+		if ev.at == end && kind != evSample {
+			// Skipped, not the end of the loop: the sample that closes
+			// the last second may come after it at the same instant.
+			continue
 		}
 		e.now, e.t = ev.at, instant(ev.at)
 		switch kind {
