@@ -22,8 +22,9 @@ import (
 //   - max_in_flight is set only where the vendor says the API caps
 //     concurrency.
 //
-// The rest keep policy.DefaultAIMD's values: ×0.7 on a throttle, a pause of
-// 1.5 intervals after a throttle without Retry-After, the ceiling memory.
+// The rest keep policy.DefaultAIMD's values: ×0.8 on a throttle, a pause of
+// 1.5 intervals after a throttle without Retry-After, slow start, the climb
+// back to the limit found and the probe past it.
 func builtinAIMD(rate, burst, minRate, maxRate float64) policy.AIMD {
 	a := policy.DefaultAIMD()
 	a.Rate, a.Burst, a.MinRate, a.MaxRate = rate, burst, minRate, maxRate
