@@ -386,18 +386,28 @@ func (a AIMD) throttle(s *State, o *Outcome, now time.Time) {
 // trailing data are errors that name the problem.
 func ParseAIMD(data []byte) (AIMD, error) {
 	a := DefaultAIMD()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return AIMD{}, fmt.Errorf("policy: decode AIMD parameters: %w", err)
-	}
-	// Decoder.More stops at a stray '}' or ']' as if a container ended, so it
-	// would accept `{...}}`; only io.EOF proves nothing follows the object.
-	if _, err := dec.Token(); err != io.EOF {
-		return AIMD{}, fmt.Errorf("policy: decode AIMD parameters: data after the JSON object")
+	if err := decodeStrict(data, &a, "AIMD"); err != nil {
+		return AIMD{}, err
 	}
 	if err := a.Validate(); err != nil {
 		return AIMD{}, err
 	}
 	return a, nil
+}
+
+// decodeStrict decodes one JSON object of what's parameters into v, over
+// the values v holds: unknown fields, wrong types and trailing data are
+// errors that name the problem.
+func decodeStrict(data []byte, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("policy: decode %s parameters: %w", what, err)
+	}
+	// Decoder.More stops at a stray '}' or ']' as if a container ended, so it
+	// would accept `{...}}`; only io.EOF proves nothing follows the object.
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("policy: decode %s parameters: data after the JSON object", what)
+	}
+	return nil
 }

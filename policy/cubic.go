@@ -1,10 +1,7 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"time"
 
@@ -311,14 +308,8 @@ func (c CUBIC) throttle(s *State, o *Outcome, now time.Time) {
 // trailing data are errors that name the problem.
 func ParseCUBIC(data []byte) (CUBIC, error) {
 	c := DefaultCUBIC()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return CUBIC{}, fmt.Errorf("policy: decode CUBIC parameters: %w", err)
-	}
-	// As in ParseAIMD: only io.EOF proves nothing follows the object.
-	if _, err := dec.Token(); err != io.EOF {
-		return CUBIC{}, fmt.Errorf("policy: decode CUBIC parameters: data after the JSON object")
+	if err := decodeStrict(data, &c, "CUBIC"); err != nil {
+		return CUBIC{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return CUBIC{}, err
