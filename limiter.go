@@ -41,6 +41,16 @@ type Limiter struct {
 	// lastFlush is the UnixNano of the last flush.
 	lastFlush int64
 
+	// changed is closed, and replaced, when a congestion event forfeits
+	// the reservations or the rate rises to raiseStep times woke, the rate
+	// when it was last closed (or the lowest since): waiters whose bucket
+	// is a [bucket.Retimer] then ask for their new instants, or take again.
+	// Guarded by mu.
+	changed chan struct{}
+	woke    float64
+	// retimer is the bucket as a Retimer, or nil.
+	retimer bucket.Retimer
+
 	// burst is math.Float64bits of the burst after the last policy step,
 	// for Burst to read without a lock.
 	burst atomic.Uint64
@@ -53,6 +63,12 @@ type Limiter struct {
 // request flushes, so the policy sees each success before the next permit
 // is granted, as if there were no batching.
 const flushEvery = int64(time.Millisecond)
+
+// raiseStep is how far the rate must rise before waiters look at their
+// instants again. A reservation then waits at most a quarter longer than
+// the rate in force allows, and a slow start from 5 to 1,000 req/s wakes
+// them two dozen times, not once per success.
+const raiseStep = 1.25
 
 // counters count what a Snapshot reports.
 type counters struct {
@@ -97,7 +113,9 @@ func New(opts ...Option) (*Limiter, error) {
 	if c.maxInFlight > 0 {
 		l.sem = make(chan struct{}, c.maxInFlight)
 	}
+	l.retimer, _ = l.bucket.(bucket.Retimer)
 	initial := l.policy.Initial()
+	l.changed, l.woke = make(chan struct{}), initial.Rate
 	if err := l.bucket.Init(context.Background(), l.clock.Now(), initial); err != nil {
 		return nil, err
 	}
@@ -137,7 +155,8 @@ func (l *Limiter) Wait(ctx context.Context) (Permit, error) { return l.WaitN(ctx
 // takes nothing. When ctx ends during the wait, WaitN returns ctx.Err() at
 // once and gives the reserved tokens back. A waiter overtaken by a
 // congestion event (a throttle reported by another caller) waits again under
-// the new rate and cooldown. n must be > 0 and at most the burst.
+// the new rate and cooldown, and a rate that rises during the wait ends it
+// sooner (see [Limiter.RateChanged]). n must be > 0 and at most the burst.
 func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	if n <= 0 {
 		return Permit{}, badN(n)
@@ -199,18 +218,74 @@ func (l *Limiter) WaitN(ctx context.Context, n int) (Permit, error) {
 	}
 }
 
-// sleep waits until r.At or until ctx ends, in which case it gives r back.
+// sleep waits until r is due or until ctx ends, in which case it gives r
+// back. r is due at r.At, or earlier when the rate rises meanwhile and the
+// bucket can tell ([bucket.Retimer]).
 func (l *Limiter) sleep(ctx context.Context, now time.Time, r bucket.Reservation) (time.Time, error) {
+	// A change between the Take and this read is seen at the next one: the
+	// instant is then computed from all that accrued since the Take.
+	var changed <-chan struct{}
+	if l.retimer != nil {
+		changed = l.RateChanged()
+	}
 	t := l.clock.NewTimer(r.At.Sub(now))
 	defer t.Stop()
-	select {
-	case <-t.C():
-		return l.clock.Now(), nil
-	case <-ctx.Done():
-		// The tokens go back even though ctx has ended: a remote bucket
-		// needs a live context to hear about it.
-		_ = l.bucket.Cancel(context.WithoutCancel(ctx), l.clock.Now(), r)
-		return time.Time{}, ctx.Err()
+	for {
+		select {
+		case <-t.C():
+			return l.clock.Now(), nil
+		case <-changed:
+			changed = l.RateChanged()
+			now = l.clock.Now()
+			due, err := l.retimer.Due(ctx, now, r)
+			if err != nil {
+				continue // r.At still holds
+			}
+			if !due.After(now) {
+				return now, nil // due, or forfeited: Confirm tells
+			}
+			t.Reset(due.Sub(now))
+		case <-ctx.Done():
+			// The tokens go back even though ctx has ended: a remote bucket
+			// needs a live context to hear about it.
+			_ = l.bucket.Cancel(context.WithoutCancel(ctx), l.clock.Now(), r)
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+// RateChanged returns a channel that is closed at the next change of the
+// rate that moves waiting reservations: a congestion event, which forfeits
+// them, or a rise to a quarter above the rate when the channel was last
+// closed (or the lowest it has been since). A caller holding a
+// [Reservation] waits on it beside the reservation's delay and, when it
+// closes, asks [Reservation.DelayFrom] again: a rate that rises while
+// reservations wait makes them due sooner, and a forfeited one is due at
+// once, for [Reservation.PermitAt] to say so. [Limiter.WaitN] does this
+// itself. Only a bucket that can retime its reservations
+// ([bucket.Retimer], as [bucket.Local] does) moves them; on any other the
+// channel closes all the same and DelayFrom keeps its instant.
+func (l *Limiter) RateChanged() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+// retime closes changed if the waiters must look at their reservations
+// again: a new epoch (fresh) forfeited them, or rate, the rate after a
+// policy step (0 when not known), rose raiseStep above the rate they last
+// woke at. l.mu is held.
+func (l *Limiter) retime(fresh bool, rate float64) {
+	if fresh || rate >= l.woke*raiseStep {
+		close(l.changed)
+		l.changed = make(chan struct{})
+		if rate > 0 {
+			l.woke = rate
+		}
+		return
+	}
+	if rate > 0 && rate < l.woke {
+		l.woke = rate
 	}
 }
 
@@ -321,7 +396,14 @@ func (l *Limiter) addToBatch(epoch uint64) bool {
 // knew. Successes still batched under the old epoch are handed to the
 // policy as what they are: outcomes of permits of an older epoch.
 func (l *Limiter) observeEpoch(e uint64, now time.Time) {
+	l.observe(e, 0, now)
+}
+
+// observe is observeEpoch(e, now) that also notes rate, the rate after a
+// policy step, if it is > 0: one lock for both.
+func (l *Limiter) observe(e uint64, rate float64, now time.Time) {
 	l.mu.Lock()
+	l.retime(e > l.epoch, rate)
 	if e <= l.epoch {
 		l.mu.Unlock()
 		return
@@ -432,16 +514,32 @@ type Reservation struct {
 // OK reports whether the reservation holds tokens.
 func (r Reservation) OK() bool { return r.l != nil }
 
-// At returns the instant the tokens may be used.
+// At returns the instant the tokens may be used, as it was when the
+// reservation was made; [Reservation.DueAt] says when they may be now.
 func (r Reservation) At() time.Time { return r.r.At }
 
 // Epoch returns the epoch the reservation was made in.
 func (r Reservation) Epoch() uint64 { return r.r.Epoch }
 
-// DelayFrom returns how long after now the tokens may be used; 0 if they
-// already may.
+// DueAt returns the instant the tokens may be used, as of now: At, or
+// earlier when the limiter's rate has risen since the reservation was made
+// (see [Limiter.RateChanged]).
+func (r Reservation) DueAt(now time.Time) time.Time {
+	l := r.l
+	if l == nil || l.retimer == nil || !r.r.At.After(now) {
+		return r.r.At
+	}
+	due, err := l.retimer.Due(context.Background(), now, r.r)
+	if err != nil {
+		return r.r.At
+	}
+	return due
+}
+
+// DelayFrom returns how long after now the tokens may be used, as DueAt
+// sees it; 0 if they already may.
 func (r Reservation) DelayFrom(now time.Time) time.Duration {
-	return max(r.r.At.Sub(now), 0)
+	return max(r.DueAt(now).Sub(now), 0)
 }
 
 // CancelAt gives the tokens back, if their time has not come and no
@@ -455,7 +553,7 @@ func (r Reservation) CancelAt(now time.Time) {
 // PermitAt turns the reservation into a Permit; call it once per
 // reservation, since a Reservation is a value and cannot tell that it was
 // already used. It fails with [ErrEarly]
-// before [Reservation.At], with [ErrForfeited] when a congestion event has
+// before [Reservation.DueAt], with [ErrForfeited] when a congestion event has
 // happened since the reservation was made (reserve again), and with
 // [ErrInFlight] when the in-flight cap is reached (the reservation stays
 // good; try again when a permit is done).
@@ -464,7 +562,7 @@ func (r Reservation) PermitAt(now time.Time) (Permit, error) {
 	if l == nil {
 		return Permit{}, ErrForfeited
 	}
-	if now.Before(r.r.At) {
+	if now.Before(r.DueAt(now)) {
 		return Permit{}, ErrEarly
 	}
 	ok, err := l.bucket.Confirm(context.Background(), now, r.r)
@@ -575,7 +673,7 @@ func (l *Limiter) stepped(now time.Time, prev, next policy.State, err error) boo
 	} else if next.Rate < prev.Rate {
 		l.counters.decreases.Add(1)
 	}
-	l.observeEpoch(next.Epoch, now)
+	l.observe(next.Epoch, next.Rate, now)
 	if l.observers != nil && (next.Rate != prev.Rate || !next.CooldownUntil.Equal(prev.CooldownUntil) || next.Epoch != prev.Epoch) {
 		l.emit(Event{Kind: EventRateChange, Time: now, Prev: prev, State: next})
 	}

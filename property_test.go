@@ -244,10 +244,12 @@ func (r *run) step() {
 		full := r.full()
 		p, err := res.PermitAt(r.now)
 		switch {
-		case r.now.Before(res.At()):
+		case r.now.Before(res.DueAt(r.now)):
 			if !errors.Is(err, dynlimit.ErrEarly) {
-				r.t.Fatalf("PermitAt %v before At: err = %v, want ErrEarly", res.At().Sub(r.now), err)
+				r.t.Fatalf("PermitAt %v before it is due: err = %v, want ErrEarly", res.DueAt(r.now).Sub(r.now), err)
 			}
+		case errors.Is(err, dynlimit.ErrEarly):
+			r.t.Fatalf("PermitAt once due (at %v, At %v): ErrEarly", res.DueAt(r.now), res.At())
 		case errors.Is(err, dynlimit.ErrForfeited):
 			r.forfeited = append(r.forfeited, res.Epoch())
 			r.reservations = append(r.reservations[:i], r.reservations[i+1:]...)

@@ -541,7 +541,8 @@ func TestMaxWaitBoundsTheWholeWait(t *testing.T) {
 		},
 		{
 			// Due at t1+200ms, forfeited at t1+100ms by a 429 that pauses
-			// until t1+800ms; at 2.5/s the token comes at t1+1.2s.
+			// until t1+800ms; at 2.5/s the token comes at t1+1.2s. The
+			// waiter hears of it at once, takes again and is refused.
 			name: "forfeited reservation",
 			run: func(t *testing.T, l *dynlimit.Limiter, ctx context.Context) waitResult {
 				ps := drainNow(t, l)
@@ -550,7 +551,7 @@ func TestMaxWaitBoundsTheWholeWait(t *testing.T) {
 				ps[0].Done(throttle(700 * time.Millisecond))
 				return <-c
 			},
-			wantAt: 200 * time.Millisecond, wantRetryAt: 1200 * time.Millisecond,
+			wantAt: 100 * time.Millisecond, wantRetryAt: 1200 * time.Millisecond,
 		},
 	}
 	for _, sc := range scenarios {

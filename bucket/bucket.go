@@ -67,6 +67,24 @@ type Bucket interface {
 	Peek(ctx context.Context, now time.Time) (Status, error)
 }
 
+// Retimer is implemented by a [Bucket] whose pending reservations come due
+// earlier when the rate rises after they were taken. A reservation taken
+// at 5 tokens a second behind a hundred others is due 20 s ahead; if the
+// policy doubles the rate a second later, the bucket refills twice as fast
+// and the reservation is due sooner. A Limiter whose bucket is a Retimer
+// wakes its waiters when the rate rises and asks for their new instants
+// ([bucket.Local] is one; a bucket that is not keeps the instants it
+// handed out, which is safe and slower to follow a rising rate).
+type Retimer interface {
+	// Due returns the instant r may be used, as of now: r.At, or earlier
+	// when the rate has risen since r was taken. It is never after r.At.
+	// It is r.At for a reservation not taken (OK false) or whose time has
+	// come, and now for one of an older epoch, which Confirm refuses. An
+	// instant it returns is an estimate at the rates in force: a cooldown
+	// or a quota imposed later can move it back, never beyond r.At.
+	Due(ctx context.Context, now time.Time, r Reservation) (time.Time, error)
+}
+
 // CheckState reports whether s can start a bucket, as [Bucket.Init] wants
 // it: a finite rate > 0 and a finite burst >= 1. The error is a
 // *policy.Error naming the field and its value.
@@ -91,6 +109,10 @@ type Reservation struct {
 	Tokens float64
 	// Epoch is the epoch the reservation was made in.
 	Epoch uint64
+	// Mark is the bucket's own record of the reservation's place in line,
+	// for a [Retimer] to tell when it comes due; zero from a bucket that
+	// is not one.
+	Mark float64
 }
 
 // Status is what [Bucket.Peek] sees.

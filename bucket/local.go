@@ -28,9 +28,17 @@ type Local struct {
 	// tail is at or after the latest At handed out in the current epoch:
 	// Cancel must not give back what later reservations stand on.
 	tail time.Time
+	// accrued counts every token the refill has added since Init, the
+	// part the burst cut off included. A reservation's Mark is the value
+	// it must reach for the reservation to come due, which is how [Local.Due]
+	// moves it earlier when the rate rises after it was made.
+	accrued float64
 }
 
-var _ Bucket = (*Local)(nil)
+var (
+	_ Bucket  = (*Local)(nil)
+	_ Retimer = (*Local)(nil)
+)
 
 // NewLocal returns an empty Local bucket; the Limiter initializes it.
 func NewLocal() *Local { return new(Local) }
@@ -55,20 +63,28 @@ func (b *Local) Init(_ context.Context, now time.Time, s policy.State) error {
 // advance refills the bucket up to now. b.mu is held.
 func (b *Local) advance(now time.Time) {
 	if now.After(b.last) {
-		b.tokens = b.refilled(now)
+		add := b.refill(now)
+		b.accrued += add
+		b.tokens = math.Min(b.state.Burst, b.tokens+add)
 		b.last = now
 	}
 }
 
-// refilled returns the tokens at now, which is after b.last: at the quota's
-// rate until its window resets, at the policy's after. b.mu is held.
+// refilled returns the tokens at now, which is after b.last. b.mu is held.
 func (b *Local) refilled(now time.Time) float64 {
-	s, from, tokens := &b.state, b.last, b.tokens
+	return math.Min(b.state.Burst, b.tokens+b.refill(now))
+}
+
+// refill returns the tokens that accrue from b.last to now, which is after
+// it, before the burst caps them: at the quota's rate until its window
+// resets, at the policy's after. b.mu is held.
+func (b *Local) refill(now time.Time) float64 {
+	s, from, add := &b.state, b.last, 0.0
 	if s.Paced(from) && s.QuotaUntil.Before(now) {
-		tokens += s.QuotaRate * s.QuotaUntil.Sub(from).Seconds()
+		add = s.QuotaRate * s.QuotaUntil.Sub(from).Seconds()
 		from = s.QuotaUntil
 	}
-	return math.Min(s.Burst, tokens+s.RateAt(from)*now.Sub(from).Seconds())
+	return add + s.RateAt(from)*now.Sub(from).Seconds()
 }
 
 // Take reserves n tokens; see [Bucket.Take].
@@ -97,6 +113,8 @@ func (b *Local) Take(_ context.Context, now time.Time, n float64, maxWait time.D
 	r := Reservation{At: at, Tokens: n, Epoch: b.state.Epoch}
 	// Sub saturates at Forever, which so bounds nothing.
 	if at.Sub(now) <= maxWait {
+		// The tokens that must accrue before r is due: those it lacks.
+		r.Mark = b.accrued + max(n-b.tokens, 0)
 		b.tokens -= n
 		r.OK = true
 		if at.After(b.tail) {
@@ -114,6 +132,45 @@ func (b *Local) Confirm(_ context.Context, _ time.Time, r Reservation) (bool, er
 		return false, ErrUninitialized
 	}
 	return r.OK && r.Epoch == b.state.Epoch, nil
+}
+
+// Due returns the instant r may be used, as of now; see [Retimer.Due].
+// A pending reservation comes due once the tokens it lacked when it was
+// taken have accrued, at whatever rates were in force since, and no
+// cooldown runs: r.At, or earlier when the rate has risen.
+func (b *Local) Due(_ context.Context, now time.Time, r Reservation) (time.Time, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.init {
+		return r.At, ErrUninitialized
+	}
+	if !r.OK || !r.At.After(now) {
+		return r.At, nil
+	}
+	if r.Epoch != b.state.Epoch {
+		return now, nil // forfeited: Confirm says so at once
+	}
+	b.advance(now)
+	due := now
+	if b.state.CooldownUntil.After(due) {
+		due = b.state.CooldownUntil
+	}
+	if need := r.Mark - b.accrued; need > 0 {
+		// From the refill's last instant if it is later (a cooldown's end
+		// or a caller that read the clock later), as Take counts.
+		if b.last.After(due) {
+			due = b.last
+		}
+		due = due.Add(b.state.Accrual(need, due))
+	}
+	// Float rounding moves an instant recomputed at another time by a
+	// nanosecond or so: that is not a rise of the rate. And a rate lowered
+	// since (by a quota) does not break the promise r.At made: only a
+	// congestion event does, through the epoch.
+	if due.After(r.At.Add(-time.Microsecond)) {
+		return r.At, nil
+	}
+	return due, nil
 }
 
 // Cancel gives back r's tokens if their time has not come and no congestion

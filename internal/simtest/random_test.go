@@ -12,14 +12,15 @@ import (
 
 // randomGoodputFloor is the lowest goodput, and randomThrottledCeiling the
 // highest throttled share, that the default reaches over the first
-// randomSeeds random upstreams (max_rate 1000 covers them all): 80.96 % on
-// random-upstream-21 (989 req/s: the waiters reserved at the start rate
-// hold the first seconds back) and 7.22 % on random-upstream-8 (2 req/s,
+// randomSeeds random upstreams (max_rate 1000 covers them all): 81.38 % on
+// random-upstream-2 (2.2 req/s, a burst of 1, two workers: started above
+// the limit, the default takes 23 s to settle, and each probe's throttle
+// costs a large share of few requests) and 7.22 % on random-upstream-8 (2 req/s,
 // a burst of 1.9: each probe's throttle is a large share of few
 // requests), rounded. The goal is >= 90 % and <= 2 % (see goals_test.go);
 // neither figure may move away from it.
 const (
-	randomGoodputFloor     = 0.80
+	randomGoodputFloor     = 0.81
 	randomThrottledCeiling = 0.073
 	randomSeeds            = 24
 )

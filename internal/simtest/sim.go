@@ -244,8 +244,12 @@ func (q *queue) popHeap() event {
 }
 
 type worker struct {
-	ticket  breaker.Ticket
-	res     dynlimit.Reservation
+	ticket breaker.Ticket
+	res    dynlimit.Reservation
+	// due is the instant of the evPermit the worker waits for, or -1:
+	// one scheduled for another instant is stale, left in the queue by a
+	// retime that moved the worker earlier.
+	due     time.Duration
 	permit  dynlimit.Permit
 	reply   reply
 	attempt int
@@ -253,7 +257,10 @@ type worker struct {
 }
 
 type client struct {
-	lim     *dynlimit.Limiter
+	lim *dynlimit.Limiter
+	// changed is lim.RateChanged() as last read: closed, the waiting
+	// workers' reservations may be due sooner, or forfeited.
+	changed <-chan struct{}
 	pacer   Pacer
 	br      *breaker.Breaker
 	workers []worker
@@ -332,6 +339,7 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 				return nil, err
 			}
 			c.lim = lim
+			c.changed = lim.RateChanged()
 		}
 		if st.Breaker != nil {
 			b, err := breaker.New(*st.Breaker, breaker.WithClock(e.clk))
@@ -342,6 +350,7 @@ func newEngine(sc Scenario, st Strategy) (*engine, error) {
 		}
 		c.workers = make([]worker, sc.Clients.Workers)
 		for w := range c.workers {
+			c.workers[w].due = -1
 			if sc.Clients.Arrivals > 0 {
 				c.idle = append(c.idle, int32(w))
 			} else {
@@ -390,7 +399,9 @@ func (e *engine) run() {
 		case evReady:
 			e.ready(int(ev.c), int(ev.w))
 		case evPermit:
-			e.permit(int(ev.c), int(ev.w))
+			if e.clients[ev.c].workers[ev.w].due == ev.at {
+				e.permit(int(ev.c), int(ev.w))
+			}
 		case evResponse:
 			e.response(int(ev.c), int(ev.w))
 		case evArrival:
@@ -437,11 +448,38 @@ func (e *engine) ready(c, w int) {
 		return
 	}
 	cl.workers[w].res = r
-	if d := between(r.At(), e.t); d > 0 { // r.DelayFrom(e.t)
+	// The take may have flushed successes that raised the rate.
+	e.checkChanged(c)
+	if d := between(r.At(), e.t); d > 0 { // r.DelayFrom(e.t), just taken
+		cl.workers[w].due = e.now + d
 		e.schedule(e.now+d, evPermit, c, w)
 		return
 	}
 	e.permit(c, w)
+}
+
+// checkChanged moves the waiting workers of client c earlier if its
+// limiter's rate has changed enough for them to look again, as
+// Limiter.WaitN's sleepers do: due sooner on a rise, at once when a
+// congestion event forfeited their reservations.
+func (e *engine) checkChanged(c int) {
+	cl := &e.clients[c]
+	select {
+	case <-cl.changed:
+	default:
+		return
+	}
+	cl.changed = cl.lim.RateChanged()
+	for w := range cl.workers {
+		wk := &cl.workers[w]
+		if wk.due <= e.now {
+			continue // not waiting, or due at this instant already
+		}
+		if at := e.now + wk.res.DelayFrom(e.t); at < wk.due {
+			wk.due = at
+			e.schedule(at, evPermit, c, w)
+		}
+	}
 }
 
 // pace: worker w asks its client's pacer for leave to send, and asks again
@@ -461,6 +499,7 @@ func (e *engine) pace(c, w int) {
 func (e *engine) permit(c, w int) {
 	cl := &e.clients[c]
 	wk := &cl.workers[w]
+	wk.due = -1
 	p, err := wk.res.PermitAt(e.at())
 	switch {
 	case err == nil:
@@ -509,8 +548,10 @@ func (e *engine) response(c, w int) {
 		if n := len(cl.parked); n > 0 {
 			p := cl.parked[0]
 			cl.parked = cl.parked[1:]
+			cl.workers[p].due = e.now
 			e.schedule(e.now, evPermit, c, int(p))
 		}
+		e.checkChanged(c)
 	}
 	switch sig.Kind {
 	case signal.Success:
