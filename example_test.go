@@ -12,7 +12,7 @@ import (
 )
 
 // A worker asks for a permit, makes its call and reports what happened. A
-// throttle lowers the rate (×0.7 by default) and pauses the limiter for the
+// throttle lowers the rate (×0.8 by default) and pauses the limiter for the
 // upstream's Retry-After; successes then bring the rate back up, slowly near
 // the rate that was throttled.
 func Example() {
@@ -42,9 +42,10 @@ func Example() {
 
 	// The 429 came before any success: every request had been refused,
 	// whatever the rate, so it teaches no limit and slow start goes on.
-	// Each success adds its step however far apart they come: the one
-	// above and four more, one a second, take the rate from 4 to 4 + 5 ×
-	// 1.39.
+	// Each success adds its step, but slow start stops at four times the
+	// successes of the last half second or so: the one above and four
+	// more, one a second, take the rate from 4 to 10.6/s, 1.39 a success,
+	// less for the fourth, which meets that bound.
 	for range 4 {
 		fake.Advance(time.Second)
 		p, _ := lim.Wait(ctx)
@@ -56,7 +57,7 @@ func Example() {
 	// Output:
 	// after a 429: rate 4.0/s, paused for 2s
 	// next permit after 2.25s
-	// after 5 successes: rate 10.9/s; granted 6, throttled 1, decreases 1
+	// after 5 successes: rate 10.6/s; granted 6, throttled 1, decreases 1
 }
 
 // One limiter per Slack method, each learning its own limit: a throttle on

@@ -2,6 +2,7 @@ package dynlimit_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -99,7 +100,7 @@ func TestReservationFollowsTheRate(t *testing.T) {
 	if !r.At().Equal(t0.Add(2200 * time.Millisecond)) {
 		t.Errorf("At = t0+%v, want the instant it was made with, t0+2.2s", r.At().Sub(t0))
 	}
-	if _, err := r.PermitAt(due.Add(-time.Millisecond)); err != dynlimit.ErrEarly {
+	if _, err := r.PermitAt(due.Add(-time.Millisecond)); !errors.Is(err, dynlimit.ErrEarly) {
 		t.Errorf("PermitAt before it is due: err = %v, want ErrEarly", err)
 	}
 	if _, err := r.PermitAt(due); err != nil {

@@ -451,9 +451,10 @@ func useCounting(a policy.AIMD, s policy.State, now, end time.Time, frac float64
 func near(got, want, rel float64) bool { return math.Abs(got-want) <= rel*math.Abs(want) }
 
 // Slow start: each success adds ln 2 / SlowStart per token of its permit,
-// whenever it comes, so that successes that come back at the rate double
-// it every SlowStart seconds, whatever it started at, and a limiter that
-// uses a fraction of its rate grows that fraction as fast.
+// so that successes that come back at the rate double it every SlowStart
+// seconds, whatever it started at, and a limiter that uses half its rate
+// grows half as fast. (A quarter is where the bound by use stops it: see
+// TestAIMDSlowStartBoundedByUse.)
 func TestAIMDSlowStart(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fast := timed()
@@ -470,11 +471,11 @@ func TestAIMDSlowStart(t *testing.T) {
 		{"default, 2 s at half the rate: half the growth", policy.DefaultAIMD(), 0.5, 2, 2},
 		{"timed, 3 s at the rate", timed(), 1, 3, 3},
 		{"timed, 3 s at half the rate", timed(), 0.5, 3, 1.5},
-		{"timed, 4 s at a quarter of the rate", timed(), 0.25, 4, 1},
 		{"timed from 500/s: as many doublings as from 10/s", fast, 1, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start := policy.State{Rate: tc.a.Rate, Burst: tc.a.Burst, Updated: t0}
+			// Measured as if the limiter had been used so for a while.
+			start := policy.State{Rate: tc.a.Rate, Burst: tc.a.Burst, Updated: t0, Measured: tc.frac * tc.a.Rate}
 			end := t0.Add(policy.Seconds(tc.secs))
 			s, last, n := useCounting(tc.a, start, t0, end, tc.frac)
 			// A step per success, however far apart they came.
@@ -525,10 +526,15 @@ func TestAIMDSlowStart(t *testing.T) {
 			t.Errorf("Tokens 0 against Tokens 1 (-1 +0):\n%s", diff)
 		}
 	})
-	t.Run("the same steps however the successes are spaced", func(t *testing.T) {
+	t.Run("the same steps however the successes are spaced, within the bound by use", func(t *testing.T) {
 		const k = 6
-		want := d.Rate + slowStep(d, k)
 		for _, gap := range []time.Duration{0, time.Millisecond, 200 * time.Millisecond, time.Minute, time.Hour} {
+			want := d.Rate + slowStep(d, k)
+			if gap >= time.Minute {
+				// Each success comes alone: Measured is 1 / SlowStart
+				// as it counts it, and the rate stops at four times that.
+				want = 4 / d.SlowStart
+			}
 			s, now := d.Initial(), t0
 			for range k {
 				s = d.Next(s, success(0, 1), now)
@@ -707,7 +713,7 @@ func TestAIMDRecoveryCurve(t *testing.T) {
 			t.Errorf("rate %v, want the curve's %v + 0.3 = %v", s.Rate, cubic(a, 20, 2), want)
 		}
 		// And to slow start's steps.
-		s = a.Next(policy.State{Rate: 10, Burst: 10}, success(0, 3), t0)
+		s = a.Next(policy.State{Rate: 10, Burst: 10, Measured: 10}, success(0, 3), t0)
 		if want := 10 + slowStep(a, 3) + 0.3; !near(s.Rate, want, 1e-12) {
 			t.Errorf("rate %v in slow start, want %v", s.Rate, want)
 		}
@@ -992,7 +998,10 @@ func TestAIMDBatches(t *testing.T) {
 		s    policy.State
 		want func(got policy.State) float64 // the batch's rate
 	}{
-		{"slow start: k steps", slowStart, func(policy.State) float64 { return 10 + slowStep(d, k) }},
+		// Measured has decayed to nothing in the 10 s since: the first
+		// success (Measured 2, bound 8) cannot raise 10; the second
+		// (bound 16) and the rest take full steps.
+		{"slow start: a step for each success under the bound", slowStart, func(policy.State) float64 { return 10 + slowStep(d, k-1) }},
 		// Of the 1 s since the last success, 1 − Burst / Rate was idle.
 		{"climb back: the curve at the instant", climbing, func(policy.State) float64 { return cubic(d, 10, 2-(1-5.0/8)) }},
 		{"probe: twice Measured", probing, func(got policy.State) float64 { return 2 * got.Measured }},
@@ -1006,6 +1015,35 @@ func TestAIMDBatches(t *testing.T) {
 	}
 }
 
+// Slow start stops at four times what the limiter uses: 50 successes a
+// second hold the rate near 200, not at max_rate, and stop its growth
+// there however long they go on; a throttle then finds the limiter near
+// the rate it used.
+func TestAIMDSlowStartBoundedByUse(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := policy.DefaultAIMD()
+	s, now := d.Initial(), t0
+	var at10 float64
+	for i := range 1000 { // 20 s at 50/s
+		s = d.Next(s, success(0, 1), now)
+		now = now.Add(20 * time.Millisecond)
+		if i == 499 {
+			at10 = s.Rate
+		}
+	}
+	// Measured just after a success at 50/s over 0.5 s: 2 / (1 − e^−0.04).
+	peak := 2 / -math.Expm1(-0.04)
+	if bound := 4 * peak; s.Rate > bound || s.Rate < 150 {
+		t.Errorf("rate after 20 s of 50 successes a second = %v, want within [150, %v]", s.Rate, bound)
+	}
+	if !near(s.Rate, at10, 1e-6) {
+		t.Errorf("rate at 10 s %v, at 20 s %v: the bound holds it still", at10, s.Rate)
+	}
+	if s.Ceiling != 0 {
+		t.Errorf("ceiling %v after successes alone", s.Ceiling)
+	}
+}
+
 // Since, Updated and Measured: what the growth in time is computed from.
 func TestAIMDTracksTimeInUse(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -1015,12 +1053,14 @@ func TestAIMDTracksTimeInUse(t *testing.T) {
 	s := d.Initial()
 	r1 := 5 + step
 	r2 := r1 + step
-	m2 := 0.1*math.Exp(-0.02) + 0.1
+	// In slow start Measured counts a token as 1 / SlowStart and decays
+	// over SlowStart (0.5 s).
+	m2 := 2*math.Exp(-0.4) + 2
 	// 2 s after the last outcome, at r2 the bucket fills in 5 / r2 s: the
 	// rest was idle.
 	since5 := t0.Add(policy.Seconds(2 - 5/r2))
 	r5 := r2 + 2*step
-	m5 := m2*math.Exp(-0.01)*math.Exp(-0.2) + 0.2
+	m5 := m2*math.Exp(-0.2)*math.Exp(-4) + 4
 	twoTokens := success(0, 1)
 	twoTokens.Tokens = 2
 	steps := []struct {
@@ -1030,19 +1070,19 @@ func TestAIMDTracksTimeInUse(t *testing.T) {
 		want policy.State
 	}{
 		{"the first success starts the slow start", success(0, 1), t0,
-			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 0.1}},
+			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 2}},
 		{"a failure is not counted", outcomeOf(signal.Failed, 0, 0), ms(100),
-			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 0.1}},
+			policy.State{Rate: r1, Burst: 5, Since: t0, Updated: t0, Measured: 2}},
 		{"a success 200ms later, less than the bucket takes to fill: all use", success(0, 1), ms(200),
 			policy.State{Rate: r2, Burst: 5, Since: t0, Updated: ms(200), Measured: m2}},
 		{"an overload: no growth, Updated moves, Measured decays", overloaded(0, 0), ms(300),
-			policy.State{Rate: r2, Burst: 5, Since: t0, Updated: ms(300), Measured: m2 * math.Exp(-0.01)}},
+			policy.State{Rate: r2, Burst: 5, Since: t0, Updated: ms(300), Measured: m2 * math.Exp(-0.2)}},
 		{"a success of 2 tokens 2 s later: idle beyond the fill, which moves Since", twoTokens, ms(2300),
 			policy.State{Rate: r5, Burst: 5, Since: since5, Updated: ms(2300), Measured: m5}},
 		{"a success at the same instant", success(0, 1), ms(2300),
-			policy.State{Rate: r5 + step, Burst: 5, Since: since5, Updated: ms(2300), Measured: m5 + 0.1}},
+			policy.State{Rate: r5 + step, Burst: 5, Since: since5, Updated: ms(2300), Measured: m5 + 2}},
 		{"a success reported out of order: counted, no decay, Updated kept", success(0, 1), ms(2200),
-			policy.State{Rate: r5 + 2*step, Burst: 5, Since: since5, Updated: ms(2300), Measured: m5 + 0.2}},
+			policy.State{Rate: r5 + 2*step, Burst: 5, Since: since5, Updated: ms(2300), Measured: m5 + 4}},
 	}
 	for _, st := range steps {
 		s = d.Next(s, st.o, st.now)
