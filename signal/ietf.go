@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dunglas/httpsfv"
+	"github.com/dynlimit/dynlimit/internal/sfv"
 )
 
 // policy is one item of a RateLimit-Policy field.
@@ -21,7 +21,7 @@ func parseRateLimitList(h http.Header, now time.Time) (Quota, bool) {
 	if len(vs) == 0 {
 		return Quota{}, false
 	}
-	list, err := httpsfv.UnmarshalList(vs)
+	list, err := sfv.ParseList(vs)
 	if err != nil || len(list) == 0 {
 		return Quota{}, false
 	}
@@ -32,7 +32,7 @@ func parseRateLimitList(h http.Header, now time.Time) (Quota, bool) {
 		found          bool
 	)
 	for _, m := range list {
-		it, ok := m.(httpsfv.Item)
+		it, ok := m.(sfv.Item)
 		if !ok {
 			continue
 		}
@@ -82,13 +82,13 @@ func parsePolicies(h http.Header) []policy {
 	if len(vs) == 0 {
 		return nil
 	}
-	list, err := httpsfv.UnmarshalList(vs)
+	list, err := sfv.ParseList(vs)
 	if err != nil {
 		return nil
 	}
 	var ps []policy
 	for _, m := range list {
-		it, ok := m.(httpsfv.Item)
+		it, ok := m.(sfv.Item)
 		if !ok {
 			continue
 		}
@@ -148,7 +148,7 @@ func parseRateLimitDict(h http.Header, now time.Time) (Quota, bool) {
 	if len(vs) == 0 {
 		return Quota{}, false
 	}
-	d, err := httpsfv.UnmarshalDictionary(vs)
+	d, err := sfv.ParseDictionary(vs)
 	if err != nil {
 		return Quota{}, false
 	}
@@ -171,7 +171,7 @@ func sfName(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
 		return v, true
-	case httpsfv.Token:
+	case sfv.Token:
 		return string(v), true
 	}
 	return "", false
@@ -188,10 +188,7 @@ func sfNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-func sfParam(p *httpsfv.Params, key string) (float64, bool) {
-	if p == nil {
-		return 0, false
-	}
+func sfParam(p sfv.Params, key string) (float64, bool) {
 	v, ok := p.Get(key)
 	if !ok {
 		return 0, false
@@ -199,12 +196,12 @@ func sfParam(p *httpsfv.Params, key string) (float64, bool) {
 	return sfNumber(v)
 }
 
-func sfMember(d *httpsfv.Dictionary, key string) (float64, bool) {
+func sfMember(d sfv.Dictionary, key string) (float64, bool) {
 	m, ok := d.Get(key)
 	if !ok {
 		return 0, false
 	}
-	it, ok := m.(httpsfv.Item)
+	it, ok := m.(sfv.Item)
 	if !ok {
 		return 0, false
 	}

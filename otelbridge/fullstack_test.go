@@ -1,4 +1,4 @@
-package integrations
+package otelbridge_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,10 +20,29 @@ import (
 
 	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/integrations"
 	"github.com/dynlimit/dynlimit/otelbridge"
 )
 
-// The whole stack, as NewEnterpriseClient assembles it, against an upstream
+// handlerTransport serves requests with a handler, without a network, so
+// that a test can run in a synctest bubble.
+type handlerTransport http.HandlerFunc
+
+func (h handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	h(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// The whole stack, as integrations.NewEnterpriseClient assembles it, against an upstream
 // that throttles, then recovers, then goes down: the callback, the logs,
 // the metrics and the spans each tell the story, and no credential appears
 // in any of them.
@@ -30,7 +50,7 @@ func TestEnterpriseClientFullStack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const secret = "s3cr3t-t0ken"
 		var n atomic.Int32
-		up := &inMemoryUpstream{h: func(w http.ResponseWriter, r *http.Request) {
+		up := handlerTransport(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") != "Bearer "+secret {
 				t.Errorf("the upstream did not get the credential")
 			}
@@ -43,7 +63,7 @@ func TestEnterpriseClientFullStack(t *testing.T) {
 			default:
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
-		}}
+		})
 
 		var logs bytes.Buffer
 		logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -58,13 +78,13 @@ func TestEnterpriseClientFullStack(t *testing.T) {
 		var events []httpadapter.RequestEvent
 		cb := breaker.DefaultConfig()
 		cb.FailureThreshold, cb.OpenInterval = 3, time.Minute
-		client, err := NewEnterpriseClient("notion", "tenant-123",
-			WithBaseTransport(up),
-			WithBreaker(cb),
-			WithLogger(logger),
-			WithTelemetry(bridge),
-			WithOnRequest(func(ev httpadapter.RequestEvent) { events = append(events, ev) }),
-			WithDefaultHeader("Notion-Version", "2022-06-28"),
+		client, err := integrations.NewEnterpriseClient("notion", "tenant-123",
+			integrations.WithBaseTransport(up),
+			integrations.WithBreaker(cb),
+			integrations.WithLogger(logger),
+			integrations.WithTelemetry(bridge),
+			integrations.WithOnRequest(func(ev httpadapter.RequestEvent) { events = append(events, ev) }),
+			integrations.WithDefaultHeader("Notion-Version", "2022-06-28"),
 		)
 		if err != nil {
 			t.Fatal(err)
