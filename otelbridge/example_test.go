@@ -1,31 +1,30 @@
 package otelbridge_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
-
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
 	"github.com/dynlimit/dynlimit/otelbridge"
 )
 
-// Record a limiter and its Transport into an OpenTelemetry meter provider
-// (here read by hand; in production, an exporter's).
+// Wire a limiter and its Transport to OpenTelemetry: the bridge observes
+// the limiter (rate changes, outcomes), reports it in its gauges once
+// registered, and instruments the Transport's requests and attempts. With
+// no provider given it records into the global ones (otel.SetMeterProvider,
+// otel.SetTracerProvider), which record nothing until an SDK is set; pass
+// WithMeterProvider and WithTracerProvider to choose. The otelbridge/test
+// module reads what it records with the SDK (docs/metrics.md lists it).
 func ExampleNew() {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer upstream.Close()
 
-	reader := sdkmetric.NewManualReader()
-	bridge, err := otelbridge.New(otelbridge.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	bridge, err := otelbridge.New()
 	if err != nil {
 		panic(err)
 	}
@@ -45,23 +44,12 @@ func ExampleNew() {
 			panic(err)
 		}
 		_ = resp.Body.Close()
+		fmt.Println(resp.Status)
 	}
-
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		panic(err)
-	}
-	var names []string
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if s, ok := m.Data.(metricdata.Sum[int64]); ok {
-			names = append(names, fmt.Sprintf("%s = %d", m.Name, s.DataPoints[0].Value))
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Println(n)
-	}
+	fmt.Println("permits granted:", lim.Snapshot().Counters.Granted)
 	// Output:
-	// dynlimit.rate_limiting.permits = 3
-	// dynlimit.rate_limiting.requests = 3
+	// 200 OK
+	// 200 OK
+	// 200 OK
+	// permits granted: 3
 }

@@ -1,4 +1,4 @@
-package otelbridge_test
+package test
 
 import (
 	"context"
