@@ -1,9 +1,12 @@
 package httpadapter_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -157,6 +160,37 @@ func TestBreakerProbeAfterThePermit(t *testing.T) {
 		wg.Wait()
 		if b.State() != breaker.Closed {
 			t.Errorf("breaker %v after a good probe, want closed", b.State())
+		}
+	})
+}
+
+// A request the open breaker refuses made no attempt: its log line says
+// so and gives no outcome, where the zero Signal would have read "success".
+func TestRefusedRequestLogsNoOutcome(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		rt := newTransport(t, script(status(503)), newLimiter(t, steady), httpadapter.WithMaxRetries(0),
+			httpadapter.WithBreaker(newBreaker(t, 1, time.Minute)),
+			httpadapter.WithLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		resp, _ := rt.RoundTrip(get(t, context.Background(), apiURL)) // the 503, which opens the breaker
+		closeBody(resp)
+		resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+		closeBody(resp)
+		if err == nil {
+			t.Fatal("the open breaker let a request through")
+		}
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		var refused string
+		for _, l := range lines {
+			if strings.Contains(l, `"attempts":0`) {
+				refused = l
+			}
+		}
+		if refused == "" || strings.Contains(refused, `"outcome"`) || !strings.Contains(refused, `"error_kind":"circuit_open"`) {
+			t.Errorf("log of the refused request = %s, want circuit_open and no outcome (all: %s)", refused, buf.String())
+		}
+		if !strings.Contains(lines[0], `"outcome":"overloaded"`) {
+			t.Errorf("log of the 503 = %s, want its outcome", lines[0])
 		}
 	})
 }

@@ -36,7 +36,13 @@ func (t *Transport) logRequest(ctx context.Context, ev *RequestEvent) {
 		slog.String("route", ev.Route),
 		slog.Int("status", ev.Status),
 		slog.Int("attempts", ev.Attempts),
-		slog.String("outcome", ev.Signal.Kind.String()),
+	)
+	if ev.Attempts > 0 {
+		// A request refused before any attempt (an open breaker, a wait
+		// too long) has no outcome: the zero Signal would read "success".
+		attrs = append(attrs, slog.String("outcome", ev.Signal.Kind.String()))
+	}
+	attrs = append(attrs,
 		slog.Duration("elapsed", ev.Elapsed),
 		slog.Duration("wait", ev.Wait),
 		slog.Duration("backoff", ev.Backoff),

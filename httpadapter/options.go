@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,14 +106,22 @@ func WithMaxRetries(n int) Option {
 	})
 }
 
+// noMaxWait is the max wait of WithMaxWait(0): none.
+const noMaxWait = time.Duration(math.MaxInt64)
+
 // WithMaxWait caps the wait before a retry, whether it comes from the
 // upstream's Retry-After or from the backoff. A retry that would need a
 // longer wait is not attempted: the Transport returns an [*Error] at once.
-// Default: [DefaultMaxWait].
+// Default: [DefaultMaxWait]. 0 means no cap of the Transport's own, as
+// dynlimit.WithMaxWait(0) does for permits: the request's context and the
+// limiter's max pause (dynlimit.WithMaxPause) still bound the wait.
 func WithMaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
-		if d <= 0 {
-			return &OptionError{Name: "WithMaxWait", Value: d.String(), Reason: "must be > 0"}
+		if d < 0 {
+			return &OptionError{Name: "WithMaxWait", Value: d.String(), Reason: "must be >= 0"}
+		}
+		if d == 0 {
+			d = noMaxWait
 		}
 		c.maxWait = d
 		return nil

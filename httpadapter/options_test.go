@@ -26,7 +26,6 @@ func TestNewTransportRejectsBadArguments(t *testing.T) {
 	}{
 		{"nil limiter", nil, nil, "lim", "nil"},
 		{"negative max retries", lim, httpadapter.WithMaxRetries(-1), "WithMaxRetries", "-1"},
-		{"zero max wait", lim, httpadapter.WithMaxWait(0), "WithMaxWait", "0s"},
 		{"negative max wait", lim, httpadapter.WithMaxWait(-time.Second), "WithMaxWait", "-1s"},
 		{"negative attempt timeout", lim, httpadapter.WithAttemptTimeout(-1), "WithAttemptTimeout", "-1ns"},
 		{"negative drain limit", lim, httpadapter.WithDrainLimit(-1), "WithDrainLimit", "-1"},
@@ -152,6 +151,24 @@ func TestInFlightCapWaitsUntilTheDeadline(t *testing.T) {
 		// error, after the wait.
 		if err != context.DeadlineExceeded { //nolint:errorlint // ctx.Err() comes back unchanged
 			t.Fatalf("err = %v, want the deadline", err)
+		}
+	})
+}
+
+// WithMaxWait(0) takes away the Transport's own cap, as
+// dynlimit.WithMaxWait(0) does for permits: a Retry-After of 2 min, past
+// the default cap of 1 min, is waited out and the retry succeeds.
+func TestZeroMaxWaitMeansNoCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		rt := newTransport(t, script(status(429, "Retry-After", "120"), status(200)), newLimiter(t, steady), httpadapter.WithMaxWait(0))
+		resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+		closeBody(resp)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("RoundTrip = %v, %v; want the retry's 200", resp, err)
+		}
+		if waited := time.Since(start); waited != 2*time.Minute {
+			t.Errorf("answered after %v, want the Retry-After's 2m0s", waited)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package integrations
 import (
 	"errors"
 	"fmt"
+	"github.com/dynlimit/dynlimit/internal/suggest"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -58,7 +59,7 @@ func WithOverrides(o Overrides) Option {
 func WithConfigs(configs map[string]Config) Option {
 	return optionFunc(func(o *options) error {
 		if configs == nil {
-			return errors.New("integrations: WithConfigs(nil): want a map of configurations")
+			return errors.New("integrations: WithConfigs = nil: must be a map of configurations")
 		}
 		o.configs = configs
 		return nil
@@ -73,7 +74,7 @@ func WithBaseURL(u string) Option {
 			return errors.New(`integrations: WithBaseURL(""): want an absolute http or https URL`)
 		}
 		if reason := checkBaseURL(u); reason != "" {
-			return fmt.Errorf("integrations: WithBaseURL(%s): %s", quoteShort(redactBaseURL(u)), reason)
+			return fmt.Errorf("integrations: WithBaseURL = %s: %s", quoteShort(redactBaseURL(u)), reason)
 		}
 		o.baseURL = u
 		return nil
@@ -95,7 +96,7 @@ func WithBaseTransport(rt http.RoundTripper) Option {
 func WithHTTPClientTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) error {
 		if d <= 0 {
-			return fmt.Errorf("integrations: WithHTTPClientTimeout(%v): must be > 0", d)
+			return fmt.Errorf("integrations: WithHTTPClientTimeout = %v: must be > 0", d)
 		}
 		o.timeout = d
 		return nil
@@ -117,7 +118,7 @@ func WithDefaultHeader(name, value string) Option {
 func WithClock(c clock.Clock) Option {
 	return optionFunc(func(o *options) error {
 		if c == nil {
-			return errors.New("integrations: WithClock(nil): want a clock")
+			return errors.New("integrations: WithClock = nil: must be a clock")
 		}
 		o.clock = c
 		return nil
@@ -149,7 +150,7 @@ func WithTransportOptions(opts ...httpadapter.Option) Option {
 func WithMaxKeys(n int) Option {
 	return optionFunc(func(o *options) error {
 		if n < 1 {
-			return fmt.Errorf("integrations: WithMaxKeys(%d): must be >= 1", n)
+			return fmt.Errorf("integrations: WithMaxKeys = %d: must be >= 1", n)
 		}
 		o.maxKeys = n
 		return nil
@@ -188,7 +189,11 @@ func resolve(name string, opts []Option) (options, Config, error) {
 	all := mergeConfigs(base, o.overrides)
 	c, ok := all[name]
 	if !ok {
-		return o, Config{}, fmt.Errorf("%w %q; available: %s", ErrUnknown, name, strings.Join(Names(all), ", "))
+		names := Names(all)
+		if best := suggest.Closest(name, names, 2); best != "" {
+			return o, Config{}, fmt.Errorf("%w %q; did you mean %q? available: %s", ErrUnknown, name, best, strings.Join(names, ", "))
+		}
+		return o, Config{}, fmt.Errorf("%w %q; available: %s", ErrUnknown, name, strings.Join(names, ", "))
 	}
 	if err := c.Validate(); err != nil {
 		return o, Config{}, err

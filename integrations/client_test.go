@@ -424,9 +424,15 @@ func TestKeyFuncs(t *testing.T) {
 }
 
 func TestNewClientErrors(t *testing.T) {
-	_, err := NewClient("notoin")
-	if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), `"notoin"; available: airtable, anthropic,`) {
-		t.Errorf("unknown name: %v", err)
+	for name, want := range map[string]string{
+		"notoin": `"notoin"; did you mean "notion"? available: airtable, anthropic,`,
+		"Notion": `"Notion"; did you mean "notion"? available: airtable, anthropic,`,
+		"nope":   `"nope"; available: airtable, anthropic,`,
+	} {
+		_, err := NewClient(name)
+		if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewClient(%q): %v, want it to say %s", name, err, want)
+		}
 	}
 	if _, err := NewTransport("notoin", nil); !errors.Is(err, ErrUnknown) {
 		t.Errorf("unknown name, transport: %v", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dynlimit/dynlimit/internal/suggest"
 	"math"
 	"net/http"
 	"net/url"
@@ -563,14 +564,8 @@ func (v *configValidator) policy(named func(field string) bool) {
 	c := v.c
 	if c.PolicyName != "" && !slices.Contains(policies, c.PolicyName) {
 		reason := `must be "aimd" (the default) or "cubic"`
-		if len(c.PolicyName) <= 16 {
-			lower := strings.ToLower(c.PolicyName)
-			for _, p := range policies {
-				if editDistance(lower, p) <= 2 {
-					reason += fmt.Sprintf("; did you mean %q?", p)
-					break
-				}
-			}
+		if p := suggest.Closest(c.PolicyName, policies, 2); p != "" {
+			reason += fmt.Sprintf("; did you mean %q?", p)
 		}
 		v.add(fPolicy, quoteShort(c.PolicyName), reason)
 		return

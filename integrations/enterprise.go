@@ -51,7 +51,7 @@ func WithBreaker(cfg breaker.Config) Option {
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) error {
 		if l == nil {
-			return errors.New("integrations: WithLogger(nil): want a *slog.Logger")
+			return errors.New("integrations: WithLogger = nil: must be a *slog.Logger")
 		}
 		o.logger = l
 		return nil
@@ -63,7 +63,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithOnRequest(f func(httpadapter.RequestEvent)) Option {
 	return optionFunc(func(o *options) error {
 		if f == nil {
-			return errors.New("integrations: WithOnRequest(nil): want a function")
+			return errors.New("integrations: WithOnRequest = nil: must be a function")
 		}
 		o.onRequest = f
 		return nil
@@ -75,7 +75,7 @@ func WithOnRequest(f func(httpadapter.RequestEvent)) Option {
 func WithTelemetry(t Telemetry) Option {
 	return optionFunc(func(o *options) error {
 		if t == nil {
-			return errors.New("integrations: WithTelemetry(nil): want a Telemetry such as an *otelbridge.Bridge")
+			return errors.New("integrations: WithTelemetry = nil: must be a Telemetry such as an *otelbridge.Bridge")
 		}
 		o.telemetry = t
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dynlimit/dynlimit/internal/suggest"
 	"io"
 	"maps"
 	"math"
@@ -282,31 +283,19 @@ func decodeEntry(name string, members []jsonMember, c *Config) entryResult {
 // still get that name suggested.
 const maxSuggestEdits = 3
 
-// maxFieldNameLen is the length of the longest field name.
-var maxFieldNameLen = func() int {
-	n := 0
-	for _, f := range fieldSpecs {
-		n = max(n, len(f.name))
+// fieldNames are the names of the fields an override may set.
+var fieldNames = func() []string {
+	names := make([]string, len(fieldSpecs))
+	for i, f := range fieldSpecs {
+		names[i] = f.name
 	}
-	return n
+	return names
 }()
 
 // unknownField names the field a typo most likely meant.
 func unknownField(key string) string {
-	// The distance is at least the difference in length: a key longer than
-	// this is no typo of any name, and the distance to a key of megabytes
-	// would take seconds.
-	if len(key) <= maxFieldNameLen+maxSuggestEdits {
-		lower := strings.ToLower(key)
-		best, bestD := "", len(key)
-		for _, f := range fieldSpecs {
-			if d := editDistance(lower, f.name); d < bestD {
-				best, bestD = f.name, d
-			}
-		}
-		if best != "" && bestD <= maxSuggestEdits {
-			return fmt.Sprintf("unknown field; did you mean %q?", best)
-		}
+	if best := suggest.Closest(key, fieldNames, maxSuggestEdits); best != "" {
+		return fmt.Sprintf("unknown field; did you mean %q?", best)
 	}
 	return "unknown field; the fields are listed in docs/configuration.md"
 }
@@ -314,28 +303,6 @@ func unknownField(key string) string {
 // shortField is a field name from a file, cut as rawText cuts a value: an
 // unknown one may be of any length.
 func shortField(key string) string { return cut(key, 64) }
-
-// editDistance is the Levenshtein distance, for suggestions only: names
-// are short.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
 
 // Overrides is a checked override file: for each integration it names, the
 // fields it sets and their values. The zero Overrides sets nothing. Make

@@ -3,13 +3,17 @@ package policy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dynlimit/dynlimit/internal/fmath"
-
+	"github.com/dynlimit/dynlimit/internal/suggest"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -459,19 +463,109 @@ func ParseAIMD(data []byte) (AIMD, error) {
 	return a, nil
 }
 
-// decodeStrict decodes one JSON object of what's parameters into v, over
-// the values v holds: unknown fields, wrong types and trailing data are
-// errors that name the problem.
+// decodeStrict decodes one JSON object of what's parameters into v, a
+// pointer to a struct of float64 fields, over the values v holds, as the
+// override loader of package integrations reads an entry: an empty input,
+// null or anything but an object, an unknown field (with the name it most
+// likely meant), a field named twice, a value that is not a number and
+// data after the object are each a [*Error] naming the field and the value
+// as written, all of them joined.
 func decodeStrict(data []byte, v any, what string) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &Error{Reason: what + " parameters: empty input; want a JSON object such as {\"decrease_factor\": 0.7}"}
+	}
+	fields := jsonFields(v)
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("policy: decode %s parameters: %w", what, err)
+	tok, err := dec.Token()
+	if err != nil {
+		return &Error{Reason: what + " parameters: " + err.Error()}
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return &Error{Reason: fmt.Sprintf("%s parameters: want a JSON object, got %s", what, jsonKind(tok))}
+	}
+	var problems []error
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return errors.Join(append(problems, &Error{Reason: what + " parameters: " + err.Error()})...)
+		}
+		key, _ := tok.(string) // an object's keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return errors.Join(append(problems, &Error{Field: cutText(key), Reason: what + " parameters: " + err.Error()})...)
+		}
+		text := cutText(string(raw))
+		switch {
+		case seen[key]:
+			problems = append(problems, &Error{Field: cutText(key), Text: text, Reason: "named twice; a JSON decoder would silently keep only one"})
+		case !slices.Contains(fields, key):
+			reason := "unknown field; the fields are listed in docs/configuration.md"
+			if best := suggest.Closest(key, fields, 3); best != "" {
+				reason = fmt.Sprintf("unknown field; did you mean %q?", best)
+			}
+			problems = append(problems, &Error{Field: cutText(key), Text: text, Reason: reason})
+		default:
+			var f float64
+			if bytes.Equal(raw, []byte("null")) || json.Unmarshal(raw, &f) != nil {
+				problems = append(problems, &Error{Field: key, Text: text, Reason: "must be a number"})
+			}
+		}
+		seen[key] = true
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return errors.Join(append(problems, &Error{Reason: what + " parameters: " + err.Error()})...)
 	}
 	// Decoder.More stops at a stray '}' or ']' as if a container ended, so it
 	// would accept `{...}}`; only io.EOF proves nothing follows the object.
 	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("policy: decode %s parameters: data after the JSON object", what)
+		problems = append(problems, &Error{Reason: what + " parameters: data after the JSON object"})
+	}
+	if len(problems) > 0 {
+		return errors.Join(problems...)
+	}
+	if err := json.Unmarshal(data, v); err != nil { // checked above: cannot fail
+		return &Error{Reason: what + " parameters: " + err.Error()}
 	}
 	return nil
+}
+
+// jsonFields returns the JSON names of the fields of the struct v points to.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// jsonKind names the kind of JSON value tok starts.
+func jsonKind(tok json.Token) string {
+	switch tok := tok.(type) {
+	case nil:
+		return "null"
+	case json.Delim:
+		if tok == '[' {
+			return "an array"
+		}
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case string:
+		return "a string"
+	}
+	return fmt.Sprint(tok)
+}
+
+// cutText cuts a value or a name from the input to 64 bytes for an error
+// message: an input may hold megabytes.
+func cutText(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:61] + "..."
 }

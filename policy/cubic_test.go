@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -297,17 +298,20 @@ func TestParseCUBIC(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ name, json, mention string }{
-		{"an AIMD field", `{"decrease_factor": 0.5}`, `"decrease_factor"`},
-		{"misspelt field", `{"betta": 0.5}`, `"betta"`},
+		{"an AIMD field", `{"decrease_factor": 0.5}`, `decrease_factor = 0.5: unknown field`},
+		{"misspelt field", `{"betta": 0.5}`, `betta = 0.5: unknown field; did you mean "beta"?`},
 		{"string for a number", `{"beta": "0.5"}`, "beta"},
 		{"trailing data", `{} {}`, "after"},
 		{"stray closing brace", `{}}`, "after"},
 		{"truncated", `{"beta": 0.5`, "EOF"},
+		{"null", `null`, "want a JSON object, got null"},
+		{"empty", ` `, "empty input"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := policy.ParseCUBIC([]byte(tc.json))
-			if err == nil || !strings.Contains(err.Error(), tc.mention) {
-				t.Errorf("ParseCUBIC(%s) error = %v, want one mentioning %s", tc.json, err, tc.mention)
+			var pe *policy.Error
+			if err == nil || !strings.Contains(err.Error(), tc.mention) || !errors.As(err, &pe) {
+				t.Errorf("ParseCUBIC(%s) error = %v, want a *policy.Error mentioning %s", tc.json, err, tc.mention)
 			}
 		})
 	}

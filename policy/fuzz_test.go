@@ -85,8 +85,12 @@ func TestParseAIMD(t *testing.T) {
 		// problem.
 		mention string
 	}{
-		{"unknown field", `{"rate_limit_per_sec": 2, "rate": 3}`, `"rate"`},
-		{"misspelt field", `{"max_rates": 5}`, `"max_rates"`},
+		{"unknown field", `{"rate_limit_per_sec": 2, "rate": 3}`, `rate = 3: unknown field`},
+		{"misspelt field", `{"max_rates": 5}`, `max_rates = 5: unknown field; did you mean "max_rate"?`},
+		{"named twice", `{"max_rate": 5, "max_rate": 6}`, `max_rate = 6: named twice`},
+		{"null for a number", `{"max_rate": null}`, `max_rate = null: must be a number`},
+		{"null", `null`, "want a JSON object, got null"},
+		{"several problems, all named", `{"max_rates": 5, "burst_size": "x"}`, `burst_size = "x": must be a number`},
 		{"string for a number", `{"burst_size": "5"}`, "burst_size"},
 		{"bool for a number", `{"decrease_factor": true}`, "decrease_factor"},
 		{"number out of float64 range", `{"max_rate": 1e400}`, "max_rate"},
@@ -96,7 +100,7 @@ func TestParseAIMD(t *testing.T) {
 		{"stray closing brace", `{"min_rate": 1}}`, "after"},
 		{"stray closing bracket", `{"min_rate": 1}]`, "after"},
 		{"truncated", `{"min_rate": 1`, "EOF"},
-		{"empty input", ``, "EOF"},
+		{"empty input", ``, "empty input"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := policy.ParseAIMD([]byte(tc.json))
@@ -105,6 +109,9 @@ func TestParseAIMD(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Errorf("ParseAIMD(%s) error = %q, want it to mention %s", tc.json, err, tc.mention)
+			}
+			if pe := (*policy.Error)(nil); !errors.As(err, &pe) {
+				t.Errorf("ParseAIMD(%s) error = %q (%T), want a *policy.Error", tc.json, err, err)
 			}
 		})
 	}
@@ -171,7 +178,9 @@ func FuzzParseAIMD(f *testing.F) {
 		a, err := policy.ParseAIMD(data)
 		if err != nil {
 			var pe *policy.Error
-			if errors.As(err, &pe) && !aimdFields[pe.Field] {
+			// A field of the format, or the whole input (""), or a field
+			// the input named that the format does not have.
+			if errors.As(err, &pe) && !aimdFields[pe.Field] && pe.Field != "" && !strings.HasPrefix(pe.Reason, "unknown field") {
 				t.Fatalf("ParseAIMD(%q) error names %q, not a field of the format", data, pe.Field)
 			}
 			return

@@ -156,15 +156,26 @@ type Policy interface {
 
 // Error reports an invalid policy parameter.
 type Error struct {
-	// Field is the parameter's JSON name, for example "decrease_factor".
+	// Field is the parameter's JSON name, for example "decrease_factor";
+	// "" for a problem of the whole input (empty, not an object, not JSON).
 	Field string
 	// Value is the rejected value.
 	Value float64
+	// Text is the rejected value as the input wrote it, when the problem is
+	// found in the input (a field that is unknown, named twice or not a
+	// number); "" otherwise, and Value holds it.
+	Text string
 	// Reason says what a valid value looks like.
 	Reason string
 }
 
 func (e *Error) Error() string {
+	switch {
+	case e.Field == "":
+		return "policy: " + e.Reason
+	case e.Text != "":
+		return fmt.Sprintf("policy: %s = %s: %s", e.Field, e.Text, e.Reason)
+	}
 	return fmt.Sprintf("policy: %s = %v: %s", e.Field, e.Value, e.Reason)
 }
 
