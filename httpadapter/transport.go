@@ -30,7 +30,10 @@ import (
 //     (http.NewRequest sets it for in-memory bodies); and
 //   - the method is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), or
 //     the request carries an Idempotency-Key header, or
-//     [WithRetryNonIdempotent] is set.
+//     [WithRetryNonIdempotent] is set, or the classifier marked the attempt
+//     [signal.Signal.Unprocessed]: the upstream guarantees it did nothing
+//     (the built-in classifiers of OpenAI, Slack, Stripe, Twilio, GitHub
+//     and Notion do, for their rate-limit refusals).
 //
 // Otherwise the response is returned as it is. Before a retry the Transport
 // waits for the upstream's Retry-After when it sent one, else for the
@@ -190,7 +193,7 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 // event reports.
 func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response, error) {
 	ctx := req.Context()
-	retryable := t.canRetry(req)
+	retryable, replayable := t.canRetry(req), t.canReplay(req)
 	var (
 		bo         backoff.BackOff
 		lastStatus int
@@ -359,7 +362,7 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 		if noRoute {
 			return nil, &unreachableError{err: err}
 		}
-		if sig.Kind != signal.Throttled && sig.Kind != signal.Overloaded || !retryable {
+		if sig.Kind != signal.Throttled && sig.Kind != signal.Overloaded || !retryable && !(sig.Unprocessed && replayable) {
 			return resp, err
 		}
 		lastStatus, lastRA = sig.Status, sig.RetryAfter
@@ -446,12 +449,16 @@ func (t *Transport) wait(ctx context.Context, units int) (p, cp dynlimit.Permit,
 	return p, cp, nil
 }
 
-// canRetry reports whether req may be sent more than once.
+// canReplay reports whether req could be sent again: retries are on and
+// its body, if any, can be had again.
+func (t *Transport) canReplay(req *http.Request) bool {
+	return t.cfg.maxRetries > 0 && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+}
+
+// canRetry reports whether req may be sent more than once whatever the
+// upstream answers: it can be replayed, and sending it twice is safe.
 func (t *Transport) canRetry(req *http.Request) bool {
-	if t.cfg.maxRetries == 0 {
-		return false
-	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	if !t.canReplay(req) {
 		return false
 	}
 	if t.cfg.retryAll || req.Header.Get("Idempotency-Key") != "" {

@@ -1052,3 +1052,47 @@ func TestSuccessPathDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per successful RoundTrip, want 0", allocs)
 	}
 }
+
+// A throttle the classifier marks Unprocessed (the upstream guarantees it
+// did nothing) is retried whatever the method, when the body can be sent
+// again; an unmarked one on a POST is returned as it is, as before.
+func TestUnprocessedThrottleRetriesAPost(t *testing.T) {
+	unprocessed := signal.ClassifierFunc(func(resp *http.Response, err error) signal.Signal {
+		s := signal.HTTP{}.Classify(resp, err)
+		s.Unprocessed = s.Kind == signal.Throttled
+		return s
+	})
+	for _, tc := range []struct {
+		name       string
+		classifier signal.Classifier
+		replayable bool
+		attempts   int
+		status     int
+	}{
+		{"marked", unprocessed, true, 2, 200},
+		{"not marked", signal.HTTP{}, true, 1, 429},
+		{"marked, body that cannot be sent again", unprocessed, false, 1, 429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				up := script(status(429, "Retry-After", "1"), reply{status: 200, body: "ok"})
+				rt := newTransport(t, up, newLimiter(t, steady), httpadapter.WithClassifier(tc.classifier))
+				req := newRequest(t, context.Background(), http.MethodPost, apiURL, `{"text":"hi"}`)
+				if !tc.replayable {
+					req.GetBody = nil
+				}
+				resp, err := rt.RoundTrip(req)
+				closeBody(resp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != tc.status || up.attempts() != tc.attempts {
+					t.Errorf("status %d after %d attempts, want %d after %d", resp.StatusCode, up.attempts(), tc.status, tc.attempts)
+				}
+				if tc.attempts == 2 && up.sent()[1].body != `{"text":"hi"}` {
+					t.Errorf("the retry sent %q, want the body again", up.sent()[1].body)
+				}
+			})
+		})
+	}
+}

@@ -71,7 +71,7 @@ func builtin() []Config {
 			Source: "https://developers.notion.com/reference/request-limits: about 3 requests/s on average, short bursts allowed (rate 3, burst 3); " +
 				"429 rate_limited and 529 service_overload both throttle, as notion-sdk-js retries both; " +
 				"Retry-After in whole seconds. Ours: max_rate 6 (twice the average). " +
-				"The per-workspace limit shared by every connection is not published.",
+				"The per-workspace limit shared by every connection is not published. A 429 was not acted on: a POST is retried (Unprocessed); a 529 is not marked.",
 		}),
 		cfg(Config{
 			Name:    "vanta",
@@ -129,7 +129,7 @@ func builtin() []Config {
 				"Limits are per app and workspace: one client per workspace token. Only real method names key a limiter: " +
 				"incoming webhooks (hooks.slack.com/services/{team}/{bot}/{secret}) share the key \"webhook\", at " +
 				"Slack's one message per second (https://api.slack.com/apis/rate-limits), and their routes are " +
-				"/services/{}/{}/{}; any other path shares \"other\".",
+				"/services/{}/{}/{}; any other path shares \"other\". A call refused with 429 was not run: every Web API call is a POST, and it is retried (SlackClassifier marks it Unprocessed).",
 		}),
 		cfg(Config{
 			Name:             "github",
@@ -143,7 +143,7 @@ func builtin() []Config {
 				"resets pace by the remaining quota. Secondary limits: at most 100 concurrent requests (burst and " +
 				"max_in_flight 10, as octokit's throttling plugin), and without retry-after a 60 s wait " +
 				"(min_retry_after_sec), as octokit. A 403 throttles only under GitHub's documented conditions (remaining 0, a retry-after, or a secondary-limit message), " +
-				"which status lists cannot express: GitHubClassifier applies them.",
+				"which status lists cannot express: GitHubClassifier applies them. A request refused for a rate limit, primary or secondary, was not acted on: a POST is retried (Unprocessed).",
 		}),
 		cfg(Config{
 			Name:                "openai",
@@ -158,7 +158,7 @@ func builtin() []Config {
 				"pace; 429 throttles; 408, 409 and 5xx are retried (overload_status_codes), as openai-python does. " +
 				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides. Tokens: 30,000 per minute, the " +
 				"lowest tier's figure for the large models (tokens_per_sec 500), a burst of 16,384 (one long completion), " +
-				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers.",
+				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers. A 429 for the rate limits was not processed: a POST (a completion) is retried (Unprocessed); insufficient_quota is not.",
 		}),
 		cfg(Config{
 			Name:               "anthropic",
@@ -183,7 +183,7 @@ func builtin() []Config {
 			Source: "https://docs.stripe.com/rate-limits: 100 operations/s in live mode (max_rate), 25/s in test mode and 25/s per endpoint " +
 				"by default (rate 25: right for test keys and single endpoints; live traffic over many endpoints " +
 				"climbs to its limit), plus a concurrency limiter with no published figure (max_in_flight 20, " +
-				"ours; burst 10, ours). 429 throttles; Stripe-Should-Retry decides (StripeClassifier).",
+				"ours; burst 10, ours). 429 throttles; Stripe-Should-Retry decides (StripeClassifier). Stripe-Should-Retry: true marks the retry safe, POST or not (Unprocessed).",
 		}),
 		cfg(Config{
 			Name:       "hubspot",
@@ -226,8 +226,7 @@ func builtin() []Config {
 			MaxInFlight: 10,
 			Source: "https://www.twilio.com/docs/api/errors/20429: a concurrency cap per account, no published rate, no rate-limit headers: ours, " +
 				"max_in_flight 10 (raise it to the account's cap), rate 5/s, burst 5, max_rate 50/s. " +
-				"A 429 (error 20429) was never processed, so a POST is safe to retry: pass " +
-				"httpadapter.WithRetryNonIdempotent(true) with WithTransportOptions.",
+				"A 429 (error 20429) was never processed: TwilioClassifier marks it Unprocessed and a POST is retried after it.",
 		}),
 		cfg(Config{
 			Name:             "google",

@@ -148,6 +148,39 @@ func TestNewClientRetriesAThrottle(t *testing.T) {
 	})
 }
 
+// Every Slack Web API call is a POST, and Slack runs none it refuses with
+// 429: the client retries it after the Retry-After, as it does for OpenAI
+// and GitHub, where a POST to an API that promises nothing of the kind
+// (Airtable) is returned as it is.
+func TestThrottledPostIsRetriedWhereTheAPISaysItWasNotRun(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attempts int
+	}{{"slack", 2}, {"openai", 2}, {"github", 2}, {"airtable", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				up := &inMemoryUpstream{h: throttleFirst(http.StatusTooManyRequests, "Retry-After", "3")}
+				c, err := NewClient(tc.name, WithBaseTransport(up))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := c.Request(context.Background(), http.MethodPost, "/api/chat.postMessage",
+					httpadapter.Body("application/json", []byte(`{"channel":"C1","text":"hi"}`)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				up.mu.Lock()
+				got := len(up.hits)
+				up.mu.Unlock()
+				if got != tc.attempts {
+					t.Errorf("%d attempts, want %d", got, tc.attempts)
+				}
+			})
+		})
+	}
+}
+
 // Notion's 529 is a throttle: retried after its Retry-After, and the rate
 // comes down: the retry goes at the decreased rate. (The success of the
 // retry then grows it again: a throttle before any success teaches no

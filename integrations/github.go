@@ -69,6 +69,9 @@ func GitHubClassifier(clk clock.Clock) signal.Classifier {
 			}
 			s.HasRetryAfter = true
 		}
+		// A request refused for a rate limit, primary or secondary, was
+		// not acted on: a POST (an issue, a comment) is safe to resend.
+		s.Unprocessed = true
 		return s, true
 	}))
 }

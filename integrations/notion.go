@@ -1,6 +1,8 @@
 package integrations
 
 import (
+	"net/http"
+
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -13,8 +15,13 @@ import (
 //
 // A nil clk means clock.Real.
 func NotionClassifier(clk clock.Clock) signal.Classifier {
-	return signal.HTTP{
+	base := signal.HTTP{
 		Clock:     clk,
 		Throttled: append(signal.DefaultThrottled(), status529),
 	}
+	// A 429 rate_limited was not acted on; a 529 service_overload may
+	// have been, and is not marked.
+	return signal.ClassifierFunc(func(resp *http.Response, err error) signal.Signal {
+		return unprocessed(base.Classify(resp, err), http.StatusTooManyRequests)
+	})
 }

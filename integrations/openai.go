@@ -3,6 +3,7 @@ package integrations
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/dynlimit/dynlimit/clock"
@@ -50,8 +51,21 @@ func OpenAIClassifier(clk clock.Clock) signal.Classifier {
 		if resp.StatusCode >= 500 {
 			s.Kind = signal.Overloaded
 		}
-		return applyShouldRetry(s, resp.Header, "X-Should-Retry"), true
+		// OpenAI does not act on a request it refuses for its rate limits
+		// (https://platform.openai.com/docs/guides/rate-limits): a POST
+		// is as safe to resend as a GET.
+		return unprocessed(applyShouldRetry(s, resp.Header, "X-Should-Retry"), http.StatusTooManyRequests), true
 	}))
+}
+
+// unprocessed marks s [signal.Signal.Unprocessed] when it is a throttle of
+// one of the given statuses that the upstream answered as such, not one a
+// burst of overloads made (those may have been acted on).
+func unprocessed(s signal.Signal, statuses ...int) signal.Signal {
+	if s.Kind == signal.Throttled && !s.FromOverloads && slices.Contains(statuses, s.Status) {
+		s.Unprocessed = true
+	}
+	return s
 }
 
 // openAIInsufficientQuota reports whether resp's body is OpenAI's error for

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/integrations"
@@ -85,7 +86,8 @@ func runRuleCases(t *testing.T, newClassifier func(clock.Clock) signal.Classifie
 			got := c.Classify(resp, nil)
 			want := tc.want
 			want.Status = tc.status
-			if diff := cmp.Diff(want, got); diff != "" {
+			// Unprocessed has its own table: TestUnprocessedThrottles.
+			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(signal.Signal{}, "Unprocessed")); diff != "" {
 				t.Errorf("Classify mismatch (-want +got):\n%s", diff)
 			}
 			checkBodyIntact(t, resp, body, tc.body)
@@ -189,6 +191,49 @@ func TestRulesConcurrent(t *testing.T) {
 				})
 			}
 			wg.Wait()
+		})
+	}
+}
+
+// The rate-limit refusals that the API documents as not acted on are
+// Unprocessed, so that the Transport may resend a POST for them; nothing
+// else is: a 5xx, a 529, a 403 that is no rate limit, OpenAI's final
+// insufficient_quota, Stripe's refusals without Stripe-Should-Retry: true,
+// and every throttle of an API that documents no such guarantee.
+func TestUnprocessedThrottles(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		c      func(clock.Clock) signal.Classifier
+		status int
+		header []string
+		body   string
+		want   bool
+	}{
+		{"openai 429", integrations.OpenAIClassifier, 429, []string{"Retry-After", "1"}, `{"error":{"code":"rate_limit_exceeded"}}`, true},
+		{"openai insufficient_quota", integrations.OpenAIClassifier, 429, nil, `{"error":{"code":"insufficient_quota","type":"insufficient_quota"}}`, false},
+		{"openai 503", integrations.OpenAIClassifier, 503, nil, "", false},
+		{"slack 429", integrations.SlackClassifier, 429, []string{"Retry-After", "30"}, "", true},
+		{"slack 500", integrations.SlackClassifier, 500, nil, "", false},
+		{"stripe 429 should-retry true", integrations.StripeClassifier, 429, []string{"Stripe-Should-Retry", "true"}, "", true},
+		{"stripe 409 should-retry true", integrations.StripeClassifier, 409, []string{"Stripe-Should-Retry", "true"}, "", true},
+		{"stripe 429 without the header", integrations.StripeClassifier, 429, nil, "", false},
+		{"stripe 429 should-retry false", integrations.StripeClassifier, 429, []string{"Stripe-Should-Retry", "false"}, "", false},
+		{"twilio 429 (20429)", integrations.TwilioClassifier, 429, nil, `{"code": 20429}`, true},
+		{"twilio 503", integrations.TwilioClassifier, 503, nil, "", false},
+		{"github secondary limit", integrations.GitHubClassifier, 403, nil, `{"message": "You have exceeded a secondary rate limit"}`, true},
+		{"github primary limit", integrations.GitHubClassifier, 403, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "1767225600"}, "", true},
+		{"github 429", integrations.GitHubClassifier, 429, []string{"Retry-After", "60"}, "", true},
+		{"github 403 without a limit", integrations.GitHubClassifier, 403, nil, `{"message": "Resource not accessible by integration"}`, false},
+		{"notion 429", integrations.NotionClassifier, 429, []string{"Retry-After", "1"}, "", true},
+		{"notion 529", integrations.NotionClassifier, 529, nil, "", false},
+		{"airtable 429", integrations.AirtableClassifier, 429, nil, "", false},
+		{"generic 429", func(c clock.Clock) signal.Classifier { return signal.HTTP{Clock: c} }, 429, nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.status, Header: ruleHeader(tc.header...), Body: io.NopCloser(strings.NewReader(tc.body))}
+			if got := tc.c(clock.NewFake(ruleT0)).Classify(resp, nil); got.Unprocessed != tc.want {
+				t.Errorf("Classify = %+v: Unprocessed %v, want %v", got, got.Unprocessed, tc.want)
+			}
 		})
 	}
 }

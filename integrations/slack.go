@@ -36,7 +36,10 @@ func SlackClassifier(clk clock.Clock) signal.Classifier {
 		if s.Kind == signal.Throttled && !s.HasRetryAfter && s.RetryAfter == 0 {
 			s.RetryAfter, s.HasRetryAfter = slackDefaultWait, true
 		}
-		return s, true
+		// A Web API call refused with 429 was not run
+		// (https://api.slack.com/apis/rate-limits): every Web API call is
+		// a POST, and it is safe to send again.
+		return unprocessed(s, http.StatusTooManyRequests), true
 	}))
 }
 

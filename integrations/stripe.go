@@ -2,6 +2,7 @@ package integrations
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
@@ -28,6 +29,14 @@ func StripeClassifier(clk clock.Clock) signal.Classifier {
 		if err != nil || resp == nil {
 			return s
 		}
-		return applyShouldRetry(s, resp.Header, "Stripe-Should-Retry")
+		s = applyShouldRetry(s, resp.Header, "Stripe-Should-Retry")
+		// Stripe-Should-Retry: true says a retry is safe
+		// (https://docs.stripe.com/error-low-level#server-errors), POST or not.
+		if s.Kind == signal.Throttled || s.Kind == signal.Overloaded {
+			if vs := resp.Header["Stripe-Should-Retry"]; len(vs) > 0 && strings.EqualFold(strings.TrimSpace(vs[0]), "true") {
+				s.Unprocessed = true
+			}
+		}
+		return s
 	})
 }

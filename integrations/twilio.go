@@ -1,6 +1,8 @@
 package integrations
 
 import (
+	"net/http"
+
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -16,5 +18,8 @@ import (
 //
 // A nil clk means clock.Real.
 func TwilioClassifier(clk clock.Clock) signal.Classifier {
-	return signal.HTTP{Clock: clk}
+	base := signal.HTTP{Clock: clk}
+	return signal.ClassifierFunc(func(resp *http.Response, err error) signal.Signal {
+		return unprocessed(base.Classify(resp, err), http.StatusTooManyRequests)
+	})
 }

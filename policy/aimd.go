@@ -492,8 +492,8 @@ func decodeStrict(data []byte, v any, what string) error {
 		}
 		key, _ := tok.(string) // an object's keys are strings
 		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return errors.Join(append(problems, &Error{Field: cutText(key), Reason: what + " parameters: " + err.Error()})...)
+		if err := dec.Decode(&raw); err != nil { // the input ends, or is not JSON, in the value
+			return errors.Join(append(problems, &Error{Reason: fmt.Sprintf("%s parameters: the value of %q: %v", what, cutText(key), err)})...)
 		}
 		text := cutText(string(raw))
 		switch {

@@ -39,6 +39,7 @@ func FuzzParseCUBIC(f *testing.F) {
 		`{} {}`,
 		`null`,
 		``,
+		`{"0"`, `{"beta": 0.5, "x"`, `{"max_rates": 1, "beta": "x", "beta": 2}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -170,6 +170,7 @@ func FuzzParseAIMD(f *testing.F) {
 		`[]`,
 		`"text"`,
 		``,
+		`{"0"`, `{"rate": 1, "max_rate"`, `{"max_rates": 1, "burst_size": null, "burst_size": 2}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -60,6 +60,13 @@ type Signal struct {
 	// Overloaded one, the last of a burst: the upstream is failing rather
 	// than pacing, which a circuit breaker counts as an overload.
 	FromOverloads bool
+	// Unprocessed reports that the upstream guarantees it did not act on the
+	// request: a rate-limit refusal of an API that documents it as such
+	// (OpenAI, Slack, Twilio's 20429, GitHub's rate limits, Notion's 429),
+	// or Stripe's Stripe-Should-Retry: true. Such a request is safe to send
+	// again whatever its method: httpadapter.Transport retries a POST for
+	// it. The generic classifier never sets it.
+	Unprocessed bool
 	// PauseCapped reports that [Signal.CapPauses] lowered RetryAfter or a
 	// quota's Reset: the upstream asked for a longer pause than the one
 	// acted on.
