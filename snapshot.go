@@ -44,6 +44,11 @@ type Snapshot struct {
 	// Err is set when the bucket could not be read; the fields above that
 	// come from it are then zero.
 	Err error
+	// Degraded is set while the bucket answers in a degraded mode: a shared
+	// bucket on its local fallback, or failing open, because its store is
+	// unreachable (see [bucket.Status.Degraded]). The fields above are then
+	// the fallback's.
+	Degraded error
 }
 
 // Counters count a limiter's permits and decisions.
@@ -101,6 +106,7 @@ func (l *Limiter) SnapshotAt(now time.Time) Snapshot {
 		return s
 	}
 	s.Rate, s.Burst, s.Tokens, s.Reserved = st.State.Rate, st.State.Burst, st.Tokens, st.Reserved
+	s.Degraded = st.Degraded
 	s.CooldownUntil, s.Epoch = st.State.CooldownUntil, st.State.Epoch
 	s.QuotaRate, s.QuotaUntil = st.State.QuotaRate, st.State.QuotaUntil
 	return s

@@ -124,6 +124,11 @@ type Status struct {
 	// Reserved is the number of tokens reserved by waiters whose time has
 	// not come.
 	Reserved float64
+	// Degraded is nil while the bucket answers as itself. A shared bucket
+	// that answers from its local fallback, or fails open, because its
+	// store is unreachable sets it to an error that says so and why (the
+	// store's error); the state and tokens above are then the fallback's.
+	Degraded error
 }
 
 // BurstError reports a request for more tokens than the bucket can ever hold,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -379,4 +380,48 @@ func TestFallbackResumedWithinTheRetryInterval(t *testing.T) {
 	if n := takeAll(t4); n != 10 {
 		t.Errorf("%d permits from the fallback made after Redis answered for %v, want its burst 10", n, t4.Sub(t3))
 	}
+}
+
+// A bucket on its fallback says so in the limiter's Snapshot: Degraded is
+// a *DegradedError with the key, the mode and Redis's error, and is nil
+// again once Redis answers.
+func TestSnapshotSaysTheBucketIsOnItsFallback(t *testing.T) {
+	srv := redistest.Start(t)
+	name := fmt.Sprintf("degraded-%d", names.Add(1))
+	b := mustNew(t, newClient(t, srv), name)
+	fake := clock.NewFake(ft0)
+	lim, err := dynlimit.New(dynlimit.WithBucket(b), dynlimit.WithClock(fake))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := lim.Snapshot(); s.Degraded != nil || s.Err != nil {
+		t.Fatalf("with Redis up: Degraded %v, Err %v", s.Degraded, s.Err)
+	}
+	srv.Kill()
+	if p, ok := lim.Allow(); ok {
+		p.Done(signal.Signal{Kind: signal.Success})
+	}
+	s := lim.Snapshot()
+	var de *redisbucket.DegradedError
+	if !errors.As(s.Degraded, &de) || !strings.Contains(de.Key, name) || de.Mode != redisbucket.FailFallback || de.Err == nil || de.Since.IsZero() {
+		t.Fatalf("on the fallback: Degraded = %#v, want a *DegradedError for %s", s.Degraded, name)
+	}
+	t.Logf("Degraded: %v", s.Degraded)
+	if msg := s.Degraded.Error(); !strings.Contains(msg, "on its local fallback since") || !strings.Contains(msg, "redis unavailable") {
+		t.Errorf("Degraded says %q", msg)
+	}
+	if s.Err != nil || s.Rate <= 0 {
+		t.Errorf("on the fallback: Err %v, rate %v; want the fallback's state", s.Err, s.Rate)
+	}
+	srv.Restart(t)
+	for range 50 {
+		fake.Advance(100 * time.Millisecond)
+		if p, ok := lim.Allow(); ok {
+			p.Done(signal.Signal{Kind: signal.Success})
+		}
+		if lim.Snapshot().Degraded == nil {
+			return
+		}
+	}
+	t.Errorf("Redis back for 5 s: Degraded still %v", lim.Snapshot().Degraded)
 }

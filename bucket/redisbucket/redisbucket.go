@@ -103,6 +103,31 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // Is matches ErrUnavailable.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable } //nolint:errorlint // a sentinel
 
+// DegradedError is the [bucket.Status.Degraded] of a Bucket that answers
+// without Redis: from its local fallback (FailFallback) or by letting
+// everything through (FailOpen), since Redis failed.
+type DegradedError struct {
+	// Key is the limiter's key.
+	Key string
+	// Mode is the failure mode the bucket is in.
+	Mode FailureMode
+	// Since is the instant Redis was first found failing.
+	Since time.Time
+	// Err is Redis's error then.
+	Err error
+}
+
+func (e *DegradedError) Error() string {
+	what := "on its local fallback"
+	if e.Mode == FailOpen {
+		what = "failing open"
+	}
+	return "redisbucket: " + e.Key + ": " + what + " since " + e.Since.UTC().Format(time.RFC3339) + ": redis unavailable: " + e.Err.Error()
+}
+
+// Unwrap returns Redis's error.
+func (e *DegradedError) Unwrap() error { return e.Err }
+
 // Option configures a Bucket.
 type Option interface {
 	apply(*Bucket) error
@@ -288,6 +313,10 @@ type Bucket struct {
 	// downs counts the times the bucket went down: a call that began
 	// before the last of them proves nothing by succeeding (see up).
 	downs uint64
+	// downErr and downAt are Redis's error and the instant it was found
+	// failing, while down.
+	downErr error
+	downAt  time.Time
 	// fallback is the local bucket of FailFallback, made when the bucket
 	// goes down and kept when it comes back up, at upAt: going down again
 	// within the retry interval resumes it rather than make a new one
@@ -881,11 +910,24 @@ func (b *Bucket) Peek(ctx context.Context, now time.Time) (bucket.Status, error)
 		}
 		return st, nil, nil
 	}, func(l *bucket.Local) (bucket.Status, error) {
-		return l.Peek(ctx, now)
+		st, err := l.Peek(ctx, now)
+		st.Degraded = b.degraded()
+		return st, err
 	}, func() bucket.Status {
 		s := b.lastState()
-		return bucket.Status{State: s, Tokens: s.Burst}
+		return bucket.Status{State: s, Tokens: s.Burst, Degraded: b.degraded()}
 	})
+}
+
+// degraded returns the Status.Degraded of a bucket answering without
+// Redis, nil if Redis answers.
+func (b *Bucket) degraded() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.down || b.downErr == nil {
+		return nil
+	}
+	return &DegradedError{Key: b.key, Mode: b.mode, Since: b.downAt, Err: b.downErr}
 }
 
 // stateLen is the length of a state in a reply: see parseState.
@@ -1112,6 +1154,12 @@ func (b *Bucket) run(ctx context.Context, args []any) (reply, error) {
 	}
 	res, err := script.Run(ctx, b.c, b.keys, args...).Result()
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			// The bucket's own bound ended the call: say so, since
+			// "context deadline exceeded" alone reads as the caller's. A
+			// dial to an address that does not answer ends this way too.
+			return nil, fmt.Errorf("no answer from redis within the bucket's timeout of %v (WithTimeout): %w", b.timeout, err)
+		}
 		return nil, err
 	}
 	items, ok := res.([]any)
@@ -1209,6 +1257,7 @@ func (b *Bucket) failed(ctx context.Context, now time.Time, op string, err error
 	wasDown := b.down
 	if !wasDown {
 		b.down, b.retryAt = true, now.Add(b.retry)
+		b.downErr, b.downAt = err, now
 		b.downs++
 		if b.mode == FailFallback {
 			b.enterFallback(now)
@@ -1353,7 +1402,7 @@ func (b *Bucket) up(now time.Time, downs uint64) {
 		b.mu.Unlock()
 		return
 	}
-	b.down = false
+	b.down, b.downErr = false, nil
 	if was {
 		b.haveVersion, b.versionN = false, 0 // what happened meanwhile is unknown
 		b.upAt = now
