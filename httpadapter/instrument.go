@@ -34,3 +34,12 @@ type Instrument interface {
 	// event.
 	EndRequest(ctx context.Context, ev *RequestEvent)
 }
+
+// HeaderInjector is an [Instrument] that also writes headers into each
+// attempt before it is sent, such as the trace context of the attempt's
+// span (otelbridge does). The Transport calls InjectHeaders after
+// StartAttempt, with that attempt's context, on a copy of the request: the
+// caller's request is never changed.
+type HeaderInjector interface {
+	InjectHeaders(ctx context.Context, h http.Header)
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -299,6 +300,28 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			if actx != areq.Context() {
 				areq = areq.WithContext(actx)
 			}
+			owned := false // whether areq has headers of its own to write into
+			for _, in := range o.ins {
+				hi, ok := in.(HeaderInjector)
+				if !ok {
+					continue
+				}
+				if !owned {
+					// The first attempt sends the caller's request, or a
+					// shallow copy sharing its headers: write into a copy.
+					if areq == req {
+						areq = areq.WithContext(areq.Context())
+					}
+					if areq.Header == nil || sameHeader(areq, req) {
+						areq.Header = req.Header.Clone()
+						if areq.Header == nil {
+							areq.Header = make(http.Header)
+						}
+					}
+					owned = true
+				}
+				hi.InjectHeaders(actx, areq.Header)
+			}
 			t0 = o.clk.Now()
 		}
 
@@ -547,3 +570,9 @@ func (b *cancelOnClose) Close() error {
 type backoffClock struct{ c clock.Clock }
 
 func (b backoffClock) Now() time.Time { return b.c.Now() }
+
+// sameHeader reports whether a and b share one header map: a copy of the
+// request that does not own its headers yet.
+func sameHeader(a, b *http.Request) bool {
+	return a.Header != nil && b.Header != nil && reflect.ValueOf(a.Header).Pointer() == reflect.ValueOf(b.Header).Pointer()
+}

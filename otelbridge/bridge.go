@@ -34,7 +34,7 @@ const (
 	IntegrationKey = attribute.Key("dynlimit.integration")
 	// ResultKey is what became of a request or a permit; see
 	// docs/metrics.md for the values.
-	ResultKey = attribute.Key("result")
+	ResultKey = attribute.Key("dynlimit.result")
 	// BreakerKey is the circuit breaker's name (breaker.WithName).
 	BreakerKey = attribute.Key("dynlimit.breaker")
 	// TenantKey is the tenant of a request, recorded only with
@@ -62,6 +62,9 @@ type config struct {
 	tp         trace.TracerProvider
 	httpClient bool
 	tenant     bool
+	// noClientSpans makes the attempt spans internal; noPropagation stops
+	// the trace context going into the attempts' headers.
+	noClientSpans, noPropagation bool
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider()
@@ -83,6 +86,25 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // transport is already otelhttp's, which records it too.
 func WithHTTPClientMetrics(on bool) Option {
 	return optionFunc(func(c *config) { c.httpClient = on })
+}
+
+// WithClientSpans sets whether each attempt's span is a CLIENT span (the
+// default), as the HTTP semantic conventions ask of the span around one
+// HTTP request. Turn it off when the base transport is otelhttp's, which
+// makes a CLIENT span of its own for each attempt: the bridge's attempt
+// spans are then INTERNAL, the parents of otelhttp's, and a trace holds one
+// CLIENT span per attempt, not two.
+func WithClientSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.noClientSpans = !on })
+}
+
+// WithPropagation sets whether the Transport option writes the trace
+// context of each attempt into its headers, with otel.GetTextMapPropagator()
+// (traceparent with the default W3C propagator), so that the upstream sees
+// the trace without otelhttp. On by default; with otelhttp as the base
+// transport, otelhttp writes them again, from its own span.
+func WithPropagation(on bool) Option {
+	return optionFunc(func(c *config) { c.noPropagation = !on })
 }
 
 // WithTenantAttribute adds the tenant of each request (from

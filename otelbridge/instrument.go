@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"strconv"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -34,7 +36,10 @@ const (
 // instrument is the Transport side of the bridge.
 type instrument struct{ b *Bridge }
 
-var _ httpadapter.Instrument = instrument{}
+var (
+	_ httpadapter.Instrument     = instrument{}
+	_ httpadapter.HeaderInjector = instrument{}
+)
 
 // Context keys of the bridge's own spans and request attributes: another
 // instrument's spans may sit between them in the context.
@@ -119,14 +124,29 @@ func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attemp
 			in.b.retries.Add(ctx, 1, in.b.series(r.key, ""))
 		}
 	}
-	ctx, span := in.b.tracer.Start(ctx, method(req), clientKind)
+	r, _ := ctx.Value(requestKey{}).(*request)
+	kind := clientKind
+	if in.b.cfg.noClientSpans {
+		kind = internalKind
+	}
+	name := method(req)
+	if r != nil && r.route != "" {
+		name += " " + r.route // {method} {url.template}, as the conventions name it
+	}
+	ctx, span := in.b.tracer.Start(ctx, name, kind)
 	if span.IsRecording() {
-		r, _ := ctx.Value(requestKey{}).(*request)
 		span.SetAttributes(
 			semconv.HTTPRequestMethodKey.String(knownMethod(method(req))),
 			semconv.ServerAddress(req.URL.Hostname()),
 			semconv.URLFull(safeURL(req.URL, r)),
+			semconv.URLScheme(req.URL.Scheme),
 		)
+		if r != nil && r.route != "" {
+			span.SetAttributes(semconv.URLTemplate(r.route))
+		}
+		if v := protocolVersion(req); v != "" {
+			span.SetAttributes(semconv.NetworkProtocolVersion(v))
+		}
 		if p := port(req.URL); p > 0 {
 			span.SetAttributes(semconv.ServerPort(p))
 		}
@@ -135,6 +155,26 @@ func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attemp
 		}
 	}
 	return context.WithValue(ctx, attemptKey{}, span)
+}
+
+// InjectHeaders writes the trace context of the attempt in ctx into h,
+// unless WithPropagation(false).
+func (in instrument) InjectHeaders(ctx context.Context, h http.Header) {
+	if !in.b.cfg.noPropagation {
+		otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(h))
+	}
+}
+
+// protocolVersion is network.protocol.version of req as it will be sent:
+// "1.1" unless the request says otherwise ("2" for HTTP/2).
+func protocolVersion(req *http.Request) string {
+	switch {
+	case req.ProtoMajor == 2:
+		return "2"
+	case req.ProtoMajor == 1 && req.ProtoMinor == 0:
+		return "1.0"
+	}
+	return "1.1"
 }
 
 func (in instrument) EndAttempt(ctx context.Context, _ int, resp *http.Response, err error, sig signal.Signal, took time.Duration) {
@@ -199,9 +239,15 @@ func (in instrument) EndRequest(ctx context.Context, ev *httpadapter.RequestEven
 	if ev.Status > 0 {
 		r.span.SetAttributes(semconv.HTTPResponseStatusCode(ev.Status))
 	}
-	if ev.Err != nil {
+	switch {
+	case ev.Err != nil:
 		r.span.SetAttributes(semconv.ErrorTypeKey.String(ev.ErrKind))
 		r.span.SetStatus(codes.Error, ev.Error())
+	case ev.Status >= 500:
+		// The final answer was a server error, returned as a response
+		// (retries exhausted with the last response, or not retried).
+		r.span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(ev.Status)))
+		r.span.SetStatus(codes.Error, strconv.Itoa(ev.Status))
 	}
 	r.span.End()
 }

@@ -39,7 +39,7 @@ func TestServesMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		`dynlimit_rate_limiting_requests_total{`,
-		`result="success"`,
+		`dynlimit_result="success"`,
 		`dynlimit_rate_limiting_wait_duration_seconds_bucket{`,
 		`dynlimit_rate_limiting_rate_per_second{`,
 		`http_client_request_duration_seconds_bucket{`,

@@ -10,7 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -67,12 +70,14 @@ type scripted struct {
 	mu       sync.Mutex
 	statuses []int
 	n        int
+	parents  []string // the traceparent header of each attempt
 }
 
 func (s *scripted) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.mu.Lock()
 	code := s.statuses[min(s.n, len(s.statuses)-1)]
 	s.n++
+	s.parents = append(s.parents, req.Header.Get("Traceparent"))
 	s.mu.Unlock()
 	h := http.Header{}
 	if code == http.StatusTooManyRequests {
@@ -103,6 +108,10 @@ func point(v int64, kv ...attribute.KeyValue) metricdata.DataPoint[int64] {
 // A throttled request retried once: its metrics, and a span per request
 // with a wait and a client span per attempt.
 func TestTransportMetricsAndSpans(t *testing.T) {
+	// The global propagator does nothing until an application sets one.
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, otelbridge.WithHTTPClientMetrics(true))
 		a := policy.DefaultAIMD()
@@ -112,7 +121,8 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.bridge.RegisterLimiter(lim)
-		rt, err := httpadapter.NewTransport(&scripted{statuses: []int{429, 200}}, lim, h.bridge.TransportOption())
+		up := &scripted{statuses: []int{429, 200}}
+		rt, err := httpadapter.NewTransport(up, lim, h.bridge.TransportOption())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,13 +143,13 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 			return append(append([]attribute.KeyValue(nil), base...), kv...)
 		}
 		assertSum(t, m, "dynlimit.rate_limiting.requests", "{request}",
-			point(1, with(attribute.String("result", "throttled"))...),
-			point(1, with(attribute.String("result", "success"))...),
+			point(1, with(attribute.String("dynlimit.result", "throttled"))...),
+			point(1, with(attribute.String("dynlimit.result", "success"))...),
 		)
 		assertSum(t, m, "dynlimit.rate_limiting.retries", "{retry}", point(1, base...))
 		assertSum(t, m, "dynlimit.rate_limiting.permits", "{permit}",
-			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("result", "throttled")),
-			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("result", "success")),
+			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("dynlimit.result", "throttled")),
+			point(1, attribute.String("dynlimit.limiter", "notion"), attribute.String("dynlimit.result", "success")),
 		)
 		assertSum(t, m, "dynlimit.rate_limiting.rate.decreases", "{decrease}",
 			point(1, attribute.String("dynlimit.limiter", "notion")))
@@ -162,7 +172,7 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 		for _, s := range spans {
 			names = append(names, s.Name())
 		}
-		want := []string{"dynlimit.wait", "GET", "dynlimit.wait", "GET", "GET /v1/users/{}"}
+		want := []string{"dynlimit.wait", "GET /v1/users/{}", "dynlimit.wait", "GET /v1/users/{}", "GET /v1/users/{}"}
 		if strings.Join(names, ",") != strings.Join(want, ",") {
 			t.Fatalf("spans %v, want %v", names, want)
 		}
@@ -172,8 +182,30 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 				t.Errorf("span %s is not a child of the request's", s.Name())
 			}
 		}
-		if spans[1].SpanKind() != trace.SpanKindClient || spans[3].SpanKind() != trace.SpanKindClient {
-			t.Error("attempt spans are not client spans")
+		if spans[1].SpanKind() != trace.SpanKindClient || spans[3].SpanKind() != trace.SpanKindClient || parent.SpanKind() != trace.SpanKindInternal {
+			t.Error("attempt spans are not client spans, or the request's is not internal")
+		}
+		for _, kv := range []struct{ key, want string }{
+			{"url.template", "/v1/users/{}"}, {"url.scheme", "https"}, {"network.protocol.version", "1.1"},
+			{"http.request.method", "GET"}, {"server.address", "api.notion.com"},
+		} {
+			if got := attr(spans[3], kv.key).AsString(); got != kv.want {
+				t.Errorf("attempt span's %s = %q, want %q", kv.key, got, kv.want)
+			}
+		}
+		if got := attr(spans[3], "server.port").AsInt64(); got != 443 {
+			t.Errorf("server.port = %d, want 443", got)
+		}
+		// Each attempt carried its own span's trace context, and the
+		// caller's request was left as it was.
+		for i, s := range []sdktrace.ReadOnlySpan{spans[1], spans[3]} {
+			want := "00-" + s.SpanContext().TraceID().String() + "-" + s.SpanContext().SpanID().String() + "-01"
+			if got := up.parents[i]; got != want {
+				t.Errorf("attempt %d sent traceparent %q, want %q", i+1, got, want)
+			}
+		}
+		if len(req.Header) != 0 {
+			t.Errorf("the caller's request got headers %v", req.Header)
 		}
 		if attr(spans[1], "http.request.resend_count").Type() != attribute.EMPTY {
 			t.Error("the first attempt has a resend count")
@@ -224,4 +256,53 @@ func TestNewWithGlobals(t *testing.T) {
 	if err := b.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// With WithClientSpans(false), for otelhttp as the base transport, the
+// attempt spans are internal (otelhttp makes the CLIENT span of each); with
+// WithPropagation(false) nothing is written into the attempts' headers. A
+// request whose final answer is a 5xx, returned as a response, ends its
+// span with error.type and an Error status.
+func TestAttemptSpansBesideAnotherClientInstrumentation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, otelbridge.WithClientSpans(false), otelbridge.WithPropagation(false))
+		lim, err := dynlimit.New(dynlimit.WithObserver(h.bridge.Observer()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := &scripted{statuses: []int{503}}
+		rt, err := httpadapter.NewTransport(up, lim, h.bridge.TransportOption(), httpadapter.WithMaxRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "https://api.example.com/v1/items", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		spans := h.spans.Ended()
+		var attempt, request sdktrace.ReadOnlySpan
+		for _, s := range spans {
+			if s.Name() == "GET /v1/items" && attempt == nil {
+				attempt = s
+			} else if s.Name() == "GET /v1/items" {
+				request = s
+			}
+		}
+		if attempt == nil || request == nil {
+			t.Fatalf("spans %v", spans)
+		}
+		for _, s := range spans {
+			if s.SpanKind() == trace.SpanKindClient {
+				t.Errorf("span %s is a CLIENT span", s.Name())
+			}
+		}
+		if up.parents[0] != "" {
+			t.Errorf("traceparent %q sent with propagation off", up.parents[0])
+		}
+		if request.Status().Code != codes.Error || attr(request, "error.type").AsString() != "503" {
+			t.Errorf("request span status %v, error.type %q; want Error and 503", request.Status(), attr(request, "error.type").AsString())
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dynlimit/dynlimit/breaker"
 	"github.com/dynlimit/dynlimit/httpadapter"
@@ -150,7 +151,7 @@ func TestEnterpriseClientFullStack(t *testing.T) {
 					continue
 				}
 				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-					r, _ := dp.Attributes.Value("result")
+					r, _ := dp.Attributes.Value("dynlimit.result")
 					results[r.AsString()] += dp.Value
 				}
 			}
@@ -162,10 +163,10 @@ func TestEnterpriseClientFullStack(t *testing.T) {
 		// The spans: one per request with its waits and attempts.
 		var roots, attempts int
 		for _, s := range spans.Ended() {
-			switch s.Name() {
-			case "GET /v1/databases/{}":
+			switch {
+			case s.Name() == "GET /v1/databases/{}" && s.SpanKind() == trace.SpanKindInternal:
 				roots++
-			case "GET":
+			case s.Name() == "GET /v1/databases/{}" && s.SpanKind() == trace.SpanKindClient:
 				attempts++
 			}
 			fmt.Fprintf(&dump, "span %s %v %v\n", s.Name(), s.Attributes(), s.Status())
