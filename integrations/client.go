@@ -256,6 +256,7 @@ func (o *options) newTransport(c Config, base http.RoundTripper) (http.RoundTrip
 		if err != nil {
 			return nil, err
 		}
+		o.register(nil, g, nil)
 		// Returned through a variable of the concrete type, a failure would
 		// be a non-nil RoundTripper holding a nil pointer.
 		kt, err := httpadapter.NewKeyedTransport(base, g, key, topts...)
@@ -268,6 +269,7 @@ func (o *options) newTransport(c Config, base http.RoundTripper) (http.RoundTrip
 	if err != nil {
 		return nil, err
 	}
+	o.register(lim, nil, nil)
 	t, err := httpadapter.NewTransport(base, lim, topts...)
 	if err != nil {
 		return nil, err
@@ -336,6 +338,7 @@ func (o *options) transportOptions(c Config) ([]httpadapter.Option, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.register(tlim, nil, nil)
 		cost := c.Cost
 		if cost == nil {
 			cost = LLMTokenCost

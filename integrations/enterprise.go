@@ -20,6 +20,36 @@ type Telemetry interface {
 	TransportOption() httpadapter.Option
 }
 
+// GaugeRegistry is a [Telemetry] that also reports gauges of the limiters,
+// groups and breakers it is given (rate, tokens, in flight, breaker state):
+// *otelbridge.Bridge is one. A client made [WithTelemetry] of one registers
+// everything it makes: its limiter or group of keyed limiters, the token
+// budget's limiter, and its breaker.
+type GaugeRegistry interface {
+	Telemetry
+	RegisterLimiter(l *dynlimit.Limiter)
+	RegisterGroup(g *dynlimit.Group)
+	RegisterBreaker(b *breaker.Breaker)
+}
+
+// register hands what the client made to its telemetry's gauges, if it
+// keeps any.
+func (o *options) register(lim *dynlimit.Limiter, g *dynlimit.Group, b *breaker.Breaker) {
+	r, ok := o.telemetry.(GaugeRegistry)
+	if !ok {
+		return
+	}
+	if lim != nil {
+		r.RegisterLimiter(lim)
+	}
+	if g != nil {
+		r.RegisterGroup(g)
+	}
+	if b != nil {
+		r.RegisterBreaker(b)
+	}
+}
+
 // WithTenant names the tenant the client works for: its request events,
 // logs and (when asked for) metrics carry it, and its breaker and limiters
 // are named after it. A request's own context can name another
@@ -129,6 +159,7 @@ func (o *options) observability(c Config) (lopts []dynlimit.Option, topts []http
 		if err != nil {
 			return nil, nil, err
 		}
+		o.register(nil, nil, b)
 		topts = append(topts, httpadapter.WithBreaker(b))
 	}
 	return lopts, topts, nil

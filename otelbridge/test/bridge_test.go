@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/dynlimit/dynlimit"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/integrations"
 	"github.com/dynlimit/dynlimit/otelbridge"
 	"github.com/dynlimit/dynlimit/policy"
 )
@@ -305,4 +307,32 @@ func TestAttemptSpansBesideAnotherClientInstrumentation(t *testing.T) {
 			t.Errorf("request span status %v, error.type %q; want Error and 503", request.Status(), attr(request, "error.type").AsString())
 		}
 	})
+}
+
+var _ integrations.GaugeRegistry = (*otelbridge.Bridge)(nil)
+
+// integrations.WithTelemetry of a Bridge registers what the client makes:
+// its limiter's gauges and its breaker's state show without a Register call.
+func TestWithTelemetryRegistersTheGauges(t *testing.T) {
+	h := newHarness(t)
+	_, err := integrations.NewEnterpriseClient("notion", "tenant-7", integrations.WithTelemetry(h.bridge),
+		integrations.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.metrics(t)
+	rate, ok := m["dynlimit.rate_limiting.rate"].Data.(metricdata.Gauge[float64])
+	if !ok || len(rate.DataPoints) != 1 {
+		t.Fatalf("rate gauge = %+v, want the client's limiter", m["dynlimit.rate_limiting.rate"].Data)
+	}
+	if v, _ := rate.DataPoints[0].Attributes.Value("dynlimit.limiter"); v.AsString() != "notion" {
+		t.Errorf("rate gauge of %q, want notion", v.AsString())
+	}
+	state, ok := m["dynlimit.rate_limiting.breaker.state"].Data.(metricdata.Gauge[int64])
+	if !ok || len(state.DataPoints) != 1 {
+		t.Fatalf("breaker state gauge = %+v, want the client's breaker", m["dynlimit.rate_limiting.breaker.state"].Data)
+	}
+	if v, _ := state.DataPoints[0].Attributes.Value("dynlimit.breaker"); v.AsString() != "notion/tenant-7" {
+		t.Errorf("breaker gauge of %q, want notion/tenant-7", v.AsString())
+	}
 }
