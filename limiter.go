@@ -340,7 +340,7 @@ func (l *Limiter) releaseSlot() {
 
 func (l *Limiter) grant(now time.Time, epoch uint64, tokens float64) Permit {
 	l.counters.granted.Add(1)
-	l.observeEpoch(epoch, now)
+	l.observe(epoch, 0, now)
 	return Permit{l: l, issued: now, epoch: epoch, tokens: tokens}
 }
 
@@ -392,15 +392,11 @@ func (l *Limiter) addToBatch(epoch uint64) bool {
 	return true
 }
 
-// observeEpoch makes e the limiter's epoch if it is newer than the one it
-// knew. Successes still batched under the old epoch are handed to the
-// policy as what they are: outcomes of permits of an older epoch.
-func (l *Limiter) observeEpoch(e uint64, now time.Time) {
-	l.observe(e, 0, now)
-}
-
-// observe is observeEpoch(e, now) that also notes rate, the rate after a
-// policy step, if it is > 0: one lock for both.
+// observe makes e the limiter's epoch if it is newer than the one it knew,
+// and wakes the waiters if that or rate, the rate after a policy step (0
+// when not known), calls for it (see retime). Successes still batched under
+// the old epoch are handed to the policy as what they are: outcomes of
+// permits of an older epoch.
 func (l *Limiter) observe(e uint64, rate float64, now time.Time) {
 	l.mu.Lock()
 	l.retime(e > l.epoch, rate)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -194,7 +193,8 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 // event reports.
 func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response, error) {
 	ctx := req.Context()
-	retryable, replayable := t.canRetry(req), t.canReplay(req)
+	replayable := t.canReplay(req)
+	retryable := replayable && t.safeToRepeat(req)
 	var (
 		bo         backoff.BackOff
 		lastStatus int
@@ -300,23 +300,21 @@ func (t *Transport) roundTrip(req *http.Request, o *observation) (*http.Response
 			if actx != areq.Context() {
 				areq = areq.WithContext(actx)
 			}
-			owned := false // whether areq has headers of its own to write into
+			// A retry sends a clone, with headers of its own; the first
+			// attempt sends the caller's request, or a shallow copy sharing
+			// its headers, which an injector writes into a copy of.
+			owned := attempt > 1 && areq.Header != nil
 			for _, in := range o.ins {
 				hi, ok := in.(HeaderInjector)
 				if !ok {
 					continue
 				}
 				if !owned {
-					// The first attempt sends the caller's request, or a
-					// shallow copy sharing its headers: write into a copy.
 					if areq == req {
 						areq = areq.WithContext(areq.Context())
 					}
-					if areq.Header == nil || sameHeader(areq, req) {
-						areq.Header = req.Header.Clone()
-						if areq.Header == nil {
-							areq.Header = make(http.Header)
-						}
+					if areq.Header = req.Header.Clone(); areq.Header == nil {
+						areq.Header = make(http.Header)
 					}
 					owned = true
 				}
@@ -478,12 +476,10 @@ func (t *Transport) canReplay(req *http.Request) bool {
 	return t.cfg.maxRetries > 0 && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
 }
 
-// canRetry reports whether req may be sent more than once whatever the
-// upstream answers: it can be replayed, and sending it twice is safe.
-func (t *Transport) canRetry(req *http.Request) bool {
-	if !t.canReplay(req) {
-		return false
-	}
+// safeToRepeat reports whether sending req twice is safe whatever the
+// upstream answers: its method is idempotent, it carries an
+// Idempotency-Key, or the user opted in.
+func (t *Transport) safeToRepeat(req *http.Request) bool {
 	if t.cfg.retryAll || req.Header.Get("Idempotency-Key") != "" {
 		return true
 	}
@@ -570,9 +566,3 @@ func (b *cancelOnClose) Close() error {
 type backoffClock struct{ c clock.Clock }
 
 func (b backoffClock) Now() time.Time { return b.c.Now() }
-
-// sameHeader reports whether a and b share one header map: a copy of the
-// request that does not own its headers yet.
-func sameHeader(a, b *http.Request) bool {
-	return a.Header != nil && b.Header != nil && reflect.ValueOf(a.Header).Pointer() == reflect.ValueOf(b.Header).Pointer()
-}
