@@ -40,7 +40,9 @@ func farPauseForms() []pauseForm {
 		{"IETF RateLimit r=1;t=999999999", 200, []string{"RateLimit", `"default";r=1;t=999999999`, "RateLimit-Policy", `"default";q=100;w=60`}, false},
 		{"draft RateLimit-Reset of years", 429, []string{"RateLimit-Limit", "100", "RateLimit-Remaining", "0", "RateLimit-Reset", "999999999"}, true},
 		{"draft RateLimit dictionary reset of years", 200, []string{"RateLimit", "limit=100, remaining=0, reset=999999999"}, true},
-		{"OpenAI reset-requests of 99999h", 200, []string{"X-RateLimit-Limit-Requests", "500", "X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "99999h"}, true},
+		// A quota that refills does not stop permits: it paces them at
+		// Limit / the capped reset.
+		{"OpenAI reset-requests of 99999h", 200, []string{"X-RateLimit-Limit-Requests", "500", "X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "99999h"}, false},
 		{"Jira timestamp in 2999", 200, []string{"X-RateLimit-Remaining", "0", "X-RateLimit-Reset", "2999-01-01T00:00Z"}, true},
 	}
 }

@@ -192,9 +192,8 @@ func TestQuotaWindowIsNeverOverrun(t *testing.T) {
 			return []string{"RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, r, int(math.Ceil(reset.Seconds()))),
 				"RateLimit-Policy", `"default";q=11;w=10`}
 		}},
-		{"OpenAI", func(r int, reset time.Duration, _ time.Time) []string {
-			return []string{"X-RateLimit-Limit-Requests", "11", "X-RateLimit-Remaining-Requests", strconv.Itoa(r), "X-RateLimit-Reset-Requests", reset.String()}
-		}},
+		// OpenAI's headers are not here: its quotas refill continuously,
+		// and TestRefillingQuota paces by them as OpenAI counts.
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,6 +294,58 @@ func TestHeaderFormsEndToEndInBubble(t *testing.T) {
 				}
 				if s := lim.Snapshot().Counters; s.Throttled != 1 || s.Succeeded != 1 {
 					t.Errorf("counters = %+v, want one throttle and one success", s)
+				}
+			})
+		})
+	}
+}
+
+// OpenAI's quota headers describe a bucket that refills continuously, the
+// reset being the time until it is full again: paced by them, a limiter is
+// not slowed while half or more is left, spends Limit / Reset below that,
+// and after the last unit waits for one to refill, not for the reset.
+func TestRefillingQuota(t *testing.T) {
+	openAI := func(limit, remaining string, reset time.Duration) []string {
+		return []string{"X-RateLimit-Limit-Requests", limit, "X-RateLimit-Remaining-Requests", remaining,
+			"X-RateLimit-Reset-Requests", reset.String()}
+	}
+	tests := []struct {
+		name   string
+		header []string
+		gaps   []time.Duration // between the requests after the hint
+	}{
+		// 59 of 60 left: plenty, whatever the reset says (OpenAI's own
+		// example says 6m0s for 16 of 150,000 tokens used).
+		{"plenty left, a reset that does not fit", openAI("60", "59", 6*time.Minute), []time.Duration{0, 0}},
+		// 10 of 30 left, full again in 40 s: 30 / 40 s, 0.75 a second,
+		// after the one token the bucket keeps.
+		{"a third left", openAI("30", "10", 40*time.Second), []time.Duration{0, 1333333333}},
+		// None of 30 left, full in 60 s: one refills in 2 s. Read as a
+		// window, this waited 60 s.
+		{"none left", openAI("30", "0", time.Minute), []time.Duration{2 * time.Second, 2 * time.Second}},
+		// Without the limit the refill rate is unknown: read as a window,
+		// a cooldown until the reset, then the policy's 50 a second from
+		// an empty bucket.
+		{"none left, no limit", []string{"X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "5s"},
+			[]time.Duration{5*time.Second + 20*time.Millisecond, 20 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				up := script(status(200, tt.header...), status(200))
+				rt := newTransport(t, up, newLimiter(t, adaptive()))
+				for range 3 {
+					resp, err := rt.RoundTrip(get(t, context.Background(), apiURL))
+					if err != nil {
+						t.Fatalf("RoundTrip: %v", err)
+					}
+					closeBody(resp)
+				}
+				for i, g := range up.gaps() {
+					if w := tt.gaps[i]; g < w || g > w+time.Millisecond {
+						t.Errorf("gaps %v, want %v", up.gaps(), tt.gaps)
+						break
+					}
 				}
 			})
 		})

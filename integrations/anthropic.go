@@ -36,9 +36,9 @@ const (
 //   - retry-after (and retry-after-ms) is read by [signal.HTTP].
 //   - The request and token quotas come from the anthropic-ratelimit-*
 //     headers, read by [ParseAnthropicQuota]; when they are sent they win
-//     over any generic quota header. A throttle without retry-after waits
-//     until the reset of the exhausted quota, the later of the two when
-//     both are.
+//     over any generic quota header. They refill continuously: a throttle
+//     without retry-after waits until the exhausted quota has refilled a
+//     unit, the longer of the two waits when both are.
 //   - x-should-retry overrides the status as for [OpenAIClassifier]:
 //     Anthropic's SDKs share OpenAI's retry rules.
 //
@@ -70,7 +70,10 @@ func AnthropicClassifier(clk clock.Clock) signal.Classifier {
 // token quota (anthropic-ratelimit-tokens-limit, -remaining and -reset,
 // which Anthropic documents as the most restrictive of its input and output
 // token limits in effect). A reset is an RFC 3339 time, turned into the
-// time from now; one in the past gives 0.
+// time from now; one in the past gives 0. Anthropic's page
+// (https://docs.anthropic.com/en/api/rate-limits) describes a token bucket
+// whose capacity is replenished continuously and a reset as the time the
+// limit is fully replenished, so both quotas have Refills set.
 //
 // Like [signal.ParseQuota], it never fails: a malformed field is left
 // unset. Counts are plain decimals, never NaN or infinite; a negative limit
@@ -78,6 +81,9 @@ func AnthropicClassifier(clk clock.Clock) signal.Classifier {
 func ParseAnthropicQuota(h http.Header, now time.Time) (requests, tokens signal.Quota) {
 	requests = headerQuota(h, hdrAnthropicRequestsLimit, hdrAnthropicRequestsRemaining, hdrAnthropicRequestsReset, now)
 	tokens = headerQuota(h, hdrAnthropicTokensLimit, hdrAnthropicTokensRemaining, hdrAnthropicTokensReset, now)
+	// Anthropic refills its limits continuously (a token bucket), and the
+	// reset is when a limit is full again.
+	requests.Refills, tokens.Refills = requests.Known(), tokens.Known()
 	return requests, tokens
 }
 
@@ -141,21 +147,14 @@ func quotaNumber(v string) (float64, bool) {
 }
 
 // waitForExhausted gives a throttle that came without a Retry-After the
-// wait its exhausted quotas imply: the later of their resets, when that is
-// when a retry can succeed. signal.HTTP does the same for the headers it
+// wait its exhausted quotas imply: the longer of the waits until each frees
+// a unit ([signal.Quota.UntilUnit]), when a retry can succeed. signal.HTTP does the same for the headers it
 // reads; rules that add quotas from vendor headers call this afterwards.
 func waitForExhausted(s *signal.Signal) {
 	if s.Kind != signal.Throttled || s.HasRetryAfter || s.RetryAfter > 0 {
 		return
 	}
-	var d time.Duration
-	if s.Quota.Exhausted() {
-		d = s.Quota.Reset
-	}
-	if s.TokenQuota.Exhausted() {
-		d = max(d, s.TokenQuota.Reset)
-	}
-	if d > 0 {
+	if d := max(s.Quota.UntilUnit(), s.TokenQuota.UntilUnit()); d > 0 {
 		s.RetryAfter, s.HasRetryAfter = d, true
 	}
 }

@@ -28,8 +28,8 @@ func TestAnthropicClassifier(t *testing.T) {
 				"anthropic-ratelimit-tokens-limit", "40000", "anthropic-ratelimit-tokens-remaining", "39000", "anthropic-ratelimit-tokens-reset", at(time.Minute),
 			},
 			want: signal.Signal{
-				Quota:      signal.Quota{Limit: 50, Remaining: 49, HasRemaining: true, Reset: 30 * time.Second},
-				TokenQuota: signal.Quota{Limit: 40000, Remaining: 39000, HasRemaining: true, Reset: time.Minute},
+				Quota:      signal.Quota{Limit: 50, Remaining: 49, HasRemaining: true, Reset: 30 * time.Second, Refills: true},
+				TokenQuota: signal.Quota{Limit: 40000, Remaining: 39000, HasRemaining: true, Reset: time.Minute, Refills: true},
 			},
 		},
 		{
@@ -40,8 +40,8 @@ func TestAnthropicClassifier(t *testing.T) {
 			},
 			want: signal.Signal{
 				Kind: signal.Throttled, RetryAfter: 45 * time.Second, HasRetryAfter: true,
-				Quota:      signal.Quota{HasRemaining: true, Reset: 20 * time.Second},
-				TokenQuota: signal.Quota{HasRemaining: true, Reset: 45 * time.Second},
+				Quota:      signal.Quota{HasRemaining: true, Reset: 20 * time.Second, Refills: true},
+				TokenQuota: signal.Quota{HasRemaining: true, Reset: 45 * time.Second, Refills: true},
 			},
 		},
 		{
@@ -49,23 +49,24 @@ func TestAnthropicClassifier(t *testing.T) {
 			header: []string{"retry-after", "2", "anthropic-ratelimit-tokens-remaining", "0", "anthropic-ratelimit-tokens-reset", at(45 * time.Second)},
 			want: signal.Signal{
 				Kind: signal.Throttled, RetryAfter: 2 * time.Second, HasRetryAfter: true,
-				TokenQuota: signal.Quota{HasRemaining: true, Reset: 45 * time.Second},
+				TokenQuota: signal.Quota{HasRemaining: true, Reset: 45 * time.Second, Refills: true},
 			},
 		},
 		{
 			name: "429 with a quota left waits for nothing in particular", status: 429,
 			header: []string{"anthropic-ratelimit-requests-remaining", "3", "anthropic-ratelimit-requests-reset", at(20 * time.Second)},
-			want:   signal.Signal{Kind: signal.Throttled, Quota: signal.Quota{Remaining: 3, HasRemaining: true, Reset: 20 * time.Second}},
+			want:   signal.Signal{Kind: signal.Throttled, Quota: signal.Quota{Remaining: 3, HasRemaining: true, Reset: 20 * time.Second, Refills: true}},
 		},
 		{
 			name: "Anthropic headers win over generic ones", status: 200,
 			header: []string{"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "1", "anthropic-ratelimit-requests-limit", "50", "anthropic-ratelimit-requests-remaining", "40"},
-			want:   signal.Signal{Quota: signal.Quota{Limit: 50, Remaining: 40, HasRemaining: true}},
+			want:   signal.Signal{Quota: signal.Quota{Limit: 50, Remaining: 40, HasRemaining: true, Refills: true}},
 		},
 		{
 			name: "generic headers when Anthropic sends none", status: 200,
 			header: []string{"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "1"},
-			want:   signal.Signal{Quota: signal.Quota{Limit: 10, Remaining: 1, HasRemaining: true}},
+			// Generic headers are a window, as signal.HTTP reads them.
+			want: signal.Signal{Quota: signal.Quota{Limit: 10, Remaining: 1, HasRemaining: true}},
 		},
 		{
 			name: "malformed headers are ignored", status: 200,
@@ -78,7 +79,7 @@ func TestAnthropicClassifier(t *testing.T) {
 		{
 			name: "negative remaining is none left, negative limit ignored, past reset 0", status: 200,
 			header: []string{"anthropic-ratelimit-requests-limit", "-5", "anthropic-ratelimit-requests-remaining", "-3", "anthropic-ratelimit-requests-reset", at(-time.Minute)},
-			want:   signal.Signal{Quota: signal.Quota{HasRemaining: true}},
+			want:   signal.Signal{Quota: signal.Quota{HasRemaining: true, Refills: true}},
 		},
 		{
 			name: "fractional seconds and offsets in the reset", status: 200,
@@ -87,8 +88,8 @@ func TestAnthropicClassifier(t *testing.T) {
 				"anthropic-ratelimit-tokens-remaining", " 100 ", "anthropic-ratelimit-tokens-reset", "2026-11-27T15:01:00+01:00",
 			},
 			want: signal.Signal{
-				Quota:      signal.Quota{Remaining: 7, HasRemaining: true, Reset: 30500 * time.Millisecond},
-				TokenQuota: signal.Quota{Remaining: 100, HasRemaining: true, Reset: time.Minute},
+				Quota:      signal.Quota{Remaining: 7, HasRemaining: true, Reset: 30500 * time.Millisecond, Refills: true},
+				TokenQuota: signal.Quota{Remaining: 100, HasRemaining: true, Reset: time.Minute, Refills: true},
 			},
 		},
 		{name: "x-should-retry false on a 529", status: 529, header: []string{"x-should-retry", "false"}, want: signal.Signal{Kind: signal.Failed}},

@@ -17,8 +17,9 @@ func TestOpenAIClassifier(t *testing.T) {
 		"x-ratelimit-limit-requests", "500", "x-ratelimit-remaining-requests", "0", "x-ratelimit-reset-requests", "120ms",
 		"x-ratelimit-limit-tokens", "30000", "x-ratelimit-remaining-tokens", "0", "x-ratelimit-reset-tokens", "6m0s",
 	}
-	requests := signal.Quota{Limit: 500, HasRemaining: true, Reset: 120 * time.Millisecond}
-	tokens := signal.Quota{Limit: 30000, HasRemaining: true, Reset: 6 * time.Minute}
+	// OpenAI's quotas refill continuously: a reset is the time until full.
+	requests := signal.Quota{Limit: 500, HasRemaining: true, Reset: 120 * time.Millisecond, Refills: true}
+	tokens := signal.Quota{Limit: 30000, HasRemaining: true, Reset: 6 * time.Minute, Refills: true}
 	cases := []ruleCase{
 		{
 			name: "insufficient_quota is final, hints dropped", status: 429,
@@ -46,9 +47,12 @@ func TestOpenAIClassifier(t *testing.T) {
 			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 1500 * time.Millisecond, HasRetryAfter: true, Quota: requests, TokenQuota: tokens},
 		},
 		{
-			name: "rate_limit_exceeded without retry-after waits for the longer reset", status: 429,
+			// Until one unit has refilled, not until full: the tokens' 6 min
+			// for 30,000 is 12 ms a token, the requests' 120 ms for 500 is
+			// 240 µs a request.
+			name: "rate_limit_exceeded without retry-after waits for the longer refill of a unit", status: 429,
 			header: quotaHeaders, body: rateLimited,
-			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 6 * time.Minute, HasRetryAfter: true, Quota: requests, TokenQuota: tokens},
+			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 12 * time.Millisecond, HasRetryAfter: true, Quota: requests, TokenQuota: tokens},
 		},
 		{name: "429 without a body", status: 429, want: signal.Signal{Kind: signal.Throttled}},
 		{name: "429 with a truncated body", status: 429, body: `{"error":{"code":"insufficient_quota"`, want: signal.Signal{Kind: signal.Throttled}},
@@ -74,8 +78,8 @@ func TestOpenAIClassifier(t *testing.T) {
 			name: "200 carries both quotas", status: 200,
 			header: []string{"x-ratelimit-limit-requests", "500", "x-ratelimit-remaining-requests", "499", "x-ratelimit-limit-tokens", "30000", "x-ratelimit-remaining-tokens", "29000", "x-ratelimit-reset-tokens", "2s"},
 			want: signal.Signal{
-				Quota:      signal.Quota{Limit: 500, Remaining: 499, HasRemaining: true},
-				TokenQuota: signal.Quota{Limit: 30000, Remaining: 29000, HasRemaining: true, Reset: 2 * time.Second},
+				Quota:      signal.Quota{Limit: 500, Remaining: 499, HasRemaining: true, Refills: true},
+				TokenQuota: signal.Quota{Limit: 30000, Remaining: 29000, HasRemaining: true, Reset: 2 * time.Second, Refills: true},
 			},
 		},
 		{

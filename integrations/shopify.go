@@ -45,16 +45,16 @@ func ShopifyClassifier(clk clock.Clock) signal.Classifier {
 // header, "used/size" of the app's leaky bucket, as a Quota: "32/40" is
 // Limit 40, Remaining 8 and a Reset of 16 s, the time the bucket takes to
 // empty at 2 requests per second (the leak rate is the size over 20 s: see
-// shopifyBucketDrain). It reports false for anything other than two
-// decimal integers around a slash (spaces allowed) with a size above 0.
+// shopifyBucketDrain). The bucket leaks continuously, so the Quota has
+// Refills set. It reports false for anything other than two decimal
+// integers around a slash (spaces allowed) with a size above 0.
 //
-// Paced by such a quota, a limiter spends Remaining over Reset, which is
-// below the leak rate while the bucket is more than half full and above it
-// while it is less: calls settle at the leak rate with the bucket half
-// full, keeping half of it for bursts. A full bucket ("40/40") is an
-// exhausted quota, which holds calls until it has drained (20 s) although a
-// call fits again after half a second: the price of reading a leaky bucket
-// as a window, paid only when a burst overfills it.
+// Paced by such a quota (see policy.Pace), a limiter is not slowed while
+// the bucket is at most half full; above that it spends the free room and
+// what leaks until the bucket is empty, Limit / Reset, which falls toward
+// the leak rate as the bucket fills. A full bucket ("40/40") is an
+// exhausted quota: the next call waits for one call to leak out, half a
+// second, not for the bucket to drain.
 func ParseShopifyCallLimit(v string) (signal.Quota, bool) {
 	usedStr, sizeStr, ok := strings.Cut(v, "/")
 	if !ok {
@@ -74,6 +74,7 @@ func ParseShopifyCallLimit(v string) (signal.Quota, bool) {
 		Remaining:    max(size-used, 0),
 		HasRemaining: true,
 		Reset:        secondsDuration(used / leak),
+		Refills:      true,
 	}, true
 }
 

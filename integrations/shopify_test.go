@@ -17,16 +17,16 @@ func TestShopifyClassifier(t *testing.T) {
 	cases := []ruleCase{
 		{
 			name: "200 with the call limit", status: 200, header: []string{hdr, "32/40"},
-			want: signal.Signal{Quota: signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second}},
+			want: signal.Signal{Quota: signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second, Refills: true}},
 		},
 		{
 			name: "429 with Retry-After and a full bucket", status: 429, header: []string{hdr, "40/40", "Retry-After", "2.0"},
 			body: `{"errors":"Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}`,
-			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 2 * time.Second, HasRetryAfter: true, Quota: signal.Quota{Limit: 40, HasRemaining: true, Reset: 20 * time.Second}},
+			want: signal.Signal{Kind: signal.Throttled, RetryAfter: 2 * time.Second, HasRetryAfter: true, Quota: signal.Quota{Limit: 40, HasRemaining: true, Reset: 20 * time.Second, Refills: true}},
 		},
 		{
 			name: "the call limit wins over generic headers", status: 200, header: []string{hdr, "10/40", "X-RateLimit-Limit", "100", "X-RateLimit-Remaining", "1"},
-			want: signal.Signal{Quota: signal.Quota{Limit: 40, Remaining: 30, HasRemaining: true, Reset: 5 * time.Second}},
+			want: signal.Signal{Quota: signal.Quota{Limit: 40, Remaining: 30, HasRemaining: true, Reset: 5 * time.Second, Refills: true}},
 		},
 		{name: "429 without headers", status: 429, want: signal.Signal{Kind: signal.Throttled}},
 		{name: "a malformed call limit is ignored", status: 200, header: []string{hdr, "32 of 40"}, want: signal.Signal{}},
@@ -41,14 +41,14 @@ func TestParseShopifyCallLimit(t *testing.T) {
 		want   signal.Quota
 		wantOK bool
 	}{
-		{"32/40", signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second}, true},
-		{"0/40", signal.Quota{Limit: 40, Remaining: 40, HasRemaining: true}, true},
-		{"1/40", signal.Quota{Limit: 40, Remaining: 39, HasRemaining: true, Reset: 500 * time.Millisecond}, true},
-		{"40/40", signal.Quota{Limit: 40, HasRemaining: true, Reset: 20 * time.Second}, true},
-		{"41/40", signal.Quota{Limit: 40, HasRemaining: true, Reset: 20500 * time.Millisecond}, true},
-		{" 32 / 40 ", signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second}, true},
+		{"32/40", signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second, Refills: true}, true},
+		{"0/40", signal.Quota{Limit: 40, Remaining: 40, HasRemaining: true, Refills: true}, true},
+		{"1/40", signal.Quota{Limit: 40, Remaining: 39, HasRemaining: true, Reset: 500 * time.Millisecond, Refills: true}, true},
+		{"40/40", signal.Quota{Limit: 40, HasRemaining: true, Reset: 20 * time.Second, Refills: true}, true},
+		{"41/40", signal.Quota{Limit: 40, HasRemaining: true, Reset: 20500 * time.Millisecond, Refills: true}, true},
+		{" 32 / 40 ", signal.Quota{Limit: 40, Remaining: 8, HasRemaining: true, Reset: 16 * time.Second, Refills: true}, true},
 		// A Shopify Plus bucket of 400 leaks 20/s.
-		{"200/400", signal.Quota{Limit: 400, Remaining: 200, HasRemaining: true, Reset: 10 * time.Second}, true},
+		{"200/400", signal.Quota{Limit: 400, Remaining: 200, HasRemaining: true, Reset: 10 * time.Second, Refills: true}, true},
 		{"", signal.Quota{}, false},
 		{"32", signal.Quota{}, false},
 		{"32/", signal.Quota{}, false},

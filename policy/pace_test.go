@@ -53,6 +53,51 @@ func TestPace(t *testing.T) {
 	}
 }
 
+func TestPaceRefilling(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := policy.State{Rate: 5, Burst: 5}
+	// 30 units that refill continuously, full again in reset.
+	refilling := func(r float64, reset time.Duration) signal.Quota {
+		return signal.Quota{Limit: 30, Remaining: r, HasRemaining: true, Reset: reset, Refills: true}
+	}
+	earlier := base
+	earlier.QuotaRate, earlier.QuotaUntil = 0.1, t0.Add(time.Hour)
+	tests := []struct {
+		name string
+		s    policy.State
+		q    signal.Quota
+		want policy.State
+	}{
+		{"half left is plenty, whatever the reset", base, refilling(15, time.Hour), base},
+		{"plenty drops an earlier quota rate", earlier, refilling(29, time.Second), base},
+		// 10 left and 20 to refill in 40 s: 30 units over 40 s.
+		{"a third left: Limit / Reset", base, refilling(10, 40*time.Second),
+			policy.State{Rate: 5, Burst: 5, QuotaRate: 0.75, QuotaUntil: t0.Add(40 * time.Second)}},
+		// None left: the refill rate, and a new epoch, no cooldown.
+		{"none left: the refill rate, a new epoch", base, refilling(0, time.Minute),
+			policy.State{Rate: 5, Burst: 5, QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
+		// A cooldown of 3 s (a Retry-After) ends a unit early, 2 s at
+		// 0.5/s, so that the first token is due at 3 s.
+		{"none left, a cooldown: it ends a unit early", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second)}, refilling(0, time.Minute),
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Second), QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
+		// A cooldown shorter than a unit's refill ends now: the unit is the
+		// later of the two.
+		{"none left, a short cooldown: the unit decides", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Second)}, refilling(0, time.Minute),
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0, QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
+		{"no limit: a window", base, signal.Quota{Remaining: 0, HasRemaining: true, Reset: time.Minute, Refills: true},
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Minute)}},
+		{"a reset of a nanosecond", base, refilling(1, time.Nanosecond),
+			policy.State{Rate: 5, Burst: 5, QuotaRate: 3e10, QuotaUntil: t0.Add(time.Nanosecond)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := policy.Pace(tt.s, tt.q, t0); got != tt.want {
+				t.Errorf("Pace(%+v) = %+v, want %+v", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestRateAtAndAccrual(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	t10 := t0.Add(10 * time.Second)

@@ -93,10 +93,40 @@ func (s State) Accrual(need float64, from time.Time) time.Duration {
 //     hints that show plenty never slow the policy down;
 //   - anything else: s unchanged.
 //
+// A quota that refills continuously (q.Refills: OpenAI's, Anthropic's,
+// Shopify's) and states its Limit is not a window, and is spent as the token
+// bucket it is:
+//
+//   - at least half of Limit left: plenty. Nothing is paced, and a quota
+//     rate set by earlier hints is dropped: the policy's rate is in force
+//     until the quota runs below half, however far off its reset is. (A
+//     reset that does not fit the units used, as in OpenAI's own example
+//     headers, 16 of 150,000 tokens used and 6m0s to full, so paces
+//     nothing.)
+//   - less: QuotaRate = Limit / Reset until the reset, the units left and
+//     those that refill until the quota is full, spent evenly. It is
+//     Remaining / Reset plus the refill rate, (Limit - Remaining) / Reset,
+//     and falls toward the refill rate, which the upstream sustains, as the
+//     quota runs down.
+//   - none left: the same rate, which is then the refill rate, and the
+//     epoch bumped, which empties the bucket and forfeits the reservations
+//     made at the earlier pace: the next unit is due when the upstream has
+//     refilled one, Reset / Limit from now, not at the reset. A Retry-After
+//     sent with it decides instead when it is later: the cooldown the
+//     policy set from it is shortened by one unit's refill, so that the
+//     first token, which accrues after the cooldown, is due at the instant
+//     the Retry-After named, not one unit after it.
+//
+// A refilling quota without a Limit cannot tell its refill rate and is
+// spent as a window, the safe side.
+//
 // Buckets call it on every outcome, after the policy's step.
 func Pace(s State, q signal.Quota, now time.Time) State {
 	if !q.HasRemaining || q.Reset <= 0 {
 		return s
+	}
+	if q.Refills && q.Limit > 0 {
+		return paceRefilling(s, q, now)
 	}
 	until := now.Add(q.Reset)
 	if q.Exhausted() {
@@ -105,6 +135,33 @@ func Pace(s State, q signal.Quota, now time.Time) State {
 	}
 	if r := q.Remaining / q.Reset.Seconds(); r > 0 && !math.IsInf(r, 0) {
 		s.QuotaRate, s.QuotaUntil = r, until
+	}
+	return s
+}
+
+// paceRefilling is Pace for a quota that refills continuously and states
+// its Limit; q.Reset > 0.
+func paceRefilling(s State, q signal.Quota, now time.Time) State {
+	if q.Remaining >= q.Limit/2 {
+		s.QuotaRate, s.QuotaUntil = 0, time.Time{}
+		return s
+	}
+	r := q.Limit / q.Reset.Seconds()
+	if !(r > 0) || math.IsInf(r, 0) {
+		return s
+	}
+	s.QuotaRate, s.QuotaUntil = r, now.Add(q.Reset)
+	if q.Exhausted() {
+		s.Epoch++
+		// The bucket is empty once the cooldown the policy set (from a
+		// Retry-After) ends, and its first token accrues at the rate in
+		// force after that. The upstream refills during the cooldown, so
+		// the cooldown ends one unit early: the first token is then due at
+		// its end, exactly, or a unit's refill from now if that is later.
+		if s.Paced(now) && s.CooldownUntil.After(now) {
+			unit := s.Accrual(1, s.CooldownUntil)
+			s.CooldownUntil = later(now, s.CooldownUntil.Add(-unit))
+		}
 	}
 	return s
 }

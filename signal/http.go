@@ -160,15 +160,8 @@ func (c *HTTP) now() time.Time {
 	return c.Clock.Now()
 }
 
-// exhaustedReset returns the longer reset of the quotas that are used up,
-// or 0.
+// exhaustedReset returns the longer of the waits until the quotas that are
+// used up free a unit ([Quota.UntilUnit]), or 0.
 func exhaustedReset(requests, tokens Quota) time.Duration {
-	var d time.Duration
-	if requests.Exhausted() {
-		d = requests.Reset
-	}
-	if tokens.Exhausted() {
-		d = max(d, tokens.Reset)
-	}
-	return d
+	return max(requests.UntilUnit(), tokens.UntilUnit())
 }

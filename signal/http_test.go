@@ -162,7 +162,7 @@ func TestHTTPHints(t *testing.T) {
 			name:   "tokens",
 			status: 200,
 			h:      hdr("X-RateLimit-Remaining-Tokens", "10", "X-RateLimit-Reset-Tokens", "1s"),
-			want:   signal.Signal{Status: 200, TokenQuota: quota(0, 10, time.Second)},
+			want:   signal.Signal{Status: 200, TokenQuota: refills(quota(0, 10, time.Second))},
 		},
 		{
 			name:   "throttled without retry-after: an exhausted quota's reset",
@@ -176,7 +176,17 @@ func TestHTTPHints(t *testing.T) {
 			h: hdr("X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "2s",
 				"X-RateLimit-Remaining-Tokens", "0", "X-RateLimit-Reset-Tokens", "6m0s"),
 			want: signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 6 * time.Minute, HasRetryAfter: true,
-				Quota: quota(0, 0, 2*time.Second), TokenQuota: quota(0, 0, 6*time.Minute)},
+				Quota: refills(quota(0, 0, 2*time.Second)), TokenQuota: refills(quota(0, 0, 6*time.Minute))},
+		},
+		{
+			// With their limits the quotas say how fast they refill: the
+			// retry waits for one unit, 2 s / 30 and 6 min / 60,000.
+			name:   "throttled: the longer wait for a unit of two refilling quotas",
+			status: 429,
+			h: hdr("X-RateLimit-Limit-Requests", "30", "X-RateLimit-Remaining-Requests", "0", "X-RateLimit-Reset-Requests", "2s",
+				"X-RateLimit-Limit-Tokens", "60000", "X-RateLimit-Remaining-Tokens", "0", "X-RateLimit-Reset-Tokens", "6m0s"),
+			want: signal.Signal{Kind: signal.Throttled, Status: 429, RetryAfter: 2 * time.Second / 30, HasRetryAfter: true,
+				Quota: refills(quota(30, 0, 2*time.Second)), TokenQuota: refills(quota(60000, 0, 6*time.Minute))},
 		},
 		{
 			name:   "throttled: a quota not exhausted says nothing about when to retry",

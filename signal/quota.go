@@ -51,12 +51,15 @@ const (
 //     Cost stays 0.
 //  4. OpenAI's x-ratelimit-limit-requests, x-ratelimit-remaining-requests
 //     and x-ratelimit-reset-requests, whose resets are duration strings read
-//     by [ParseResetDuration].
+//     by [ParseResetDuration]. OpenAI refills its limits continuously and
+//     the reset is the time until the limit is full again, so the Quota
+//     has Refills set.
 //  5. A RateLimit-Policy sent without any of the above, when it holds a
 //     single request policy: its q as Limit.
 //
 // The token quota comes from OpenAI's x-ratelimit-limit-tokens,
-// x-ratelimit-remaining-tokens and x-ratelimit-reset-tokens.
+// x-ratelimit-remaining-tokens and x-ratelimit-reset-tokens, and Refills
+// too.
 //
 // A numeric reset in forms 1 to 3 is seconds from now, unless it is at
 // least [EpochThreshold] (1e9), in which case it is a Unix time in seconds,
@@ -84,7 +87,15 @@ func ParseQuota(h http.Header, now time.Time) (requests, tokens Quota) {
 
 // parseQuota is ParseQuota with X-RateLimit-Reset read as xReset says.
 func parseQuota(h http.Header, now time.Time, xReset ResetForm) (requests, tokens Quota) {
-	return requestQuota(h, now, xReset), splitQuota(h, hdrLimitTokens, hdrRemainingTokens, hdrResetTokens, "", durationReset(now))
+	return requestQuota(h, now, xReset), refilling(splitQuota(h, hdrLimitTokens, hdrRemainingTokens, hdrResetTokens, "", durationReset(now)))
+}
+
+// refilling marks q, read from OpenAI's headers, as a quota that refills
+// continuously, as OpenAI's guide (https://platform.openai.com/docs/guides/rate-limits)
+// says: its reset is the time until it is full again.
+func refilling(q Quota) Quota {
+	q.Refills = q.Known()
+	return q
 }
 
 func requestQuota(h http.Header, now time.Time, xReset ResetForm) Quota {
@@ -101,7 +112,7 @@ func requestQuota(h http.Header, now time.Time, xReset ResetForm) Quota {
 		return q
 	}
 	if q := splitQuota(h, hdrLimitRequests, hdrRemainingRequests, hdrResetRequests, "", durationReset(now)); q.Known() {
-		return q
+		return refilling(q)
 	}
 	return policyOnly(h)
 }

@@ -23,6 +23,10 @@ func quota(limit, remaining float64, reset time.Duration) signal.Quota {
 	return signal.Quota{Limit: limit, Remaining: remaining, HasRemaining: true, Reset: reset}
 }
 
+// refills is q from OpenAI's headers, which describe a quota that refills
+// continuously.
+func refills(q signal.Quota) signal.Quota { q.Refills = true; return q }
+
 type quotaCase struct {
 	name             string
 	h                http.Header
@@ -436,7 +440,8 @@ func TestParseQuotaMalformedNumbers(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"X-RateLimit-Reset", "RateLimit-Reset", "X-RateLimit-Reset-Requests"} {
-		if requests, _ := signal.ParseQuota(hdr(name, huge), t0); requests != (signal.Quota{Reset: maxDuration}) {
+		want := signal.Quota{Reset: maxDuration, Refills: name == "X-RateLimit-Reset-Requests"}
+		if requests, _ := signal.ParseQuota(hdr(name, huge), t0); requests != want {
 			t.Errorf("ParseQuota(%s: 1e400) = %+v; want a saturated reset", name, requests)
 		}
 	}
@@ -489,37 +494,37 @@ func TestParseQuotaOpenAI(t *testing.T) {
 		{
 			name:     "requests and tokens",
 			h:        openAI(),
-			requests: quota(500, 499, 120*time.Millisecond),
-			tokens:   quota(30000, 29000, 6*time.Minute),
+			requests: refills(quota(500, 499, 120*time.Millisecond)),
+			tokens:   refills(quota(30000, 29000, 6*time.Minute)),
 		},
 		{
 			name:   "tokens only",
 			h:      hdr("x-ratelimit-remaining-tokens", "0", "x-ratelimit-reset-tokens", "1m30.5s"),
-			tokens: quota(0, 0, 90*time.Second+500*time.Millisecond),
+			tokens: refills(quota(0, 0, 90*time.Second+500*time.Millisecond)),
 		},
 		{
 			name:     "bare seconds and fractional resets",
 			h:        hdr("x-ratelimit-remaining-requests", "1", "x-ratelimit-reset-requests", "20", "x-ratelimit-remaining-tokens", "2", "x-ratelimit-reset-tokens", "1.5s"),
-			requests: quota(0, 1, 20*time.Second),
-			tokens:   quota(0, 2, 1500*time.Millisecond),
+			requests: refills(quota(0, 1, 20*time.Second)),
+			tokens:   refills(quota(0, 2, 1500*time.Millisecond)),
 		},
 		{
 			name:     "malformed resets ignored",
 			h:        hdr("x-ratelimit-remaining-requests", "1", "x-ratelimit-reset-requests", "soon", "x-ratelimit-remaining-tokens", "2", "x-ratelimit-reset-tokens", "6 m"),
-			requests: rem(1),
-			tokens:   rem(2),
+			requests: refills(rem(1)),
+			tokens:   refills(rem(2)),
 		},
 		{
 			name:     "negative remaining tokens",
 			h:        hdr("x-ratelimit-remaining-tokens", "-120"),
-			tokens:   rem(0),
+			tokens:   refills(rem(0)),
 			requests: signal.Quota{},
 		},
 		{
 			name:     "a request form with precedence wins; tokens still read",
 			h:        openAI("X-RateLimit-Remaining", "3"),
 			requests: rem(3),
-			tokens:   quota(30000, 29000, 6*time.Minute),
+			tokens:   refills(quota(30000, 29000, 6*time.Minute)),
 		},
 	})
 }
@@ -544,7 +549,7 @@ func TestParseQuotaPrecedence(t *testing.T) {
 		{name: "-07 over -06", h: cat(draft07, draft06, xrl, openAI), requests: quota(20, 2, 2*time.Second)},
 		{name: "-06 over X-RateLimit", h: cat(draft06, xrl, openAI), requests: quota(30, 3, 3*time.Second)},
 		{name: "X-RateLimit over OpenAI", h: cat(xrl, openAI), requests: quota(40, 4, 4*time.Second)},
-		{name: "OpenAI over a lone policy", h: cat(openAI, policy), requests: quota(50, 5, 5*time.Second)},
+		{name: "OpenAI over a lone policy", h: cat(openAI, policy), requests: refills(quota(50, 5, 5*time.Second))},
 		{name: "lone policy last", h: cat(policy), requests: signal.Quota{Limit: 60}},
 		{
 			name:     "fields are not mixed across forms",

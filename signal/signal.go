@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -119,6 +120,14 @@ type Quota struct {
 	Reset time.Duration
 	// Cost is the number of units this call consumed; 0 when unknown.
 	Cost float64
+	// Refills reports that the upstream refills the quota continuously, as
+	// a token bucket of Limit units does, and that Reset is the time until
+	// it is full again: OpenAI's x-ratelimit-*-requests and -tokens,
+	// Anthropic's anthropic-ratelimit-* and Shopify's leaky bucket. false
+	// means a window that frees all its units at once at Reset (GitHub's
+	// X-RateLimit-*, the IETF fields). See policy.Pace for how each is
+	// spent.
+	Refills bool
 }
 
 // Known reports whether q carries any hint at all.
@@ -130,4 +139,24 @@ func (q Quota) Known() bool {
 // current window.
 func (q Quota) Exhausted() bool {
 	return q.HasRemaining && q.Remaining <= 0
+}
+
+// UntilUnit returns how long until q, exhausted, frees a unit again: Reset
+// for a window, which frees its units at once; for a quota that refills
+// (Refills) and states its Limit, the time one unit takes to refill,
+// Reset / (Limit - Remaining), since Reset is when all of them have. It
+// returns 0 when q is not exhausted or says nothing of its reset.
+func (q Quota) UntilUnit() time.Duration {
+	if !q.Exhausted() || q.Reset <= 0 {
+		return 0
+	}
+	if !q.Refills || q.Limit <= 0 {
+		return q.Reset
+	}
+	// Remaining is at most 0 here, so the divisor is at least Limit, > 0.
+	d := float64(q.Reset) / (q.Limit - q.Remaining)
+	if d >= math.MaxInt64 { // float64(MaxInt64) is 2^63, one past the largest Duration
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }

@@ -2,6 +2,7 @@ package signal_test
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -59,6 +60,30 @@ func TestQuota(t *testing.T) {
 			}
 			if got := tt.q.Exhausted(); got != tt.exhaus {
 				t.Errorf("Exhausted() = %v, want %v", got, tt.exhaus)
+			}
+		})
+	}
+}
+
+func TestQuotaUntilUnit(t *testing.T) {
+	tests := []struct {
+		name string
+		q    signal.Quota
+		want time.Duration
+	}{
+		{"not exhausted", signal.Quota{Limit: 30, Remaining: 1, HasRemaining: true, Reset: time.Minute, Refills: true}, 0},
+		{"exhausted, no reset", signal.Quota{Limit: 30, HasRemaining: true, Refills: true}, 0},
+		{"a window frees at its reset", signal.Quota{Limit: 30, HasRemaining: true, Reset: time.Minute}, time.Minute},
+		{"a refilling quota frees one unit first", signal.Quota{Limit: 30, HasRemaining: true, Reset: time.Minute, Refills: true}, 2 * time.Second},
+		// Overdrawn by 10: 40 units to refill in the minute, the first in 1.5 s.
+		{"overdrawn", signal.Quota{Limit: 30, Remaining: -10, HasRemaining: true, Reset: time.Minute, Refills: true}, 1500 * time.Millisecond},
+		{"refilling without a limit: read as a window", signal.Quota{HasRemaining: true, Reset: time.Minute, Refills: true}, time.Minute},
+		{"the largest reset", signal.Quota{Limit: 1, HasRemaining: true, Reset: math.MaxInt64, Refills: true}, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.q.UntilUnit(); got != tt.want {
+				t.Errorf("UntilUnit() = %v, want %v", got, tt.want)
 			}
 		})
 	}

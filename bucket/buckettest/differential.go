@@ -298,7 +298,7 @@ func (d *diff) outcome(epoch uint64) policy.Outcome {
 		o.Signal.RetryAfter, o.Signal.HasRetryAfter = smallSpan(rng), true
 	case x < 3:
 		remaining := []float64{0, 1, float64(rng.IntN(50)), 1000}[rng.IntN(4)]
-		o.Signal.Quota = signal.Quota{Limit: 100, Remaining: remaining, HasRemaining: true, Reset: smallSpan(rng)}
+		o.Signal.Quota = signal.Quota{Limit: 100, Remaining: remaining, HasRemaining: true, Reset: smallSpan(rng), Refills: rng.IntN(2) == 0}
 	case x < 4 && rng.IntN(4) == 0:
 		o.Signal.TokenQuota = signal.Quota{Limit: 1e5, Remaining: 5e4, HasRemaining: true, Reset: time.Minute}
 	}
@@ -346,6 +346,9 @@ func outcomeString(o policy.Outcome) string {
 	}
 	if q := o.Signal.Quota; q.HasRemaining {
 		fmt.Fprintf(&b, ", %v left, reset in %v", q.Remaining, q.Reset)
+		if q.Refills {
+			b.WriteString(", refilling")
+		}
 	}
 	if o.Signal.TokenQuota.HasRemaining {
 		b.WriteString(", token quota")
