@@ -19,9 +19,11 @@ type Snapshot struct {
 	// QuotaRate is the rate at which the upstream's remaining quota is being
 	// spent until QuotaUntil (see policy.Pace); it is in force instead of
 	// Rate while it is lower and QuotaUntil has not passed. 0 when the
-	// upstream sent no quota hints.
+	// upstream sent no quota hints, or a refilling quota shows more than
+	// half left.
 	QuotaRate float64
-	// QuotaUntil is when the upstream's quota window resets.
+	// QuotaUntil is when the upstream's quota window resets, or, for a
+	// refilling quota, when it is full again.
 	QuotaUntil time.Time
 	// Burst is the bucket's capacity.
 	Burst float64

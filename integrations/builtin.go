@@ -158,7 +158,9 @@ func builtin() []Config {
 				"pace; 429 throttles; 408, 409 and 5xx are retried (overload_status_codes), as openai-python does. " +
 				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides. Tokens: 30,000 per minute, the " +
 				"lowest tier's figure for the large models (tokens_per_sec 500), a burst of 16,384 (one long completion), " +
-				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers. A 429 for the rate limits was not processed: a POST (a completion) is retried (Unprocessed); insufficient_quota is not.",
+				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers. Both quotas refill continuously: " +
+				"x-ratelimit-reset-* is the time until the bucket is full, so a quota more than half full never slows the policy and an empty one frees a unit in reset/limit; " +
+				"retry-after-ms decides a retry. A 429 for the rate limits was not processed: a POST (a completion) is retried (Unprocessed); insufficient_quota is not.",
 		}),
 		cfg(Config{
 			Name:               "anthropic",
@@ -172,7 +174,8 @@ func builtin() []Config {
 				"1 request/s start (max_rate 50/s); 429 and 529 throttle; retry-after honoured. The " +
 				"anthropic-ratelimit-* headers (RFC 3339 resets, unverified) pace (AnthropicClassifier). Tokens: ours, " +
 				"30,000 per minute (tokens_per_sec 500), a burst of 16,384; each request priced up front by " +
-				"LLMTokenCost (max_tokens is required there) and paced by the anthropic-ratelimit-tokens-* headers.",
+				"LLMTokenCost (max_tokens is required there) and paced by the anthropic-ratelimit-tokens-* headers. " +
+				"Anthropic's limits are token buckets that refill continuously: a reset is when the bucket is full again, not a window's end.",
 		}),
 		cfg(Config{
 			Name:        "stripe",
@@ -201,7 +204,7 @@ func builtin() []Config {
 			Key:        KeyHost,
 			Source: "https://shopify.dev/docs/api/usage/rate-limits: REST Admin API leaky bucket of 40 requests leaking 2/s per app and store (burst 40, " +
 				"rate and max_rate 2/s: raise both on plans with a larger bucket); Retry-After honoured; " +
-				"X-Shopify-Shop-Api-Call-Limit (32/40) is a quota hint (ShopifyClassifier). The base URL is per store, " +
+				"X-Shopify-Shop-Api-Call-Limit (32/40) is a quota hint on a bucket that leaks continuously: a full bucket frees a call in 0.5 s (ShopifyClassifier). The base URL is per store, " +
 				"https://{shop}.myshopify.com/admin/api/{version}: set base_url or use absolute URLs; " +
 				"key \"host\" gives each store its own limiter.",
 		}),
