@@ -31,6 +31,10 @@ type RequestEvent struct {
 	// Route is the path as a template ([WithRoute]; by default
 	// [RouteTemplate]): low cardinality, no query string.
 	Route string
+	// SecretPath is set when the request's path holds a secret
+	// ([WithSecretPath]): a record of its URL must use Route in place of
+	// the path.
+	SecretPath bool
 	// Status is the status of the last response the upstream sent, on
 	// any attempt: that of the response returned, or, when the request
 	// ended in an error (retries exhausted after 503s, a Retry-After past

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -51,6 +52,7 @@ type config struct {
 	integration    string
 	tenant         string
 	routeFunc      func(*http.Request) string
+	secretPath     func(*url.URL) bool
 	maxRetries     int
 	maxWait        time.Duration
 	newBackoff     func() backoff.BackOff
@@ -282,6 +284,22 @@ func WithRoute(f func(*http.Request) string) Option {
 			return &OptionError{Name: "WithRoute", Value: "nil", Reason: "must be a function"}
 		}
 		c.routeFunc = f
+		return nil
+	})
+}
+
+// WithSecretPath marks the requests whose URL path holds a secret (a
+// webhook's): f reports whether u's does. For those, instruments record
+// the route ([WithRoute], else [RouteTemplate]) in place of the real path
+// (the OpenTelemetry bridge's url.full; [RequestEvent.SecretPath] says
+// so). The built-in rules of [FullURL] apply whatever f says. Default: no
+// path is marked.
+func WithSecretPath(f func(u *url.URL) bool) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return &OptionError{Name: "WithSecretPath", Value: "nil", Reason: "must be a function"}
+		}
+		c.secretPath = f
 		return nil
 	})
 }

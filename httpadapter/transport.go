@@ -158,6 +158,7 @@ func (t *Transport) roundTripObserved(req *http.Request) (*http.Response, error)
 		o.ev.Host = req.URL.Host
 	}
 	o.ev.Route = t.cfg.route(req)
+	o.ev.SecretPath = t.cfg.secretPath != nil && req.URL != nil && t.cfg.secretPath(req.URL)
 
 	ctx := req.Context()
 	for _, in := range o.ins {

@@ -108,6 +108,7 @@ func builtin() []Config {
 			Name:             "zapier",
 			Classifier:       ZapierClassifier,
 			Route:            ZapierRoute,
+			SecretPath:       ZapierSecretPath,
 			AIMD:             builtinAIMD(1, 1, oneAMinute, 1),
 			MinRetryAfterSec: 60,
 			Source: "https://docs.zapier.com/powered-by-zapier/api-reference/rate-limiting: 60 requests/min per IP (rate 1/s; max_rate 1/s: a throttle costs 60 s) and " +
@@ -119,6 +120,7 @@ func builtin() []Config {
 			Classifier: SlackClassifier,
 			KeyPolicy:  SlackKeyPolicy,
 			Route:      SlackRoute,
+			SecretPath: SlackSecretPath,
 			BaseURL:    "https://slack.com/api",
 			AIMD:       builtinAIMD(20*oneAMinute, 1, oneAMinute, 100*oneAMinute),
 			Key:        KeyMethod,

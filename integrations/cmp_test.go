@@ -2,6 +2,7 @@ package integrations_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +18,7 @@ var sameFuncs = cmp.Options{
 	cmp.Comparer(func(a, b func(clock.Clock) signal.Classifier) bool { return samePointer(a, b) }),
 	cmp.Comparer(func(a, b func(*http.Request) string) bool { return samePointer(a, b) }),
 	cmp.Comparer(func(a, b func(string, policy.AIMD) policy.AIMD) bool { return samePointer(a, b) }),
+	cmp.Comparer(func(a, b func(*url.URL) bool) bool { return samePointer(a, b) }),
 }
 
 func samePointer(a, b any) bool {

@@ -213,6 +213,12 @@ type Config struct {
 	// known place templates it away whatever its shape ([SlackRoute],
 	// [ZapierRoute]). Not part of the JSON object; overrides keep it.
 	Route func(*http.Request) string
+	// SecretPath, when set, reports whether a request's URL path holds a
+	// secret (httpadapter.WithSecretPath): instruments then record the
+	// route in place of the path, as the OpenTelemetry bridge's url.full
+	// does ([SlackSecretPath], [ZapierSecretPath]). Not part of the JSON
+	// object; overrides keep it.
+	SecretPath func(*url.URL) bool
 }
 
 // Default returns the configuration every field of a new integration in an

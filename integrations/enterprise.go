@@ -143,6 +143,9 @@ func (o *options) observability(c Config) (lopts []dynlimit.Option, topts []http
 	if c.Route != nil {
 		topts = append(topts, httpadapter.WithRoute(c.Route))
 	}
+	if c.SecretPath != nil {
+		topts = append(topts, httpadapter.WithSecretPath(c.SecretPath))
+	}
 	if o.tenant != "" {
 		topts = append(topts, httpadapter.WithTenant(o.tenant))
 	}

@@ -297,6 +297,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		want.Classifier = nil // nor are the hooks: Merge(nil, ...) starts from Default()
 		want.KeyPolicy = nil
 		want.Route = nil
+		want.SecretPath = nil
 		if diff := cmp.Diff(want, got, sameFuncs); diff != "" {
 			t.Errorf("%s after a round trip (-want +got):\n%s", name, diff)
 		}

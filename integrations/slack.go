@@ -113,6 +113,13 @@ func isSlackMethod(m string) bool {
 // triggers.
 var slackWebhooks = []string{"/services/", "/actions/", "/triggers/", "/workflows/"}
 
+// SlackSecretPath reports whether u's path holds a secret: a Slack
+// webhook's URL (see [SlackWebhookKey]: hooks.slack.com, or a path under
+// /services/, /actions/, /triggers/ or /workflows/). The slack
+// configuration's SecretPath: url.full then records [SlackRoute] in place
+// of the path.
+func SlackSecretPath(u *url.URL) bool { return u != nil && slackWebhook(u) }
+
 // slackWebhook reports whether u is a Slack webhook's URL.
 func slackWebhook(u *url.URL) bool {
 	if strings.EqualFold(u.Hostname(), "hooks.slack.com") {

@@ -137,3 +137,28 @@ func TestSlackKeyPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestSlackSecretPath(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://slack.com/api/chat.postMessage", false},
+		{"https://slack.com/api/users.info?user=U1", false},
+		{"https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX", true},
+		{"https://hooks.slack.com/anything", true},
+		{"https://proxy.internal/actions/T0/123/secret/", true},
+		{"https://proxy.internal/triggers/T0/1/abc", true},
+	} {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := integrations.SlackSecretPath(u); got != tt.want {
+			t.Errorf("SlackSecretPath(%s) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+	if integrations.SlackSecretPath(nil) {
+		t.Error("SlackSecretPath(nil) = true")
+	}
+}

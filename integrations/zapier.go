@@ -2,6 +2,7 @@ package integrations
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ func ZapierRoute(req *http.Request) string {
 		return "/hooks"
 	}
 	return keepFirst("/hooks", kind, rest)
+}
+
+// ZapierSecretPath reports whether u's path holds a secret: a Zapier
+// webhook's, under /hooks/. The zapier configuration's SecretPath: url.full
+// then records [ZapierRoute] in place of the path.
+func ZapierSecretPath(u *url.URL) bool {
+	return u != nil && strings.HasPrefix(strings.TrimLeft(u.Path, "/"), "hooks/")
 }
 
 // keepFirst is the route of a path under prefix whose first segment names

@@ -44,3 +44,22 @@ func TestZapierRoute(t *testing.T) {
 		t.Errorf("ZapierRoute(nil) = %q", got)
 	}
 }
+
+func TestZapierSecretPath(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want bool
+	}{
+		{"/hooks/catch/123456/qzwxrtp/", true},
+		{"hooks/standard/1/2", true},
+		{"/v1/zaps/42", false},
+		{"/hooksmith", false},
+	} {
+		if got := integrations.ZapierSecretPath(&url.URL{Path: tt.path}); got != tt.want {
+			t.Errorf("ZapierSecretPath(%s) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+	if integrations.ZapierSecretPath(nil) {
+		t.Error("ZapierSecretPath(nil) = true")
+	}
+}

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"errors"
+	"net/url"
 	"sync"
 	"sync/atomic"
 
@@ -65,6 +66,8 @@ type config struct {
 	// noClientSpans makes the attempt spans internal; noPropagation stops
 	// the trace context going into the attempts' headers.
 	noClientSpans, noPropagation bool
+	// urlFull makes the url.full attribute of the attempt spans.
+	urlFull func(*url.URL) string
 }
 
 // WithMeterProvider sets where metrics go. Default: otel.GetMeterProvider()
@@ -105,6 +108,19 @@ func WithClientSpans(on bool) Option {
 // transport, otelhttp writes them again, from its own span.
 func WithPropagation(on bool) Option {
 	return optionFunc(func(c *config) { c.noPropagation = !on })
+}
+
+// WithURLFull sets how the url.full attribute of each attempt span is
+// made from the request's URL. Default: httpadapter.FullURL, the real URL
+// with user info, the values of credential-like query parameters and the
+// secrets of known webhook paths redacted, and, for a request whose path
+// the Transport marks secret (httpadapter.WithSecretPath: the slack and
+// zapier integrations' webhooks), the route in place of the path. Give it
+// a function of your own when your API keeps other secrets in its URLs: f
+// gets the real URL and decides alone; httpadapter.RedactURL records the
+// route template (no ID, no query). A nil f is the default.
+func WithURLFull(f func(u *url.URL) string) Option {
+	return optionFunc(func(c *config) { c.urlFull = f })
 }
 
 // WithTenantAttribute adds the tenant of each request (from
@@ -158,6 +174,7 @@ func New(opts ...Option) (*Bridge, error) {
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
 	}
+
 	m := c.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
 	b := &Bridge{
 		cfg:      c,

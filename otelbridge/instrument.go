@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -53,8 +54,10 @@ type (
 type request struct {
 	span  trace.Span
 	key   seriesKey // of every metric point of the request
-	route string    // the route template, for url.full
-	port  int
+	route string    // the route template, for the span names and url.template
+	// secretPath: the path holds a secret, url.full has the route instead.
+	secretPath bool
+	port       int
 }
 
 // Span options made once: each one boxed per call would allocate.
@@ -64,7 +67,7 @@ var (
 )
 
 func (in instrument) StartRequest(ctx context.Context, req *http.Request, ev *httpadapter.RequestEvent) context.Context {
-	r := &request{key: seriesKey{integration: ev.Integration, method: knownMethod(ev.Method)}, route: ev.Route}
+	r := &request{key: seriesKey{integration: ev.Integration, method: knownMethod(ev.Method)}, route: ev.Route, secretPath: ev.SecretPath}
 	if req.URL != nil {
 		r.key.host, r.port = req.URL.Hostname(), port(req.URL)
 	}
@@ -138,7 +141,7 @@ func (in instrument) StartAttempt(ctx context.Context, req *http.Request, attemp
 		span.SetAttributes(
 			semconv.HTTPRequestMethodKey.String(knownMethod(method(req))),
 			semconv.ServerAddress(req.URL.Hostname()),
-			semconv.URLFull(safeURL(req.URL, r)),
+			semconv.URLFull(in.urlFull(req.URL, r)),
 			semconv.URLScheme(req.URL.Scheme),
 		)
 		if r != nil && r.route != "" {
@@ -259,15 +262,22 @@ func method(req *http.Request) string {
 	return req.Method
 }
 
-// safeURL is u with its path as the request's route template and without
-// user info, query or fragment: any of them may hold a credential (a token
-// in the query, a webhook secret in the path).
-func safeURL(u *url.URL, r *request) string {
-	path := httpadapter.RouteTemplate(&http.Request{URL: u})
-	if r != nil {
-		path = r.route
+// urlFull is url.full of u, a request's URL: WithURLFull's function, else
+// httpadapter.FullURL, with the route for the path when the Transport marks
+// it secret.
+func (in instrument) urlFull(u *url.URL, r *request) string {
+	if f := in.b.cfg.urlFull; f != nil {
+		return f(u)
 	}
-	return u.Scheme + "://" + u.Host + path // the braces of the template as they are
+	if r == nil || !r.secretPath {
+		return httpadapter.FullURL(u)
+	}
+	route := r.route
+	if !strings.HasPrefix(route, "/") {
+		route = "/" + route // a WithRoute func's "chat.postMessage"
+	}
+	return httpadapter.FullURL(&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}) + route +
+		httpadapter.FullURL(&url.URL{RawQuery: u.RawQuery, ForceQuery: u.ForceQuery})
 }
 
 // knownMethod folds a method outside HTTP's own set into "_OTHER", as the

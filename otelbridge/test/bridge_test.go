@@ -34,6 +34,8 @@ type harness struct {
 	reader *sdkmetric.ManualReader
 	spans  *tracetest.SpanRecorder
 	bridge *otelbridge.Bridge
+	tp     *sdktrace.TracerProvider // the bridge's, for another instrumentation beside it
+	mp     *sdkmetric.MeterProvider
 }
 
 func newHarness(t *testing.T, opts ...otelbridge.Option) *harness {
@@ -45,7 +47,7 @@ func newHarness(t *testing.T, opts ...otelbridge.Option) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.bridge = b
+	h.bridge, h.tp, h.mp = b, tp, mp
 	return h
 }
 
@@ -218,8 +220,11 @@ func TestTransportMetricsAndSpans(t *testing.T) {
 		if got := attr(spans[1], "http.response.status_code").AsInt64(); got != 429 {
 			t.Errorf("first attempt's status = %d, want 429", got)
 		}
-		if got := attr(spans[3], "url.full").AsString(); got != "https://api.notion.com/v1/users/{}" {
-			t.Errorf("url.full = %q, want the route template, without the query", got)
+		if got := attr(spans[3], "url.full").AsString(); got != "https://api.notion.com/v1/users/42?token=REDACTED" {
+			t.Errorf("url.full = %q, want the real URL with the token's value redacted", got)
+		}
+		if got := attr(spans[3], "url.template").AsString(); got != "/v1/users/{}" {
+			t.Errorf("url.template = %q, want the route template", got)
 		}
 		if waited := spans[2].EndTime().Sub(spans[2].StartTime()); waited < time.Second {
 			t.Errorf("second wait span lasts %v, want the 1 s Retry-After in it", waited)
@@ -335,4 +340,74 @@ func TestWithTelemetryRegistersTheGauges(t *testing.T) {
 	if v, _ := state.DataPoints[0].Attributes.Value("dynlimit.breaker"); v.AsString() != "notion/tenant-7" {
 		t.Errorf("breaker gauge of %q, want notion/tenant-7", v.AsString())
 	}
+}
+
+// WithURLFull replaces how url.full is made: here by the route template,
+// for an API that keeps secrets in its paths.
+func TestWithURLFull(t *testing.T) {
+	for _, tt := range []struct {
+		opt  otelbridge.Option
+		want string
+	}{
+		{nil, "https://REDACTED:REDACTED@api.example.com/v1/users/42?page=2&api_key=REDACTED"},
+		{otelbridge.WithURLFull(nil), "https://REDACTED:REDACTED@api.example.com/v1/users/42?page=2&api_key=REDACTED"},
+		{otelbridge.WithURLFull(httpadapter.RedactURL), "https://api.example.com/v1/users/{}"},
+	} {
+		h := newHarness(t, tt.opt)
+		lim, err := dynlimit.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, err := httpadapter.NewTransport(&scripted{statuses: []int{200}}, lim, h.bridge.TransportOption())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := urlFulls(t, h, rt, http.MethodGet, "https://u:p@api.example.com/v1/users/42?page=2&api_key=k#f")
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("url.full %q, want [%q]", got, tt.want)
+		}
+	}
+}
+
+// An integration that marks its secret paths (Config.SecretPath) gets the
+// route in url.full for those, whatever their shape, and the real path for
+// the rest.
+func TestSecretPathInURLFull(t *testing.T) {
+	for _, tt := range []struct{ integration, url, want string }{
+		{"slack", "https://slack.com/api/users.info?user=U1&token=t", "https://slack.com/api/users.info?user=U1&token=REDACTED"},
+		{"slack", "https://proxy.internal/actions/T0/123/hellosecret", "https://proxy.internal/actions/{}/{}/{}"},
+		{"slack", "https://hooks.slack.com/services/TEAM/BOT/hello?x=1", "https://hooks.slack.com/services/{}/{}/{}?x=1"},
+		{"zapier", "https://hooks.zapier.com/hooks/catch/123456/hello/", "https://hooks.zapier.com/hooks/catch/{}/{}"},
+		{"zapier", "https://api.zapier.com/v1/zaps/42", "https://api.zapier.com/v1/zaps/42"},
+		{"github", "https://api.github.com/repos/golang/go/issues/1", "https://api.github.com/repos/golang/go/issues/1"},
+	} {
+		h := newHarness(t)
+		rt, err := integrations.NewTransport(tt.integration, &scripted{statuses: []int{200}}, integrations.WithTelemetry(h.bridge))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := urlFulls(t, h, rt, http.MethodPost, tt.url)
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s %s: url.full %q, want [%q]", tt.integration, tt.url, got, tt.want)
+		}
+	}
+}
+
+// urlFulls sends one request with rt and returns the url.full of every
+// span h recorded.
+func urlFulls(t *testing.T, h *harness, rt http.RoundTripper, method, url string) []string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), method, url, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	var got []string
+	for _, s := range h.spans.Ended() {
+		if v := attr(s, "url.full"); v.Type() != attribute.EMPTY {
+			got = append(got, v.AsString())
+		}
+	}
+	return got
 }
