@@ -194,3 +194,22 @@ func TestRefusedRequestLogsNoOutcome(t *testing.T) {
 		}
 	})
 }
+
+// Breaker returns the WithBreaker breaker, of a Transport and of a
+// KeyedTransport (shared by its keys), for a state gauge; nil without one.
+func TestBreakerAccessor(t *testing.T) {
+	brk := newBreaker(t, 3, time.Minute)
+	if got := newTransport(t, nil, newLimiter(t, adaptive()), httpadapter.WithBreaker(brk)).Breaker(); got != brk {
+		t.Errorf("Transport.Breaker() = %p, want %p", got, brk)
+	}
+	if got := newTransport(t, nil, newLimiter(t, adaptive())).Breaker(); got != nil {
+		t.Errorf("Transport.Breaker() without one = %p", got)
+	}
+	kt, err := httpadapter.NewKeyedTransport(nil, newKeyedGroup(t, adaptive()), tenantKey, httpadapter.WithBreaker(brk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kt.Breaker(); got != brk {
+		t.Errorf("KeyedTransport.Breaker() = %p, want %p", got, brk)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/dynlimit/dynlimit"
+	"github.com/dynlimit/dynlimit/breaker"
 )
 
 // MaxKeyLen bounds a key of a [KeyedTransport]: a longer one is cut to this
@@ -37,6 +38,7 @@ type KeyedTransport struct {
 	opts  []Option
 	cost  *costBudget
 	route func(*http.Request) string // the options' WithRoute, else RouteTemplate
+	brk   *breaker.Breaker           // the options' WithBreaker, shared by every key
 
 	mu    sync.Mutex
 	byKey map[string]*list.Element // of *keyedEntry
@@ -76,7 +78,7 @@ func NewKeyedTransport(base http.RoundTripper, group *dynlimit.Group, key KeyFun
 		}
 	}
 	return &KeyedTransport{
-		base: base, group: group, key: key, cost: cfg.cost, route: cfg.route,
+		base: base, group: group, key: key, cost: cfg.cost, route: cfg.route, brk: cfg.breaker,
 		opts:  append([]Option(nil), opts...),
 		byKey: make(map[string]*list.Element),
 	}, nil
@@ -84,6 +86,10 @@ func NewKeyedTransport(base http.RoundTripper, group *dynlimit.Group, key KeyFun
 
 // Group returns the group of the Transport's limiters.
 func (t *KeyedTransport) Group() *dynlimit.Group { return t.group }
+
+// Breaker returns the circuit breaker of [WithBreaker], shared by the
+// Transports of every key; nil without one.
+func (t *KeyedTransport) Breaker() *breaker.Breaker { return t.brk }
 
 // Limiter returns the limiter of key if one is in use, without making it.
 func (t *KeyedTransport) Limiter(key string) (*dynlimit.Limiter, bool) {

@@ -107,6 +107,10 @@ func NewTransport(base http.RoundTripper, lim *dynlimit.Limiter, opts ...Option)
 // Limiter returns the limiter that paces the Transport.
 func (t *Transport) Limiter() *dynlimit.Limiter { return t.lim }
 
+// Breaker returns the circuit breaker of [WithBreaker], nil without one:
+// what a state gauge reads (otelbridge's RegisterBreaker, or your own).
+func (t *Transport) Breaker() *breaker.Breaker { return t.cfg.breaker }
+
 // Snapshots returns the snapshot of the Transport's limiter, then that of
 // its cost budget if it has one ([WithCost]).
 func (t *Transport) Snapshots() []dynlimit.Snapshot {
