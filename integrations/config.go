@@ -16,6 +16,7 @@ import (
 
 	"github.com/dynlimit/dynlimit/clock"
 	"github.com/dynlimit/dynlimit/httpadapter"
+	"github.com/dynlimit/dynlimit/internal/textcut"
 	"github.com/dynlimit/dynlimit/policy"
 	"github.com/dynlimit/dynlimit/signal"
 )
@@ -670,18 +671,11 @@ func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
 // quoteShort quotes s for a message, cut to a length a terminal line holds.
 func quoteShort(s string) string {
-	const limit = 80
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8Start(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "..."
+	if h, cut := textcut.Head(s, 80); cut {
+		return strconv.Quote(h) + "..."
 	}
 	return strconv.Quote(s)
 }
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // wireConfig is a Config's JSON object: the AIMD parameters embedded so that
 // they sit at the top level, as in the original format.

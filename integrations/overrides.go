@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dynlimit/dynlimit/internal/suggest"
 	"io"
 	"maps"
 	"math"
@@ -13,6 +12,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dynlimit/dynlimit/internal/suggest"
+	"github.com/dynlimit/dynlimit/internal/textcut"
 )
 
 // JSON names of a Config's fields.
@@ -302,7 +304,7 @@ func unknownField(key string) string {
 
 // shortField is a field name from a file, cut as rawText cuts a value: an
 // unknown one may be of any length.
-func shortField(key string) string { return cut(key, 64) }
+func shortField(key string) string { return textcut.Cut(key, 64) }
 
 // Overrides is a checked override file: for each integration it names, the
 // fields it sets and their values. The zero Overrides sets nothing. Make
@@ -594,18 +596,5 @@ func rawText(raw []byte) string {
 	if json.Compact(&b, raw) == nil {
 		s = b.String()
 	}
-	return cut(s, 64)
-}
-
-// cut returns s cut to at most limit bytes, at the start of a UTF-8
-// sequence, with "..." after it when something was cut.
-func cut(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	n := limit
-	for n > 0 && !utf8Start(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
+	return textcut.Cut(s, 64)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dynlimit/dynlimit/internal/fmath"
 	"github.com/dynlimit/dynlimit/internal/suggest"
+	"github.com/dynlimit/dynlimit/internal/textcut"
 	"github.com/dynlimit/dynlimit/signal"
 )
 
@@ -493,18 +494,18 @@ func decodeStrict(data []byte, v any, what string) error {
 		key, _ := tok.(string) // an object's keys are strings
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil { // the input ends, or is not JSON, in the value
-			return errors.Join(append(problems, &Error{Reason: fmt.Sprintf("%s parameters: the value of %q: %v", what, cutText(key), err)})...)
+			return errors.Join(append(problems, &Error{Reason: fmt.Sprintf("%s parameters: the value of %q: %v", what, cutText64(key), err)})...)
 		}
-		text := cutText(string(raw))
+		text := cutText64(string(raw))
 		switch {
 		case seen[key]:
-			problems = append(problems, &Error{Field: cutText(key), Text: text, Reason: "named twice; a JSON decoder would silently keep only one"})
+			problems = append(problems, &Error{Field: cutText64(key), Text: text, Reason: "named twice; a JSON decoder would silently keep only one"})
 		case !slices.Contains(fields, key):
 			reason := "unknown field; the fields are listed in docs/configuration.md"
 			if best := suggest.Closest(key, fields, 3); best != "" {
 				reason = fmt.Sprintf("unknown field; did you mean %q?", best)
 			}
-			problems = append(problems, &Error{Field: cutText(key), Text: text, Reason: reason})
+			problems = append(problems, &Error{Field: cutText64(key), Text: text, Reason: reason})
 		default:
 			var f float64
 			if bytes.Equal(raw, []byte("null")) || json.Unmarshal(raw, &f) != nil {
@@ -561,11 +562,6 @@ func jsonKind(tok json.Token) string {
 	return fmt.Sprint(tok)
 }
 
-// cutText cuts a value or a name from the input to 64 bytes for an error
+// cutText64 cuts a value or a name from the input to 64 bytes for an error
 // message: an input may hold megabytes.
-func cutText(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return s[:61] + "..."
-}
+func cutText64(s string) string { return textcut.Cut(s, 64) }
