@@ -60,7 +60,7 @@ func TestIntegrationsJSONRoundTrips(t *testing.T) {
 	for n, c := range want {
 		// Neither the sources nor the API-specific classifiers are part of
 		// the JSON; read over nothing, the entries start from the default.
-		c.Source, c.Classifier, c.KeyPolicy, c.Route = "", nil, nil, nil
+		c.Source, c.Classifier, c.KeyPolicy, c.Route, c.SecretPath = "", nil, nil, nil, nil
 		want[n] = c
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
