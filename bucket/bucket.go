@@ -52,8 +52,8 @@ type Bucket interface {
 
 	// Apply runs one step of p on the stored state, atomically with the
 	// tokens: the bucket refills at the old rate up to now, then adopts
-	// policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now),
-	// o.Signal.Quota, now)). When the epoch changes, the bucket is drained,
+	// policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal,
+	// now)). When the epoch changes, the bucket is drained,
 	// every pending reservation is forfeited, and the refill starts again at
 	// the end of the cooldown. When the new state is paced by the upstream's
 	// quota (State.Paced), the bucket keeps at most one token, so the quota

@@ -217,7 +217,7 @@ func (b *Local) Apply(_ context.Context, p policy.Policy, o policy.Outcome, now 
 	b.advance(now)
 	prev = b.state
 	// Pace changes nothing when the outcome carries no quota hints.
-	next = policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal.Quota, now))
+	next = policy.Sanitize(prev, policy.Pace(p.Next(prev, o, now), o.Signal, now))
 	if next.Epoch != prev.Epoch {
 		b.tokens, b.tail = 0, time.Time{}
 		if next.CooldownUntil.After(b.last) {

@@ -21,7 +21,10 @@ const Redacted = "REDACTED"
 //     X-Amz-Signature=REDACTED (the conventions' own list, AWSAccessKeyId,
 //     Signature, sig and X-Goog-Signature, is part of it). A parameter
 //     without a value is kept only when it reads as a name (see
-//     [RouteTemplate]). Other values are kept, as otelhttp keeps them.
+//     [RouteTemplate]). Other values are kept, as otelhttp keeps them. The
+//     list is a best effort, not a guarantee: a credential under another
+//     name (OpenWeather's appid, say) is recorded as it is; such an API
+//     needs its own rule.
 //   - The path is the real one, except where an API puts a secret in it:
 //     a Slack incoming webhook (/services/T…/B…/secret: the secret), a
 //     catch hook of Zapier and the like (everything after a "hooks"
@@ -54,7 +57,11 @@ func FullURL(u *url.URL) string {
 		}
 		b.WriteString(u.Host)
 	}
-	writePath(&b, u.EscapedPath())
+	p := u.EscapedPath()
+	if p != "" && p[0] != '/' && u.Host != "" {
+		b.WriteByte('/') // as url.URL.String does: the path must not run into the host
+	}
+	writePath(&b, p)
 	if u.RawQuery != "" || u.ForceQuery {
 		b.WriteByte('?')
 		writeQuery(&b, u.RawQuery)
@@ -66,13 +73,22 @@ func FullURL(u *url.URL) string {
 // webhook shapes FullURL names redacted.
 func writePath(b *strings.Builder, p string) {
 	segs := strings.Split(p, "/")
-	redactFrom := len(segs)
+	// The rules read each segment as the server does, unescaped: /h%6Foks/
+	// is /hooks/. What is written stays escaped as it is sent.
+	plain := make([]string, len(segs))
 	for i, seg := range segs {
+		plain[i] = seg
+		if u, err := url.PathUnescape(seg); err == nil {
+			plain[i] = u
+		}
+	}
+	redactFrom := len(segs)
+	for i, seg := range plain {
 		lower := strings.ToLower(seg)
 		switch {
 		case lower == "hooks" || strings.HasPrefix(lower, "webhook"):
 			redactFrom = min(redactFrom, i+1)
-		case lower == "services" && i+3 < len(segs) && slackID(segs[i+1], 'T') && slackID(segs[i+2], 'B'):
+		case lower == "services" && i+3 < len(segs) && slackID(plain[i+1], 'T') && slackID(plain[i+2], 'B'):
 			redactFrom = min(redactFrom, i+3)
 		case telegramToken(seg):
 			segs[i] = Redacted
@@ -103,8 +119,8 @@ func slackID(seg string, first byte) bool {
 	return true
 }
 
-// telegramToken reports whether seg is "bot" followed by a Telegram bot
-// token, digits then a colon (or its escape %3A).
+// telegramToken reports whether seg, unescaped, is "bot" followed by a
+// Telegram bot token: digits, then a colon.
 func telegramToken(seg string) bool {
 	rest, ok := strings.CutPrefix(seg, "bot")
 	if !ok {
@@ -114,7 +130,7 @@ func telegramToken(seg string) bool {
 	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 		n++
 	}
-	return n > 0 && (strings.HasPrefix(rest[n:], ":") || strings.HasPrefix(strings.ToUpper(rest[n:]), "%3A"))
+	return n > 0 && strings.HasPrefix(rest[n:], ":")
 }
 
 // sensitiveParts are what a query parameter's name holds when its value is
@@ -122,31 +138,32 @@ func telegramToken(seg string) bool {
 var sensitiveParts = []string{"token", "key", "secret", "sig", "pass", "pwd", "auth", "credential", "session", "jwt", "code", "cookie"}
 
 // writeQuery writes the raw query q with the values of sensitive
-// parameters redacted. It works on the raw text, split at '&' and ';', so
-// that a query url.ParseQuery refuses (a ';', a bad escape) is redacted
-// too.
+// parameters redacted. It works on the raw text, so that a query
+// url.ParseQuery refuses (a ';', a bad escape) is redacted too. Parameters
+// are split at '&'; a ';' may split them too (older servers) or be part of
+// a value (Go's, WHATWG's), so a parameter is read both ways: from the
+// first ';'-separated part whose name is sensitive, the rest of it up to
+// the next '&' is redacted.
 func writeQuery(b *strings.Builder, q string) {
-	for q != "" {
-		param := q
-		if i := strings.IndexAny(q, "&;"); i >= 0 {
-			param, q = q[:i], q[i:] // q keeps its separator
-		} else {
-			q = ""
+	for i, param := range strings.Split(q, "&") {
+		if i > 0 {
+			b.WriteByte('&')
 		}
-		if param == "" {
-			b.WriteByte(q[0]) // "&" or ";", as sent
-			q = q[1:]
-			continue
-		}
-		k, _, hasValue := strings.Cut(param, "=")
-		switch {
-		case !hasValue && !name(param):
-			b.WriteString(Redacted)
-		case hasValue && sensitiveName(k):
-			b.WriteString(k)
-			b.WriteString("=" + Redacted)
-		default:
-			b.WriteString(param)
+		for j, part := range strings.Split(param, ";") {
+			if j > 0 {
+				b.WriteByte(';')
+			}
+			k, _, hasValue := strings.Cut(part, "=")
+			if hasValue && sensitiveName(k) {
+				b.WriteString(k)
+				b.WriteString("=" + Redacted)
+				break // the rest of param may be this value's
+			}
+			if !hasValue && part != "" && !name(part) {
+				b.WriteString(Redacted)
+				continue
+			}
+			b.WriteString(part)
 		}
 	}
 }

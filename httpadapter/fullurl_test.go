@@ -30,6 +30,9 @@ func TestFullURL(t *testing.T) {
 		{"https://api.example.com/x?verbose&T3stS3cr3tXyZ", "https://api.example.com/x?verbose&REDACTED"},
 		// A query url.ParseQuery refuses is redacted all the same.
 		{"https://api.example.com/x?a=1;token=s&key=%zz", "https://api.example.com/x?a=1;token=REDACTED&key=REDACTED"},
+		// A ';' is part of the value to most servers: it does not end it.
+		{"https://api.example.com/x?token=abc;secretpart&password=hunter;two;words&page=2",
+			"https://api.example.com/x?token=REDACTED&password=REDACTED&page=2"},
 		{"https://api.example.com/x?", "https://api.example.com/x?"},
 		// Webhook paths: the secret, not the route.
 		{"https://hooks.slack.com/services/T0ABC/B0DEF/XXXXXXXXXXXXXXXXXXXXXXXX",
@@ -40,6 +43,11 @@ func TestFullURL(t *testing.T) {
 		{"https://acme.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d", "https://acme.webhook.office.com/webhookb2/REDACTED/REDACTED/REDACTED/REDACTED"},
 		{"https://api.telegram.org/bot123456:ABC-DEF/sendMessage", "https://api.telegram.org/REDACTED/sendMessage"},
 		{"https://api.example.com/bots/42", "https://api.example.com/bots/42"},
+		// Letters written as escapes are read as the server reads them.
+		{"https://hooks.slack.com/services/%540ABC/B0DEF/SECRET", "https://hooks.slack.com/services/%540ABC/B0DEF/REDACTED"},
+		{"https://hooks.zapier.com/h%6Foks/catch/1/SECRET/", "https://hooks.zapier.com/h%6Foks/REDACTED/REDACTED/REDACTED/"},
+		{"https://discord.com/api/w%65bhooks/1/SECRET", "https://discord.com/api/w%65bhooks/REDACTED/REDACTED"},
+		{"https://api.telegram.org/b%6Ft123%3ASECRET/sendMessage", "https://api.telegram.org/REDACTED/sendMessage"},
 		// Escapes are kept as sent.
 		{"https://api.example.com/files/a%2Fb", "https://api.example.com/files/a%2Fb"},
 		// Relative and opaque URLs.
@@ -56,6 +64,11 @@ func TestFullURL(t *testing.T) {
 	}
 	if got := httpadapter.FullURL(nil); got != "" {
 		t.Errorf("FullURL(nil) = %q", got)
+	}
+	// A path without its slash, as a caller may build a URL, does not run
+	// into the host.
+	if got := httpadapter.FullURL(&url.URL{Scheme: "https", Host: "h", Path: "v1/x"}); got != "https://h/v1/x" {
+		t.Errorf("FullURL of a path without its slash = %q", got)
 	}
 }
 

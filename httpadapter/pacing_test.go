@@ -341,6 +341,9 @@ func TestRefillingQuota(t *testing.T) {
 					}
 					closeBody(resp)
 				}
+				if len(up.gaps()) != len(tt.gaps) {
+					t.Fatalf("gaps %v, want %v", up.gaps(), tt.gaps)
+				}
 				for i, g := range up.gaps() {
 					if w := tt.gaps[i]; g < w || g > w+time.Millisecond {
 						t.Errorf("gaps %v, want %v", up.gaps(), tt.gaps)

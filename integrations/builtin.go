@@ -161,7 +161,7 @@ func builtin() []Config {
 				"OpenAIClassifier: insufficient_quota is final, x-should-retry decides. Tokens: 30,000 per minute, the " +
 				"lowest tier's figure for the large models (tokens_per_sec 500), a burst of 16,384 (one long completion), " +
 				"each request priced up front by LLMTokenCost and paced by the x-ratelimit-*-tokens headers. Both quotas refill continuously: " +
-				"x-ratelimit-reset-* is the time until the bucket is full, so a quota more than half full never slows the policy and an empty one frees a unit in reset/limit; " +
+				"x-ratelimit-reset-* is the time until the bucket is full, so a quota at least half full never slows the policy and an empty one frees a unit in reset/limit; " +
 				"retry-after-ms decides a retry. A 429 for the rate limits was not processed: a POST (a completion) is retried (Unprocessed); insufficient_quota is not.",
 		}),
 		cfg(Config{

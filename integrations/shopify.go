@@ -71,7 +71,7 @@ func ParseShopifyCallLimit(v string) (signal.Quota, bool) {
 	leak := size / shopifyBucketDrain.Seconds()
 	return signal.Quota{
 		Limit:        size,
-		Remaining:    max(size-used, 0),
+		Remaining:    max(size-used, 0), // counts are never negative; an overdraft (41/40) waits a call's leak, not two
 		HasRemaining: true,
 		Reset:        secondsDuration(used / leak),
 		Refills:      true,

@@ -562,6 +562,6 @@ func jsonKind(tok json.Token) string {
 	return fmt.Sprint(tok)
 }
 
-// cutText64 cuts a value or a name from the input to 64 bytes for an error
-// message: an input may hold megabytes.
+// cutText64 cuts a value or a name from the input to 64 bytes, and "..."
+// after them, for an error message: an input may hold megabytes.
 func cutText64(s string) string { return textcut.Cut(s, 64) }

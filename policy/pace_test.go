@@ -35,7 +35,7 @@ func TestPace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := policy.Pace(base, tt.q, t0); got != tt.want {
+			if got := policy.Pace(base, signal.Signal{Quota: tt.q}, t0); got != tt.want {
 				t.Errorf("Pace(%+v) = %+v, want %+v", tt.q, got, tt.want)
 			}
 		})
@@ -44,11 +44,11 @@ func TestPace(t *testing.T) {
 	// An exhausted quota never shortens a longer cooldown.
 	long := base
 	long.CooldownUntil = t0.Add(time.Minute)
-	if got := policy.Pace(long, remaining(0, time.Second), t0); !got.CooldownUntil.Equal(long.CooldownUntil) {
+	if got := policy.Pace(long, signal.Signal{Quota: remaining(0, time.Second)}, t0); !got.CooldownUntil.Equal(long.CooldownUntil) {
 		t.Errorf("Pace moved a 1 min cooldown to %v", got.CooldownUntil.Sub(t0))
 	}
 	// Sanitize then bumps the epoch, as for any cooldown.
-	if got := policy.Sanitize(base, policy.Pace(base, remaining(0, time.Second), t0)); got.Epoch != 1 {
+	if got := policy.Sanitize(base, policy.Pace(base, signal.Signal{Quota: remaining(0, time.Second)}, t0)); got.Epoch != 1 {
 		t.Errorf("epoch after an exhausted quota = %d, want 1", got.Epoch)
 	}
 }
@@ -63,35 +63,45 @@ func TestPaceRefilling(t *testing.T) {
 	earlier := base
 	earlier.QuotaRate, earlier.QuotaUntil = 0.1, t0.Add(time.Hour)
 	tests := []struct {
-		name string
-		s    policy.State
-		q    signal.Quota
-		want policy.State
+		name       string
+		s          policy.State
+		q          signal.Quota
+		retryAfter time.Duration
+		want       policy.State
 	}{
-		{"half left is plenty, whatever the reset", base, refilling(15, time.Hour), base},
-		{"plenty drops an earlier quota rate", earlier, refilling(29, time.Second), base},
+		{"half left is plenty, whatever the reset", base, refilling(15, time.Hour), 0, base},
+		{"plenty drops an earlier quota rate", earlier, refilling(29, time.Second), 0, base},
 		// 10 left and 20 to refill in 40 s: 30 units over 40 s.
-		{"a third left: Limit / Reset", base, refilling(10, 40*time.Second),
+		{"a third left: Limit / Reset", base, refilling(10, 40*time.Second), 0,
 			policy.State{Rate: 5, Burst: 5, QuotaRate: 0.75, QuotaUntil: t0.Add(40 * time.Second)}},
 		// None left: the refill rate, and a new epoch, no cooldown.
-		{"none left: the refill rate, a new epoch", base, refilling(0, time.Minute),
+		{"none left: the refill rate, a new epoch", base, refilling(0, time.Minute), 0,
 			policy.State{Rate: 5, Burst: 5, QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
 		// A cooldown of 3 s (a Retry-After) ends a unit early, 2 s at
 		// 0.5/s, so that the first token is due at 3 s.
-		{"none left, a cooldown: it ends a unit early", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second)}, refilling(0, time.Minute),
+		{"none left, a cooldown: it ends a unit early", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second)}, refilling(0, time.Minute), 3 * time.Second,
 			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Second), QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
 		// A cooldown shorter than a unit's refill ends now: the unit is the
 		// later of the two.
-		{"none left, a short cooldown: the unit decides", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Second)}, refilling(0, time.Minute),
+		{"none left, a short cooldown: the unit decides", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Second)}, refilling(0, time.Minute), time.Second,
 			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0, QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
-		{"no limit: a window", base, signal.Quota{Remaining: 0, HasRemaining: true, Reset: time.Minute, Refills: true},
+		// A cooldown this signal did not set (an earlier Retry-After, an
+		// answer without one) is left as it is.
+		{"none left, an earlier cooldown: kept", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second)}, refilling(0, time.Minute), 0,
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second), QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
+		{"none left, another Retry-After's cooldown: kept", policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second)}, refilling(0, time.Minute), 2 * time.Second,
+			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(3 * time.Second), QuotaRate: 0.5, QuotaUntil: t0.Add(time.Minute), Epoch: 1}},
+		// A full bucket says its reset is 0 (Shopify's "0/40", OpenAI's
+		// "0s"): plenty, and the earlier pacing goes.
+		{"full, a reset of 0: plenty", earlier, refilling(30, 0), 0, base},
+		{"no limit: a window", base, signal.Quota{Remaining: 0, HasRemaining: true, Reset: time.Minute, Refills: true}, 0,
 			policy.State{Rate: 5, Burst: 5, CooldownUntil: t0.Add(time.Minute)}},
-		{"a reset of a nanosecond", base, refilling(1, time.Nanosecond),
+		{"a reset of a nanosecond", base, refilling(1, time.Nanosecond), 0,
 			policy.State{Rate: 5, Burst: 5, QuotaRate: 3e10, QuotaUntil: t0.Add(time.Nanosecond)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := policy.Pace(tt.s, tt.q, t0); got != tt.want {
+			if got := policy.Pace(tt.s, signal.Signal{Quota: tt.q, RetryAfter: tt.retryAfter}, t0); got != tt.want {
 				t.Errorf("Pace(%+v) = %+v, want %+v", tt.q, got, tt.want)
 			}
 		})
@@ -145,6 +155,31 @@ func TestSanitizeQuotaRate(t *testing.T) {
 		next.QuotaRate, next.QuotaUntil = bad, t0.Add(time.Hour)
 		if got := policy.Sanitize(prev, next); got.QuotaRate != 2 || !got.QuotaUntil.Equal(t0) {
 			t.Errorf("Sanitize kept QuotaRate %v: got %+v", bad, got)
+		}
+	}
+}
+
+// After a throttle whose Retry-After outlasts a unit's refill, the answers
+// of requests already in flight, which report the same empty quota, leave
+// the cooldown where the throttle put it: the first token is still due at
+// the Retry-After.
+func TestPaceRefillingInFlightAnswers(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := policy.DefaultAIMD()
+	empty := signal.Quota{Limit: 30, Remaining: 0, HasRemaining: true, Reset: time.Minute, Refills: true}
+	step := func(s policy.State, sig signal.Signal, now time.Time) policy.State {
+		return policy.Sanitize(s, policy.Pace(p.Next(s, policy.Outcome{Signal: sig, Epoch: s.Epoch}, now), sig, now))
+	}
+	s := step(p.Initial(), signal.Signal{Kind: signal.Throttled, RetryAfter: 10 * time.Second, HasRetryAfter: true, Quota: empty}, t0)
+	firstToken := func(s policy.State) time.Time { return s.CooldownUntil.Add(s.Accrual(1, s.CooldownUntil)) }
+	if got := firstToken(s); !got.Equal(t0.Add(10 * time.Second)) {
+		t.Fatalf("after the throttle the first token is due at %v, want 10s", got.Sub(t0))
+	}
+	for i := range 4 {
+		now := t0.Add(time.Duration(i+1) * 100 * time.Millisecond)
+		s = step(s, signal.Signal{Kind: signal.Success, Quota: empty}, now)
+		if got := firstToken(s); got.Before(t0.Add(10 * time.Second)) {
+			t.Fatalf("after %d answers in flight the first token is due at %v, before the Retry-After's 10s", i+1, got.Sub(t0))
 		}
 	}
 }

@@ -82,8 +82,8 @@ func (s State) Accrual(need float64, from time.Time) time.Duration {
 	return Seconds(need / s.Rate)
 }
 
-// Pace returns s with the upstream's quota hints q, reported at now, taken
-// into account, whatever the policy:
+// Pace returns s with the quota hints of sig (sig.Quota, q below), reported
+// at now, taken into account, whatever the policy:
 //
 //   - no unit left (q.Exhausted) and a known reset: a cooldown until the
 //     reset, so nobody goes before it;
@@ -112,21 +112,33 @@ func (s State) Accrual(need float64, from time.Time) time.Duration {
 //     epoch bumped, which empties the bucket and forfeits the reservations
 //     made at the earlier pace: the next unit is due when the upstream has
 //     refilled one, Reset / Limit from now, not at the reset. A Retry-After
-//     sent with it decides instead when it is later: the cooldown the
-//     policy set from it is shortened by one unit's refill, so that the
-//     first token, which accrues after the cooldown, is due at the instant
-//     the Retry-After named, not one unit after it.
+//     sent with it (sig.RetryAfter) decides instead when it is later: the
+//     cooldown the policy set from it, now + sig.RetryAfter, is shortened
+//     by one unit's refill, so that the first token, which accrues after
+//     the cooldown, is due at the instant the Retry-After named, not one
+//     unit after it. Only that cooldown: one set earlier, or by another
+//     signal, is left as it is, so that the answers of requests already in
+//     flight, which report the same empty quota, do not shorten it again.
 //
 // A refilling quota without a Limit cannot tell its refill rate and is
 // spent as a window, the safe side.
 //
 // Buckets call it on every outcome, after the policy's step.
-func Pace(s State, q signal.Quota, now time.Time) State {
-	if !q.HasRemaining || q.Reset <= 0 {
+func Pace(s State, sig signal.Signal, now time.Time) State {
+	q := sig.Quota
+	if !q.HasRemaining {
+		return s
+	}
+	if q.Refills && q.Limit > 0 && q.Remaining >= q.Limit/2 {
+		// Plenty, a full bucket (a reset of 0) included.
+		s.QuotaRate, s.QuotaUntil = 0, time.Time{}
+		return s
+	}
+	if q.Reset <= 0 {
 		return s
 	}
 	if q.Refills && q.Limit > 0 {
-		return paceRefilling(s, q, now)
+		return paceRefilling(s, sig, now)
 	}
 	until := now.Add(q.Reset)
 	if q.Exhausted() {
@@ -139,13 +151,10 @@ func Pace(s State, q signal.Quota, now time.Time) State {
 	return s
 }
 
-// paceRefilling is Pace for a quota that refills continuously and states
-// its Limit; q.Reset > 0.
-func paceRefilling(s State, q signal.Quota, now time.Time) State {
-	if q.Remaining >= q.Limit/2 {
-		s.QuotaRate, s.QuotaUntil = 0, time.Time{}
-		return s
-	}
+// paceRefilling is Pace for a quota that refills continuously, states its
+// Limit and has less than half of it left; q.Reset > 0.
+func paceRefilling(s State, sig signal.Signal, now time.Time) State {
+	q := sig.Quota
 	r := q.Limit / q.Reset.Seconds()
 	if !(r > 0) || math.IsInf(r, 0) {
 		return s
@@ -153,12 +162,12 @@ func paceRefilling(s State, q signal.Quota, now time.Time) State {
 	s.QuotaRate, s.QuotaUntil = r, now.Add(q.Reset)
 	if q.Exhausted() {
 		s.Epoch++
-		// The bucket is empty once the cooldown the policy set (from a
-		// Retry-After) ends, and its first token accrues at the rate in
+		// The bucket is empty once the cooldown the policy set from this
+		// Retry-After ends, and its first token accrues at the rate in
 		// force after that. The upstream refills during the cooldown, so
 		// the cooldown ends one unit early: the first token is then due at
 		// its end, exactly, or a unit's refill from now if that is later.
-		if s.Paced(now) && s.CooldownUntil.After(now) {
+		if sig.RetryAfter > 0 && s.CooldownUntil.Equal(now.Add(sig.RetryAfter)) && s.Paced(now) {
 			unit := s.Accrual(1, s.CooldownUntil)
 			s.CooldownUntil = later(now, s.CooldownUntil.Add(-unit))
 		}

@@ -53,7 +53,9 @@ const (
 //     and x-ratelimit-reset-requests, whose resets are duration strings read
 //     by [ParseResetDuration]. OpenAI refills its limits continuously and
 //     the reset is the time until the limit is full again, so the Quota
-//     has Refills set.
+//     has Refills set: from any upstream that sends these headers (an
+//     OpenAI-compatible API too), read as OpenAI documents them. One whose
+//     resets are fixed windows needs a classifier that clears Refills.
 //  5. A RateLimit-Policy sent without any of the above, when it holds a
 //     single request policy: its q as Limit.
 //

@@ -143,9 +143,11 @@ func (q Quota) Exhausted() bool {
 
 // UntilUnit returns how long until q, exhausted, frees a unit again: Reset
 // for a window, which frees its units at once; for a quota that refills
-// (Refills) and states its Limit, the time one unit takes to refill,
-// Reset / (Limit - Remaining), since Reset is when all of them have. It
-// returns 0 when q is not exhausted or says nothing of its reset.
+// (Refills) and states its Limit, the time until one unit is left: the
+// Limit - Remaining units missing refill in Reset, and 1 - Remaining of them
+// are needed (one when none is left, two for an overdraft of one),
+// Reset × (1 - Remaining) / (Limit - Remaining).
+// It returns 0 when q is not exhausted or says nothing of its reset.
 func (q Quota) UntilUnit() time.Duration {
 	if !q.Exhausted() || q.Reset <= 0 {
 		return 0
@@ -153,8 +155,12 @@ func (q Quota) UntilUnit() time.Duration {
 	if !q.Refills || q.Limit <= 0 {
 		return q.Reset
 	}
-	// Remaining is at most 0 here, so the divisor is at least Limit, > 0.
-	d := float64(q.Reset) / (q.Limit - q.Remaining)
+	// Remaining is at most 0 here, so the divisor is at least Limit, > 0,
+	// and the ratio at most 1.
+	d := float64(q.Reset) * ((1 - q.Remaining) / (q.Limit - q.Remaining))
+	if math.IsNaN(d) { // an infinite overdraft: the whole reset
+		return q.Reset
+	}
 	if d >= math.MaxInt64 { // float64(MaxInt64) is 2^63, one past the largest Duration
 		return math.MaxInt64
 	}

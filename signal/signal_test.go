@@ -75,8 +75,9 @@ func TestQuotaUntilUnit(t *testing.T) {
 		{"exhausted, no reset", signal.Quota{Limit: 30, HasRemaining: true, Refills: true}, 0},
 		{"a window frees at its reset", signal.Quota{Limit: 30, HasRemaining: true, Reset: time.Minute}, time.Minute},
 		{"a refilling quota frees one unit first", signal.Quota{Limit: 30, HasRemaining: true, Reset: time.Minute, Refills: true}, 2 * time.Second},
-		// Overdrawn by 10: 40 units to refill in the minute, the first in 1.5 s.
-		{"overdrawn", signal.Quota{Limit: 30, Remaining: -10, HasRemaining: true, Reset: time.Minute, Refills: true}, 1500 * time.Millisecond},
+		// Overdrawn by 10: 40 units to refill in the minute, 1.5 s each, and
+		// 11 of them before one is left.
+		{"overdrawn", signal.Quota{Limit: 30, Remaining: -10, HasRemaining: true, Reset: time.Minute, Refills: true}, 16500 * time.Millisecond},
 		{"refilling without a limit: read as a window", signal.Quota{HasRemaining: true, Reset: time.Minute, Refills: true}, time.Minute},
 		{"the largest reset", signal.Quota{Limit: 1, HasRemaining: true, Reset: math.MaxInt64, Refills: true}, math.MaxInt64},
 	}

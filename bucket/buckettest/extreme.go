@@ -90,7 +90,7 @@ func testQuotaFarReset(t *testing.T, newBucket func(*testing.T) bucket.Bucket) {
 	t.Run("one left", func(t *testing.T) {
 		h := start(t, newBucket, base)
 		prev, next := h.apply(steady, withQuota(0, 1, reset), t0)
-		h.wantStateNear("next", next, policy.Sanitize(prev, policy.Pace(steady.Next(prev, withQuota(0, 1, reset), t0), withQuota(0, 1, reset).Signal.Quota, t0)))
+		h.wantStateNear("next", next, policy.Sanitize(prev, policy.Pace(steady.Next(prev, withQuota(0, 1, reset), t0), withQuota(0, 1, reset).Signal, t0)))
 		h.wantNear("QuotaUntil", next.QuotaUntil, resetAt)
 		h.wantStatus(t0, 1, 0) // the bucket keeps the one token the pace allows
 		h.mustTake(t0, 1, 0)

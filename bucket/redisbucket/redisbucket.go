@@ -657,7 +657,7 @@ func (b *Bucket) Apply(ctx context.Context, p policy.Policy, o policy.Outcome, n
 		}
 		next = p.Next(base, o, now)
 		if o.Signal.Quota.HasRemaining {
-			next = policy.Pace(next, o.Signal.Quota, now)
+			next = policy.Pace(next, o.Signal, now)
 		}
 		next = policy.Sanitize(base, next)
 		var written bool
