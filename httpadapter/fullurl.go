@@ -37,7 +37,15 @@ const Redacted = "REDACTED"
 // OpenTelemetry bridge takes one (otelbridge.WithURLFull), and
 // [RedactURL] (the route template) keeps no path segment that is not a
 // name.
-func FullURL(u *url.URL) string {
+func FullURL(u *url.URL) string { return fullURL(u, "", false) }
+
+// FullURLWithRoute is [FullURL] with route, the template of u's path
+// ([WithRoute], else [RouteTemplate]), in place of the path: for a request
+// whose path holds a secret ([WithSecretPath]).
+func FullURLWithRoute(u *url.URL, route string) string { return fullURL(u, route, true) }
+
+// fullURL is FullURL, with route for the path when withRoute is set.
+func fullURL(u *url.URL, route string, withRoute bool) string {
 	if u == nil {
 		return ""
 	}
@@ -57,11 +65,15 @@ func FullURL(u *url.URL) string {
 		}
 		b.WriteString(u.Host)
 	}
-	p := u.EscapedPath()
-	if p != "" && p[0] != '/' && u.Host != "" {
-		b.WriteByte('/') // as url.URL.String does: the path must not run into the host
+	if withRoute {
+		b.WriteString(rooted(route))
+	} else {
+		p := u.EscapedPath()
+		if p != "" && p[0] != '/' && u.Host != "" {
+			b.WriteByte('/') // as url.URL.String does: the path must not run into the host
+		}
+		writePath(&b, p)
 	}
-	writePath(&b, p)
 	if u.RawQuery != "" || u.ForceQuery {
 		b.WriteByte('?')
 		writeQuery(&b, u.RawQuery)

@@ -65,6 +65,14 @@ func TestFullURL(t *testing.T) {
 	if got := httpadapter.FullURL(nil); got != "" {
 		t.Errorf("FullURL(nil) = %q", got)
 	}
+	// For a secret path, the route in its place; the rest as FullURL says.
+	u, _ := url.Parse("https://u:p@hooks.example.com/actions/T0/1/s3cr3t?token=t&x=1")
+	if got, want := httpadapter.FullURLWithRoute(u, "/actions/{}/{}/{}"), "https://REDACTED:REDACTED@hooks.example.com/actions/{}/{}/{}?token=REDACTED&x=1"; got != want {
+		t.Errorf("FullURLWithRoute = %q, want %q", got, want)
+	}
+	if got := httpadapter.FullURLWithRoute(u, "chat.postMessage"); got != "https://REDACTED:REDACTED@hooks.example.com/chat.postMessage?token=REDACTED&x=1" {
+		t.Errorf("FullURLWithRoute of a route without its slash = %q", got)
+	}
 	// A path without its slash, as a caller may build a URL, does not run
 	// into the host.
 	if got := httpadapter.FullURL(&url.URL{Scheme: "https", Host: "h", Path: "v1/x"}); got != "https://h/v1/x" {

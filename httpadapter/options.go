@@ -291,8 +291,8 @@ func WithRoute(f func(*http.Request) string) Option {
 // WithSecretPath marks the requests whose URL path holds a secret (a
 // webhook's): f reports whether u's does. For those, instruments record
 // the route ([WithRoute], else [RouteTemplate]) in place of the real path
-// (the OpenTelemetry bridge's url.full; [RequestEvent.SecretPath] says
-// so). The built-in rules of [FullURL] apply whatever f says. Default: no
+// ([FullURLWithRoute]: the OpenTelemetry bridge's url.full;
+// [RequestEvent.SecretPath] says so). The built-in rules of [FullURL] apply whatever f says. Default: no
 // path is marked.
 func WithSecretPath(f func(u *url.URL) bool) Option {
 	return optionFunc(func(c *config) error {

@@ -114,9 +114,7 @@ func isScheme(s string) bool {
 // withRoute returns u's scheme and host followed by route, the template
 // of its path.
 func withRoute(u *url.URL, route string) string {
-	if route != "" && route[0] != '/' {
-		route = "/" + route // a WithRoute func's "chat.postMessage"
-	}
+	route = rooted(route)
 	switch {
 	case u.Host == "" && u.Scheme == "":
 		return route
@@ -126,6 +124,15 @@ func withRoute(u *url.URL, route string) string {
 		return "//" + u.Host + route
 	}
 	return u.Scheme + "://" + u.Host + route
+}
+
+// rooted returns route with a leading slash: a WithRoute func may return
+// "chat.postMessage".
+func rooted(route string) string {
+	if route != "" && route[0] != '/' {
+		return "/" + route
+	}
+	return route
 }
 
 // templatePath is RouteTemplate of the path p.

@@ -174,7 +174,6 @@ func New(opts ...Option) (*Bridge, error) {
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
 	}
-
 	m := c.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version), metric.WithSchemaURL(semconv.SchemaURL))
 	b := &Bridge{
 		cfg:      c,

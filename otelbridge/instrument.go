@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -269,15 +268,10 @@ func (in instrument) urlFull(u *url.URL, r *request) string {
 	if f := in.b.cfg.urlFull; f != nil {
 		return f(u)
 	}
-	if r == nil || !r.secretPath {
-		return httpadapter.FullURL(u)
+	if r != nil && r.secretPath {
+		return httpadapter.FullURLWithRoute(u, r.route)
 	}
-	route := r.route
-	if !strings.HasPrefix(route, "/") {
-		route = "/" + route // a WithRoute func's "chat.postMessage"
-	}
-	return httpadapter.FullURL(&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host}) + route +
-		httpadapter.FullURL(&url.URL{RawQuery: u.RawQuery, ForceQuery: u.ForceQuery})
+	return httpadapter.FullURL(u)
 }
 
 // knownMethod folds a method outside HTTP's own set into "_OTHER", as the

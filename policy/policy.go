@@ -129,16 +129,11 @@ func Pace(s State, sig signal.Signal, now time.Time) State {
 	if !q.HasRemaining {
 		return s
 	}
-	if q.Refills && q.Limit > 0 && q.Remaining >= q.Limit/2 {
-		// Plenty, a full bucket (a reset of 0) included.
-		s.QuotaRate, s.QuotaUntil = 0, time.Time{}
-		return s
+	if q.Refills && q.Limit > 0 {
+		return paceRefilling(s, sig, now)
 	}
 	if q.Reset <= 0 {
 		return s
-	}
-	if q.Refills && q.Limit > 0 {
-		return paceRefilling(s, sig, now)
 	}
 	until := now.Add(q.Reset)
 	if q.Exhausted() {
@@ -151,10 +146,18 @@ func Pace(s State, sig signal.Signal, now time.Time) State {
 	return s
 }
 
-// paceRefilling is Pace for a quota that refills continuously, states its
-// Limit and has less than half of it left; q.Reset > 0.
+// paceRefilling is Pace for a quota that refills continuously and states
+// its Limit.
 func paceRefilling(s State, sig signal.Signal, now time.Time) State {
 	q := sig.Quota
+	if q.Remaining >= q.Limit/2 {
+		// Plenty, a full bucket (a reset of 0) included.
+		s.QuotaRate, s.QuotaUntil = 0, time.Time{}
+		return s
+	}
+	if q.Reset <= 0 {
+		return s
+	}
 	r := q.Limit / q.Reset.Seconds()
 	if !(r > 0) || math.IsInf(r, 0) {
 		return s

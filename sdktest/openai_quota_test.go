@@ -156,6 +156,9 @@ func TestOpenAIRefillingQuota(t *testing.T) {
 			u := &refillingOpenAI{requests: refillingQuota{limit: 30, level: 0}, tokens: refillingQuota{limit: 1e6, level: 1e6}, cost: 6}
 			sent, attempts, throttled := u.callsFor(t, 70*time.Second)
 			allow := allowed(30, 0, 70*time.Second)
+			if len(sent) == 0 {
+				t.Fatalf("no completion in 70 s, %d attempts, %d throttled", attempts, throttled)
+			}
 			t.Logf("empty, 30 a minute: first completion at %v (retry-after-ms 2000), %d in 70 s (allowed %d), %d attempts, %d throttled",
 				sent[0], len(sent), allow, attempts, throttled)
 			if sent[0] != 2*time.Second {
